@@ -1,0 +1,1 @@
+"""Shared pieces of Involvement Impact: settings, database engine, event log, command line."""

@@ -1,0 +1,181 @@
+"""The `impact` command: run everything, or one service, seed demo data, manage the database."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Any
+
+import click
+
+from impact.settings import LogBackend, Settings
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _logging(service: str) -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        format=f'{{"time": "%(asctime)s", "service": "{service}", "level": "%(levelname)s", '
+        '"logger": "%(name)s", "message": "%(message)s"}',
+        stream=sys.stderr,
+    )
+
+
+@click.group()
+def main() -> None:
+    """Involvement Impact: record involvement, see its influence, tell people the difference they made."""
+
+
+@main.command()
+def ingest() -> None:
+    """Serve the ingest API and staff forms with gunicorn."""
+    from impact.serve import serve
+
+    settings = _settings()
+    _logging("ingest")
+    serve("ingest:create_app()", settings.host, settings.ingest_port, settings.workers)
+
+
+@main.command()
+def dashboard() -> None:
+    """Serve the dashboard with gunicorn."""
+    from impact.serve import serve
+
+    settings = _settings()
+    _logging("dashboard")
+    serve("dashboard:create_app().server", settings.host, settings.dashboard_port, settings.workers)
+
+
+@main.command()
+@click.option("--until-caught-up", is_flag=True, help="Exit once every event in the log is processed.")
+def process(until_caught_up: bool) -> None:
+    """Run the processor: validate events and fold them into the read models."""
+    from impact.db import create_tables, engine_for
+    from impact.eventlog import open_event_log
+    from processors.consumer import Processor
+    from processors.health import serve_health
+
+    settings = _settings()
+    _logging("processor")
+    stop = threading.Event()
+
+    def _stop(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    engine = engine_for(settings)
+    create_tables(engine)
+    processor = Processor(
+        engine=engine,
+        event_log=open_event_log(settings),
+        topic=settings.topic,
+        dead_letter_topic=settings.dead_letter_topic,
+        group=settings.consumer_group,
+    )
+    if not until_caught_up:
+        serve_health(processor.health, settings.host, settings.processor_health_port)
+    processor.run(
+        stop, batch_size=settings.batch_size, poll_timeout_ms=settings.poll_timeout_ms, until_caught_up=until_caught_up
+    )
+
+
+@main.command()
+@click.option("--force", is_flag=True, help="Append the demo events even if the log already has events.")
+def seed(force: bool) -> None:
+    """Append a year of realistic demo events for several organisations (once)."""
+    count = _seed(_settings(), force=force)
+    click.echo(f"seeded {count} demo events" if count else "the log already has events; not seeding (use --force)")
+
+
+def _seed(settings: Settings, *, force: bool = False) -> int:
+    from impact.demo import demo_events
+    from impact.eventlog import open_event_log
+    from impact.recording import record
+
+    with open_event_log(settings) as event_log:
+        if not force and any(event_log.end_positions(settings.topic).values()):
+            return 0
+        events = demo_events(today=datetime.now(UTC).date())
+        for start in range(0, len(events), 1000):
+            record(event_log, settings.topic, events[start : start + 1000], recorded_by="demo")
+    return len(events)
+
+
+@main.group()
+def db() -> None:
+    """Manage the read-model database."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create the read-model tables that are missing."""
+    from impact.db import create_tables, engine_for
+
+    create_tables(engine_for(_settings()))
+    click.echo("read-model tables are up to date")
+
+
+@main.command()
+@click.option("--no-seed", is_flag=True, help="Start without demo data.")
+def run(no_seed: bool) -> None:
+    """Start ingest, processor and dashboard on this machine, with demo data."""
+    settings = _settings()
+    if settings.event_log != LogBackend.embedded:
+        click.echo("note: `impact run` is meant for the embedded default; using the configured Kafka log")
+    from impact.db import create_tables, engine_for
+
+    create_tables(engine_for(settings))
+    if not no_seed:
+        count = _seed(settings)
+        click.echo(f"seeded {count} demo events" if count else "demo data already present")
+    children: dict[str, subprocess.Popen[Any]] = {
+        name: subprocess.Popen([sys.executable, "-m", "impact.cli", name])  # noqa: S603
+        for name in ("process", "ingest", "dashboard")
+    }
+    host = "localhost" if settings.host in {"127.0.0.1", "0.0.0.0"} else settings.host  # noqa: S104
+    click.echo(
+        "\nInvolvement Impact is starting:\n"
+        f"  dashboard        http://{host}:{settings.dashboard_port}/\n"
+        f"  staff form       http://{host}:{settings.ingest_port}/staff/contributions/new\n"
+        f"  ingest API       http://{host}:{settings.ingest_port}/api/v1/events\n"
+        f"  processor health http://{host}:{settings.processor_health_port}/healthz\n"
+        "Press Ctrl-C to stop.\n"
+    )
+    stopping = False
+
+    def _stop(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    exit_code = 0
+    while not stopping:
+        for name, child in children.items():
+            if child.poll() is not None:
+                click.echo(f"{name} stopped with exit code {child.returncode}; stopping the others", err=True)
+                stopping, exit_code = True, 1
+        time.sleep(0.5)
+    for child in children.values():
+        if child.poll() is None:
+            child.terminate()
+    for child in children.values():
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    sys.exit(exit_code)
+
+
+if __name__ == "__main__":
+    main()

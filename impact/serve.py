@@ -1,0 +1,46 @@
+"""Serve a WSGI app with gunicorn, the production server, from an app-factory import string."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+
+def _load(target: str) -> Any:
+    """"package:factory().attr" -> the object, built in each worker (nothing opens before fork)."""
+    module_name, expression = target.split(":", 1)
+    module = importlib.import_module(module_name)
+    factory, _, attribute = expression.partition("().")
+    app = getattr(module, factory.removesuffix("()"))()
+    return getattr(app, attribute) if attribute else app
+
+
+class _Server(BaseApplication):  # type: ignore[misc]
+    def __init__(self, target: str, options: dict[str, Any]) -> None:
+        self._target, self._options = target, options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return _load(self._target)
+
+
+def serve(target: str, host: str, port: int, workers: int) -> None:
+    _Server(
+        target,
+        {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "worker_class": "gthread",
+            "threads": 4,
+            "timeout": 60,
+            "graceful_timeout": 10,
+            "accesslog": "-",
+            "errorlog": "-",
+        },
+    ).run()

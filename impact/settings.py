@@ -1,0 +1,91 @@
+"""The one typed settings object. Nothing else in the project reads os.environ."""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "development"})
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class LogBackend(StrEnum):
+    embedded = "embedded"
+    kafka = "kafka"
+
+
+class Settings(BaseSettings):
+    """Configuration, read from `IMPACT_*` environment variables (see README, Configuration)."""
+
+    model_config = SettingsConfigDict(env_prefix="IMPACT_", extra="ignore")
+
+    env: Environment = Environment.development
+    data_dir: Path = Field(default=Path("var"), description="Where the embedded database and log live.")
+    database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in data_dir.")
+    secret_key: str = Field(default="", description="Signs sessions and CSRF tokens; required in production.")
+
+    event_log: LogBackend = LogBackend.embedded
+    event_log_path: Path | None = Field(default=None, description="Embedded log file; default in data_dir.")
+    kafka_bootstrap: str = "localhost:9092"
+    kafka_partitions: int = Field(default=3, ge=1)
+    topic: str = "involvement.events"
+    dead_letter_topic: str = "involvement.events.dead-letters"
+
+    host: str = "127.0.0.1"
+    ingest_port: int = 8001
+    dashboard_port: int = 8050
+    processor_health_port: int = 8002
+    workers: int = Field(default=2, ge=1, description="WSGI worker processes per web service.")
+
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    batch_size: int = Field(default=500, ge=1, le=10_000, description="Events per processor micro-batch.")
+    poll_timeout_ms: int = Field(default=500, ge=1)
+    consumer_group: str = "impact-processors"
+
+    @model_validator(mode="after")
+    def _production_is_explicit(self) -> Self:
+        if self.env == Environment.production:
+            if self.secret_key.strip().lower() in PLACEHOLDER_SECRETS or len(self.secret_key) < 32:
+                raise ValueError("IMPACT_SECRET_KEY must be set to a random value of 32+ characters in production")
+            if not self.database_url:
+                raise ValueError("IMPACT_DATABASE_URL must be set in production")
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'impact.db'}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.event_log_path or self.data_dir / "events.db"
+
+    @cached_property
+    def signing_key(self) -> str:
+        """The secret key; outside production a missing one is made once and kept in data_dir."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+def settings_variables() -> set[str]:
+    """Every environment variable the settings object reads."""
+    prefix = Settings.model_config.get("env_prefix", "")
+    return {f"{prefix}{name}".upper() for name in Settings.model_fields}

@@ -1,0 +1,183 @@
+"""The consume loop: micro-batches from the log, validated, folded, written with their positions.
+
+At-least-once delivery plus idempotent effects: positions are stored with the rows (store.py),
+and an event_id already processed is skipped, so redelivery after a crash changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from impact.eventlog import EventLog, LogConsumer, LogUnavailable, Message, Record
+from processors.frame import Decoded, created, merge, quality_frame, referenced
+from processors.projection import project
+from processors.quality import Failure, QualityGate
+from processors.store import ReadModelStore
+from schemas.events import StoredEvent
+from schemas.quality import SCHEMA_REASON
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchReport:
+    accepted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Health:
+    """What the processor's /healthz reports."""
+
+    started_at: float = field(default_factory=time.time)
+    last_poll_at: float = 0.0
+    last_error: str | None = None
+    events_processed: int = 0
+
+    def beat(self) -> None:
+        self.last_poll_at = time.time()
+
+
+def _dead_letter(message: Message, event_id: str, org_id: str, type_: str, failure: Failure) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "org_id": org_id,
+        "type": type_,
+        "expectation": failure.expectation,
+        "reason": failure.reason,
+        "event_json": message.value.decode("utf-8", errors="replace"),
+        "log_partition": message.partition,
+        "log_offset": message.offset,
+        "dead_at": datetime.now(UTC),
+    }
+
+
+class Processor:
+    """Handles one micro-batch at a time; `run` drives it from a log consumer."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        event_log: EventLog,
+        topic: str,
+        dead_letter_topic: str,
+        group: str,
+        gate: QualityGate | None = None,
+    ) -> None:
+        self.event_log, self.topic, self.dead_letter_topic, self.group = event_log, topic, dead_letter_topic, group
+        self.store = ReadModelStore(engine, group, topic)
+        self.gate = gate or QualityGate()
+        self.health = Health()
+
+    def handle(self, messages: Sequence[Message]) -> BatchReport:
+        """Validate, fold and store one batch, with the positions after it, in one transaction."""
+        report = BatchReport()
+        decoded: list[tuple[Message, StoredEvent, Any]] = []
+        dead: list[dict[str, Any]] = []
+        seen_in_batch: set[str] = set()
+        for message in messages:
+            try:
+                event = StoredEvent.from_bytes(message.value)
+                payload = event.typed_payload()
+            except (ValidationError, KeyError, ValueError) as exc:
+                failure = Failure("schema", f"{SCHEMA_REASON} ({str(exc).splitlines()[0][:200]})")
+                dead.append(_dead_letter(message, f"offset:{message.partition}:{message.offset}", "", "", failure))
+                continue
+            if str(event.event_id) in seen_in_batch:
+                report.duplicates += 1
+                continue
+            seen_in_batch.add(str(event.event_id))
+            decoded.append((message, event, payload))
+
+        already = self.store.processed([str(event.event_id) for _, event, _ in decoded])
+        fresh = [item for item in decoded if str(item[1].event_id) not in already]
+        report.duplicates += len(decoded) - len(fresh)
+
+        batch: list[Decoded] = [(event, payload) for _, event, payload in fresh]
+        known = merge(self.store.known(referenced(batch)), created(batch))
+        failures = self.gate.check(quality_frame(batch, known))
+
+        accepted: list[Decoded] = []
+        for message, event, payload in fresh:
+            failure = failures.get(str(event.event_id))
+            if failure is None:
+                accepted.append((event, payload))
+            else:
+                dead.append(_dead_letter(message, str(event.event_id), event.org_id, event.type, failure))
+        for letter in dead:
+            report.reasons[letter["expectation"]] = report.reasons.get(letter["expectation"], 0) + 1
+        report.accepted, report.rejected = len(accepted), len(dead)
+
+        if dead:  # at least once: a replayed batch may append a dead letter twice; readers key on event_id
+            self.event_log.append(
+                self.dead_letter_topic, [Record(letter["org_id"] or "-", _dead_letter_record(letter)) for letter in dead]
+            )
+        positions: dict[int, int] = {}
+        for message in messages:
+            positions[message.partition] = max(positions.get(message.partition, 0), message.offset + 1)
+        self.store.write_batch(
+            projection=project(accepted),
+            accepted=[(str(event.event_id), event.org_id) for event, _ in accepted],
+            dead_letters=dead,
+            positions=positions,
+        )
+        self.health.events_processed += len(messages)
+        return report
+
+    def open_consumer(self) -> LogConsumer:
+        return self.event_log.consumer(self.topic, self.group, start_positions=self.store.positions)
+
+    def caught_up(self) -> bool:
+        """Whether the stored positions have reached the end of the log."""
+        end = self.event_log.end_positions(self.topic)
+        stored = self.store.positions(list(end))
+        return all(stored.get(p, 0) >= offset for p, offset in end.items())
+
+    def run(self, stop: threading.Event, *, batch_size: int, poll_timeout_ms: int, until_caught_up: bool = False) -> None:
+        """Consume until `stop` is set; on a log or database fault, back off and resume from stored positions."""
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                with self.open_consumer() as consumer:
+                    while not stop.is_set():
+                        messages = consumer.poll(batch_size, poll_timeout_ms)
+                        self.health.beat()
+                        if messages:
+                            report = self.handle(messages)
+                            consumer.commit(self.store.positions(sorted({m.partition for m in messages})))
+                            log.info(
+                                "batch accepted=%d rejected=%d duplicates=%d",
+                                report.accepted,
+                                report.rejected,
+                                report.duplicates,
+                            )
+                        elif until_caught_up and self.caught_up():
+                            return
+                        backoff = 0.5
+                        self.health.last_error = None
+            except (LogUnavailable, SQLAlchemyError) as exc:
+                self.health.last_error = str(exc).splitlines()[0]
+                log.warning("processor paused %.1fs: %s", backoff, self.health.last_error)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+
+
+def _dead_letter_record(letter: dict[str, Any]) -> bytes:
+    import json
+
+    return json.dumps(
+        {key: (value.isoformat() if isinstance(value, datetime) else value) for key, value in letter.items()}
+    ).encode()

@@ -1,0 +1,137 @@
+"""Turn a micro-batch of decoded events into the frame the data-quality suite checks. No I/O here.
+
+References are "known" when the read models already hold them (`Register`, looked up by the store)
+or when an event in the same batch creates them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from schemas import events as ev
+from schemas.quality import FRAME_COLUMNS
+
+OrgKey = tuple[str, str]
+
+
+@dataclass
+class Register:
+    """Identifiers per organisation: participants, activities (with their duration), contributions, changes."""
+
+    participants: set[OrgKey] = field(default_factory=set)
+    activities: dict[OrgKey, float | None] = field(default_factory=dict)
+    contributions: set[OrgKey] = field(default_factory=set)
+    changes: set[OrgKey] = field(default_factory=set)
+
+
+Decoded = tuple[ev.StoredEvent, ev.Payload]
+
+
+def referenced(batch: Sequence[Decoded]) -> Register:
+    """Every identifier the batch refers to (what the store must look up)."""
+    wanted = Register()
+    for event, payload in batch:
+        org = event.org_id
+        match payload:
+            case ev.SessionAttended():
+                wanted.participants.add((org, payload.participant_id))
+                wanted.activities[(org, payload.activity_id)] = None
+            case ev.ContributionMade():
+                wanted.participants.update((org, pid) for pid in payload.participant_ids)
+                if payload.activity_id:
+                    wanted.activities[(org, payload.activity_id)] = None
+            case ev.ParticipantConsentChanged() | ev.ParticipantErased():
+                wanted.participants.add((org, payload.participant_id))
+            case ev.ChangeRecorded():
+                wanted.contributions.update((org, link.contribution_id) for link in payload.links)
+            case ev.ChangeStatusChanged():
+                wanted.changes.add((org, payload.change_id))
+            case ev.FeedbackSent():
+                wanted.participants.add((org, payload.participant_id))
+                wanted.changes.update((org, cid) for cid in payload.change_ids)
+    return wanted
+
+
+def created(batch: Sequence[Decoded]) -> Register:
+    """Every identifier the batch itself creates."""
+    made = Register()
+    for event, payload in batch:
+        org = event.org_id
+        match payload:
+            case ev.ParticipantRegistered():
+                made.participants.add((org, payload.participant_id))
+            case ev.ActivityHeld():
+                made.activities[(org, payload.activity_id)] = payload.duration_hours
+            case ev.ContributionMade():
+                made.contributions.add((org, payload.contribution_id))
+            case ev.ChangeRecorded():
+                made.changes.add((org, payload.change_id))
+    return made
+
+
+def merge(known: Register, made: Register) -> Register:
+    return Register(
+        participants=known.participants | made.participants,
+        activities={**known.activities, **made.activities},
+        contributions=known.contributions | made.contributions,
+        changes=known.changes | made.changes,
+    )
+
+
+def _row(event: ev.StoredEvent, payload: ev.Payload, known: Register) -> dict[str, Any]:
+    org = event.org_id
+    row: dict[str, Any] = dict.fromkeys(FRAME_COLUMNS)
+    row.update(
+        event_id=str(event.event_id),
+        type=event.type,
+        org_id=org,
+        area=getattr(payload, "area", None),
+        lead_seconds=(event.occurred_at - event.recorded_at).total_seconds(),
+        year=event.occurred_at.year,
+    )
+    match payload:
+        case ev.SessionAttended():
+            duration = known.activities.get((org, payload.activity_id))
+            row.update(
+                hours=payload.hours,
+                hours_beyond_activity=None if duration is None else payload.hours - duration,
+                participants_known=(org, payload.participant_id) in known.participants,
+                activity_known=(org, payload.activity_id) in known.activities,
+            )
+        case ev.ContributionMade():
+            row["participants_known"] = all((org, pid) in known.participants for pid in payload.participant_ids)
+            if payload.activity_id:
+                row["activity_known"] = (org, payload.activity_id) in known.activities
+        case ev.ActivityHeld():
+            row["year"] = min(payload.date.year, event.occurred_at.year)
+        case ev.ParticipantConsentChanged() | ev.ParticipantErased():
+            row["participants_known"] = (org, payload.participant_id) in known.participants
+        case ev.ChangeRecorded():
+            if payload.links:
+                row["contributions_known"] = all(
+                    (org, link.contribution_id) in known.contributions for link in payload.links
+                )
+        case ev.ChangeStatusChanged():
+            row["change_known"] = (org, payload.change_id) in known.changes
+        case ev.FeedbackSent():
+            row["participants_known"] = (org, payload.participant_id) in known.participants
+            row["change_known"] = all((org, cid) in known.changes for cid in payload.change_ids)
+    if isinstance(row["area"], str):
+        row["area"] = str(row["area"])
+    return row
+
+
+def quality_frame(batch: Sequence[Decoded], known: Register) -> pd.DataFrame:
+    """One row per event, the columns the suite names; inapplicable columns are null."""
+    rows = [_row(event, payload, known) for event, payload in batch]
+    frame = pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
+    for column in ("lead_seconds", "year", "hours", "hours_beyond_activity"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    for column in ("type", "org_id", "area", "participants_known", "activity_known", "contributions_known"):
+        frame[column] = frame[column].astype("object")
+    frame["change_known"] = frame["change_known"].astype("object")
+    return frame

@@ -1,0 +1,44 @@
+"""A tiny HTTP health endpoint for the processor, which otherwise serves nothing."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from processors.consumer import Health
+
+STALE_AFTER_S = 60.0
+
+
+def serve_health(health: Health, host: str, port: int) -> ThreadingHTTPServer:
+    """Serve GET /healthz in a daemon thread: 200 while polling recently without errors, else 503."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path != "/healthz":
+                self.send_error(404)
+                return
+            age = time.time() - (health.last_poll_at or health.started_at)
+            healthy = health.last_error is None and age < STALE_AFTER_S
+            body = json.dumps(
+                {
+                    "status": "ok" if healthy else "unavailable",
+                    "seconds_since_poll": round(age, 1),
+                    "events_processed": health.events_processed,
+                    "last_error": health.last_error,
+                }
+            ).encode()
+            self.send_response(200 if healthy else 503)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass  # health probes every few seconds would drown the processor's own log
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    threading.Thread(target=server.serve_forever, name="health", daemon=True).start()
+    return server

@@ -1,0 +1,234 @@
+"""The pure fold: accepted events in, read-model rows out. No I/O here.
+
+A `Projection` collects full rows to upsert (keyed by primary key, so a later fact about the same
+row replaces the earlier one within the batch), patches to rows written by earlier batches, and
+the organisation-months whose monthly metrics must be recomputed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlmodel import SQLModel
+
+from schemas import events as ev
+from schemas.readmodels import (
+    Activity,
+    Attendance,
+    Change,
+    ChangeLink,
+    Contribution,
+    ContributionParticipant,
+    Feedback,
+    Participant,
+)
+from schemas.vocab import DECIDED_STATUSES
+
+Key = tuple[Any, ...]
+Row = dict[str, Any]
+
+
+def primary_key(model: type[SQLModel]) -> tuple[str, ...]:
+    return tuple(column.name for column in model.__table__.primary_key.columns)  # type: ignore[attr-defined]
+
+
+def month_of(day: date) -> date:
+    return day.replace(day=1)
+
+
+@dataclass
+class Projection:
+    rows: dict[type[SQLModel], dict[Key, Row]] = field(default_factory=dict)
+    patches: list[tuple[type[SQLModel], Key, Row]] = field(default_factory=list)
+    months: set[tuple[str, date]] = field(default_factory=set)
+
+    def put(self, model: type[SQLModel], row: Row) -> None:
+        key = tuple(row[name] for name in primary_key(model))
+        # A whole new row supersedes patches queued for it earlier in this batch.
+        self.patches = [p for p in self.patches if not (p[0] is model and p[1] == key)]
+        self.rows.setdefault(model, {})[key] = row
+
+    def patch(self, model: type[SQLModel], key: Key, values: Row) -> None:
+        pending = self.rows.get(model, {}).get(key)
+        if pending is not None:
+            pending.update(values)
+        else:
+            self.patches.append((model, key, values))
+
+
+def _participant_registered(p: Projection, e: ev.StoredEvent, pl: ev.ParticipantRegistered) -> None:
+    contact = pl.contact or ev.Contact()
+    p.put(
+        Participant,
+        {
+            "org_id": e.org_id,
+            "participant_id": pl.participant_id,
+            "display_name": pl.display_name,
+            "role": pl.role.value,
+            "email": contact.email,
+            "phone": contact.phone,
+            "postal_address": contact.postal_address,
+            "consent_to_contact": pl.consent_to_contact,
+            "preferred_channel": pl.preferred_channel.value if pl.preferred_channel else None,
+            **{name: (value.value if value else None) for name, value in pl.demographics},
+            "registered_at": e.occurred_at,
+            "erased": False,
+        },
+    )
+
+
+def _consent_changed(p: Projection, e: ev.StoredEvent, pl: ev.ParticipantConsentChanged) -> None:
+    values: Row = {"consent_to_contact": pl.consent}
+    if pl.channel is not None:
+        values["preferred_channel"] = pl.channel.value
+    p.patch(Participant, (e.org_id, pl.participant_id), values)
+
+
+ERASED_FIELDS: Row = {
+    "display_name": None,
+    "email": None,
+    "phone": None,
+    "postal_address": None,
+    "consent_to_contact": False,
+    "preferred_channel": None,
+    "age_band": None,
+    "gender": None,
+    "ethnicity": None,
+    "disability": None,
+    "region": None,
+    "erased": True,
+}
+
+
+def _erased(p: Projection, e: ev.StoredEvent, pl: ev.ParticipantErased) -> None:
+    p.patch(Participant, (e.org_id, pl.participant_id), dict(ERASED_FIELDS))
+
+
+def _activity_held(p: Projection, e: ev.StoredEvent, pl: ev.ActivityHeld) -> None:
+    p.put(
+        Activity,
+        {
+            "org_id": e.org_id,
+            "activity_id": pl.activity_id,
+            "title": pl.title,
+            "area": pl.area.value,
+            "level": pl.level.value,
+            "held_on": pl.date,
+            "duration_hours": pl.duration_hours,
+        },
+    )
+    p.months.add((e.org_id, month_of(pl.date)))
+
+
+def _session_attended(p: Projection, e: ev.StoredEvent, pl: ev.SessionAttended) -> None:
+    day = e.occurred_at.date()
+    p.put(
+        Attendance,
+        {
+            "event_id": str(e.event_id),
+            "org_id": e.org_id,
+            "activity_id": pl.activity_id,
+            "participant_id": pl.participant_id,
+            "hours": pl.hours,
+            "session_role": pl.session_role.value,
+            "attended_on": day,
+        },
+    )
+    p.months.add((e.org_id, month_of(day)))
+
+
+def _contribution_made(p: Projection, e: ev.StoredEvent, pl: ev.ContributionMade) -> None:
+    day = e.occurred_at.date()
+    p.put(
+        Contribution,
+        {
+            "org_id": e.org_id,
+            "contribution_id": pl.contribution_id,
+            "activity_id": pl.activity_id,
+            "area": pl.area.value,
+            "text": pl.text,
+            "made_on": day,
+        },
+    )
+    for participant_id in pl.participant_ids:
+        p.put(
+            ContributionParticipant,
+            {"org_id": e.org_id, "contribution_id": pl.contribution_id, "participant_id": participant_id},
+        )
+    p.months.add((e.org_id, month_of(day)))
+
+
+def _change_recorded(p: Projection, e: ev.StoredEvent, pl: ev.ChangeRecorded) -> None:
+    p.put(
+        Change,
+        {
+            "org_id": e.org_id,
+            "change_id": pl.change_id,
+            "area": pl.area.value,
+            "title": pl.title,
+            "description": pl.description,
+            "status": pl.status.value,
+            "status_note": None,
+            "recorded_on": e.occurred_at.date(),
+            "decided_on": pl.decided_on,
+        },
+    )
+    for link in pl.links:
+        p.put(
+            ChangeLink,
+            {
+                "org_id": e.org_id,
+                "change_id": pl.change_id,
+                "contribution_id": link.contribution_id,
+                "strength": link.strength.value,
+            },
+        )
+
+
+def _status_changed(p: Projection, e: ev.StoredEvent, pl: ev.ChangeStatusChanged) -> None:
+    decided = pl.status in DECIDED_STATUSES
+    p.patch(
+        Change,
+        (e.org_id, pl.change_id),
+        {"status": pl.status.value, "status_note": pl.note, "decided_on": e.occurred_at.date() if decided else None},
+    )
+
+
+def _feedback_sent(p: Projection, e: ev.StoredEvent, pl: ev.FeedbackSent) -> None:
+    for change_id in pl.change_ids:
+        p.put(
+            Feedback,
+            {
+                "event_id": str(e.event_id),
+                "change_id": change_id,
+                "org_id": e.org_id,
+                "participant_id": pl.participant_id,
+                "channel": pl.channel.value,
+                "sent_at": e.occurred_at,
+            },
+        )
+
+
+FOLDS: dict[str, Callable[[Projection, ev.StoredEvent, Any], None]] = {
+    "participant.registered": _participant_registered,
+    "participant.consent_changed": _consent_changed,
+    "participant.erased": _erased,
+    "activity.held": _activity_held,
+    "session.attended": _session_attended,
+    "contribution.made": _contribution_made,
+    "change.recorded": _change_recorded,
+    "change.status_changed": _status_changed,
+    "feedback.sent": _feedback_sent,
+}
+assert set(FOLDS) == set(ev.EVENT_TYPES), "every event type needs a fold"  # noqa: S101
+
+
+def project(events: Iterable[tuple[ev.StoredEvent, ev.Payload]]) -> Projection:
+    """Fold accepted events, in log order, into rows."""
+    projection = Projection()
+    for event, payload in events:
+        FOLDS[event.type](projection, event, payload)
+    return projection

@@ -1,0 +1,376 @@
+"""The event contracts: one envelope, one payload model per event type, version 1.
+
+An event is an immutable fact in the past tense. Clients send a `NewEvent` (no server fields);
+the log stores a `StoredEvent`-shaped JSON document with `recorded_at` and `recorded_by` set.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    model_validator,
+)
+
+from schemas.vocab import (
+    AgeBand,
+    Area,
+    ChangeStatus,
+    Channel,
+    Disability,
+    Ethnicity,
+    Gender,
+    Level,
+    ParticipantRole,
+    Region,
+    SessionRole,
+    Strength,
+)
+
+SCHEMA_VERSION = 1
+# Clocks on staff laptops drift; a fact stamped a few minutes ahead is still a past fact.
+CLOCK_SKEW = timedelta(minutes=5)
+MAX_HOURS = 24.0
+MAX_BATCH = 1000
+
+
+def _not_in_future(value: datetime) -> datetime:
+    if value > datetime.now(UTC) + CLOCK_SKEW:
+        raise ValueError("must not be in the future")
+    return value
+
+
+def _day_not_in_future(value: date) -> date:
+    # A day is "not in the future" if it has started somewhere: UTC+14 is the earliest zone.
+    if value > (datetime.now(UTC) + timedelta(hours=14)).date():
+        raise ValueError("must not be in the future")
+    return value
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+_ORG_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,39}")
+
+
+def _identifier(value: str) -> str:
+    if not _IDENTIFIER.fullmatch(value):
+        raise ValueError("use 1 to 64 letters, digits or . _ : - (starting with a letter or digit)")
+    return value
+
+
+def _org_id(value: str) -> str:
+    if not _ORG_ID.fullmatch(value):
+        raise ValueError("use the organisation's slug: 2 to 40 lower-case letters, digits or hyphens")
+    return value
+
+
+Identifier = Annotated[
+    str,
+    AfterValidator(_identifier),
+    Field(
+        description="A stable identifier: letters, digits and . _ : - (at most 64 characters).",
+        json_schema_extra={"pattern": f"^{_IDENTIFIER.pattern}$"},
+    ),
+]
+OrgId = Annotated[
+    str,
+    AfterValidator(_org_id),
+    Field(
+        description="The organisation's slug: lower-case letters, digits, hyphens.",
+        json_schema_extra={"pattern": f"^{_ORG_ID.pattern}$"},
+    ),
+]
+PastInstant = Annotated[AwareDatetime, AfterValidator(_not_in_future)]
+PastDay = Annotated[date, AfterValidator(_day_not_in_future)]
+Hours = Annotated[float, Field(gt=0, le=MAX_HOURS, description="Hours, more than 0 and at most 24.")]
+
+
+def text(max_length: int) -> Any:
+    """Free text: trimmed, non-empty, bounded. Stored exactly as typed; escaped on display."""
+    return Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)]
+
+
+Name = text(120)
+Title = text(200)
+Note = text(2000)
+Said = text(4000)
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class Contact(Payload):
+    email: EmailStr | None = None
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()-]{6,20}$")] | None = None
+    postal_address: text(400) | None = None  # type: ignore[valid-type]
+
+
+class Demographics(Payload):
+    """Voluntary equality-monitoring answers; every field allows "prefer_not_to_say"."""
+
+    age_band: AgeBand | None = None
+    gender: Gender | None = None
+    ethnicity: Ethnicity | None = None
+    disability: Disability | None = None
+    region: Region | None = None
+
+
+class ParticipantRegistered(Payload):
+    participant_id: Identifier
+    display_name: Name  # type: ignore[valid-type]
+    role: ParticipantRole
+    contact: Contact | None = None
+    consent_to_contact: bool = False
+    preferred_channel: Channel | None = None
+    demographics: Demographics = Field(default_factory=Demographics)
+
+    @model_validator(mode="after")
+    def _channel_reachable(self) -> Self:
+        contact = self.contact or Contact()
+        needs = {Channel.email: contact.email, Channel.phone: contact.phone, Channel.post: contact.postal_address}
+        if self.consent_to_contact and self.preferred_channel in needs and not needs[self.preferred_channel]:
+            raise ValueError(f"preferred channel '{self.preferred_channel}' needs that contact detail")
+        return self
+
+
+class ParticipantConsentChanged(Payload):
+    participant_id: Identifier
+    consent: bool
+    channel: Channel | None = None
+
+
+class ParticipantErased(Payload):
+    participant_id: Identifier
+
+
+class ActivityHeld(Payload):
+    activity_id: Identifier
+    title: Title  # type: ignore[valid-type]
+    area: Area
+    level: Level
+    date: PastDay
+    duration_hours: Hours
+
+
+class SessionAttended(Payload):
+    activity_id: Identifier
+    participant_id: Identifier
+    hours: Hours
+    session_role: SessionRole = SessionRole.attendee
+
+
+class ContributionMade(Payload):
+    """What a participant said ("you said")."""
+
+    contribution_id: Identifier
+    participant_ids: list[Identifier] = Field(min_length=1, max_length=50)
+    activity_id: Identifier | None = None
+    area: Area
+    text: Said  # type: ignore[valid-type]
+
+
+class ContributionLink(Payload):
+    contribution_id: Identifier
+    strength: Strength
+
+
+class ChangeRecorded(Payload):
+    """What the organisation did ("we did"), with the contributions that influenced it."""
+
+    change_id: Identifier
+    area: Area
+    title: Title  # type: ignore[valid-type]
+    description: Said  # type: ignore[valid-type]
+    status: ChangeStatus = ChangeStatus.proposed
+    decided_on: PastDay | None = None
+    links: list[ContributionLink] = Field(default_factory=list, max_length=200)
+
+    @model_validator(mode="after")
+    def _decided_has_date(self) -> Self:
+        if self.status != ChangeStatus.proposed and self.decided_on is None:
+            raise ValueError(f"a change that is '{self.status}' needs decided_on")
+        ids = [link.contribution_id for link in self.links]
+        if len(ids) != len(set(ids)):
+            raise ValueError("each contribution may be linked once")
+        return self
+
+
+class ChangeStatusChanged(Payload):
+    change_id: Identifier
+    status: ChangeStatus
+    note: Note | None = None  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _declined_explained(self) -> Self:
+        if self.status == ChangeStatus.declined and not self.note:
+            raise ValueError("a declined change needs a note saying why")
+        return self
+
+
+class FeedbackSent(Payload):
+    participant_id: Identifier
+    change_ids: list[Identifier] = Field(min_length=1, max_length=200)
+    channel: Channel
+
+
+PAYLOADS: dict[str, type[Payload]] = {
+    "participant.registered": ParticipantRegistered,
+    "participant.consent_changed": ParticipantConsentChanged,
+    "participant.erased": ParticipantErased,
+    "activity.held": ActivityHeld,
+    "session.attended": SessionAttended,
+    "contribution.made": ContributionMade,
+    "change.recorded": ChangeRecorded,
+    "change.status_changed": ChangeStatusChanged,
+    "feedback.sent": FeedbackSent,
+}
+EVENT_TYPES = tuple(PAYLOADS)
+
+
+class Envelope(BaseModel):
+    """Fields every event carries; a client may supply event_id to make a retry idempotent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    schema_version: Literal[1] = SCHEMA_VERSION
+    org_id: OrgId
+    occurred_at: PastInstant
+
+
+class ParticipantRegisteredEvent(Envelope):
+    type: Literal["participant.registered"]
+    payload: ParticipantRegistered
+
+
+class ParticipantConsentChangedEvent(Envelope):
+    type: Literal["participant.consent_changed"]
+    payload: ParticipantConsentChanged
+
+
+class ParticipantErasedEvent(Envelope):
+    type: Literal["participant.erased"]
+    payload: ParticipantErased
+
+
+class ActivityHeldEvent(Envelope):
+    type: Literal["activity.held"]
+    payload: ActivityHeld
+
+
+class SessionAttendedEvent(Envelope):
+    type: Literal["session.attended"]
+    payload: SessionAttended
+
+
+class ContributionMadeEvent(Envelope):
+    type: Literal["contribution.made"]
+    payload: ContributionMade
+
+
+class ChangeRecordedEvent(Envelope):
+    type: Literal["change.recorded"]
+    payload: ChangeRecorded
+
+
+class ChangeStatusChangedEvent(Envelope):
+    type: Literal["change.status_changed"]
+    payload: ChangeStatusChanged
+
+
+class FeedbackSentEvent(Envelope):
+    type: Literal["feedback.sent"]
+    payload: FeedbackSent
+
+
+NewEvent = Annotated[
+    ParticipantRegisteredEvent
+    | ParticipantConsentChangedEvent
+    | ParticipantErasedEvent
+    | ActivityHeldEvent
+    | SessionAttendedEvent
+    | ContributionMadeEvent
+    | ChangeRecordedEvent
+    | ChangeStatusChangedEvent
+    | FeedbackSentEvent,
+    Field(discriminator="type"),
+]
+EVENT_ADAPTER: TypeAdapter[NewEvent] = TypeAdapter(NewEvent)
+BATCH_ADAPTER: TypeAdapter[list[NewEvent]] = TypeAdapter(
+    Annotated[list[NewEvent], Field(min_length=1, max_length=MAX_BATCH)]
+)
+
+
+class StoredEvent(BaseModel):
+    """An accepted event as it lives in the log: the client's event plus the server's fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_id: uuid.UUID
+    type: str
+    schema_version: int
+    org_id: str
+    occurred_at: AwareDatetime
+    recorded_at: AwareDatetime
+    recorded_by: str
+    payload: dict[str, Any]
+
+    @classmethod
+    def accept(cls, event: Envelope, *, recorded_by: str, recorded_at: datetime | None = None) -> StoredEvent:
+        """Stamp a validated client event with the server's fields."""
+        data = event.model_dump(mode="json")
+        return cls(
+            **data,
+            recorded_at=recorded_at or datetime.now(UTC),
+            recorded_by=recorded_by,
+        )
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> StoredEvent:
+        return cls.model_validate_json(raw)
+
+    def typed_payload(self) -> Payload:
+        """The payload as its model (re-validated; the log may hold events from any producer)."""
+        return PAYLOADS[self.type].model_validate(self.payload)
+
+
+def error_path(loc: tuple[int | str, ...]) -> str:
+    """A readable path for a pydantic error location, without the union's type tag.
+
+    ("events", 3, "contribution.made", "payload", "text") -> "events[3].payload.text"
+    """
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in PAYLOADS:
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(body)"
+
+
+def event_json_schema() -> dict[str, Any]:
+    """The JSON Schema clients see: one event, or a batch of up to MAX_BATCH (from the same models)."""
+    single = EVENT_ADAPTER.json_schema(ref_template="#/$defs/{model}")
+    defs = single.pop("$defs", {})
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Involvement event (version 1), or a batch of them",
+        "oneOf": [single, {"type": "array", "items": single, "minItems": 1, "maxItems": MAX_BATCH}],
+        "$defs": defs,
+    }

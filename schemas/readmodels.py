@@ -1,0 +1,140 @@
+"""Read-model tables: what processors fold events into and the dashboard reads.
+
+Personal details (name, contact, demographics) live only in `participant`; every other table
+carries `participant_id`. Every row belongs to one organisation (`org_id` leads each key).
+"""
+
+from datetime import date, datetime
+
+from sqlmodel import Field, SQLModel
+
+OVERALL = "all"  # the `area` of a monthly metric row that covers every area
+
+
+class Participant(SQLModel, table=True):
+    org_id: str = Field(primary_key=True, max_length=40)
+    participant_id: str = Field(primary_key=True, max_length=64)
+    display_name: str | None = Field(default=None, max_length=120)
+    role: str = Field(max_length=20)
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=20)
+    postal_address: str | None = Field(default=None, max_length=400)
+    consent_to_contact: bool = False
+    preferred_channel: str | None = Field(default=None, max_length=20)
+    age_band: str | None = Field(default=None, max_length=20)
+    gender: str | None = Field(default=None, max_length=20)
+    ethnicity: str | None = Field(default=None, max_length=20)
+    disability: str | None = Field(default=None, max_length=20)
+    region: str | None = Field(default=None, max_length=20)
+    registered_at: datetime
+    erased: bool = False
+
+
+class Activity(SQLModel, table=True):
+    org_id: str = Field(primary_key=True, max_length=40)
+    activity_id: str = Field(primary_key=True, max_length=64)
+    title: str = Field(max_length=200)
+    area: str = Field(max_length=20)
+    level: str = Field(max_length=20)
+    held_on: date = Field(index=True)
+    duration_hours: float
+
+
+class Attendance(SQLModel, table=True):
+    event_id: str = Field(primary_key=True, max_length=36)
+    org_id: str = Field(index=True, max_length=40)
+    activity_id: str = Field(max_length=64)
+    participant_id: str = Field(max_length=64)
+    hours: float
+    session_role: str = Field(max_length=20)
+    attended_on: date = Field(index=True)
+
+
+class Contribution(SQLModel, table=True):
+    org_id: str = Field(primary_key=True, max_length=40)
+    contribution_id: str = Field(primary_key=True, max_length=64)
+    activity_id: str | None = Field(default=None, max_length=64)
+    area: str = Field(max_length=20)
+    text: str = Field(max_length=4000)
+    made_on: date = Field(index=True)
+
+
+class ContributionParticipant(SQLModel, table=True):
+    org_id: str = Field(primary_key=True, max_length=40)
+    contribution_id: str = Field(primary_key=True, max_length=64)
+    participant_id: str = Field(primary_key=True, max_length=64)
+
+
+class Change(SQLModel, table=True):
+    org_id: str = Field(primary_key=True, max_length=40)
+    change_id: str = Field(primary_key=True, max_length=64)
+    area: str = Field(max_length=20)
+    title: str = Field(max_length=200)
+    description: str = Field(max_length=4000)
+    status: str = Field(max_length=20)
+    status_note: str | None = Field(default=None, max_length=2000)
+    recorded_on: date
+    decided_on: date | None = Field(default=None, index=True)
+
+
+class ChangeLink(SQLModel, table=True):
+    """A contribution that influenced a change, with the strength of that influence."""
+
+    org_id: str = Field(primary_key=True, max_length=40)
+    change_id: str = Field(primary_key=True, max_length=64)
+    contribution_id: str = Field(primary_key=True, max_length=64)
+    strength: str = Field(max_length=20)
+
+
+class Feedback(SQLModel, table=True):
+    """One participant told what came of what they said about one change (`feedback.sent`)."""
+
+    event_id: str = Field(primary_key=True, max_length=36)
+    change_id: str = Field(primary_key=True, max_length=64)
+    org_id: str = Field(index=True, max_length=40)
+    participant_id: str = Field(max_length=64)
+    channel: str = Field(max_length=20)
+    sent_at: datetime
+
+
+class MonthlyMetric(SQLModel, table=True):
+    """Impact figures of one organisation for one month and one area (or `OVERALL`)."""
+
+    org_id: str = Field(primary_key=True, max_length=40)
+    month: date = Field(primary_key=True)
+    area: str = Field(primary_key=True, max_length=20)
+    participants_involved: int = 0
+    activities: int = 0
+    attendances: int = 0
+    involvement_hours: float = 0.0
+    contributions: int = 0
+
+
+class DeadLetter(SQLModel, table=True):
+    """An event the processors could not accept, with the reason a staff member can act on."""
+
+    event_id: str = Field(primary_key=True, max_length=36)
+    org_id: str = Field(index=True, max_length=40)
+    type: str = Field(max_length=40)
+    expectation: str = Field(max_length=120)
+    reason: str = Field(max_length=500)
+    event_json: str
+    log_partition: int
+    log_offset: int
+    dead_at: datetime
+
+
+class ProcessedEvent(SQLModel, table=True):
+    """Every event folded into the read models: a redelivered or retried event_id is a no-op."""
+
+    event_id: str = Field(primary_key=True, max_length=36)
+    org_id: str = Field(max_length=40)
+
+
+class ConsumerOffset(SQLModel, table=True):
+    """The next log offset to read, stored in the same transaction as the rows it produced."""
+
+    group_id: str = Field(primary_key=True, max_length=100)
+    topic: str = Field(primary_key=True, max_length=200)
+    partition: int = Field(primary_key=True)
+    next_offset: int

@@ -1,0 +1,168 @@
+"""Real-service fixtures: SQLite files, PostgreSQL schemas, and a Kafka-protocol broker (noida-db).
+
+Outside CI a missing PostgreSQL or broker skips the tests that need it; with CI set it fails them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from impact.db import create_tables, make_engine
+from impact.eventlog import EventLog
+from impact.eventlog.embedded import EmbeddedLog
+from impact.settings import LogBackend, Settings
+
+IN_CI = bool(os.environ.get("CI"))
+POSTGRES_URL = os.environ.get("IMPACT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def unavailable(message: str) -> None:
+    """A missing service: a failure in CI, a skip on a developer's machine."""
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_port(port: int, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.1)
+    return False
+
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[Engine]:
+    engine = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # any driver error means "not reachable"
+        engine.dispose()
+        unavailable(f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_admin: Engine) -> Iterator[str]:
+    """A database URL whose tables live in a fresh schema, dropped after the test."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with postgres_admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    with postgres_admin.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+@pytest.fixture
+def database_url_factory(tmp_path: Path, request: pytest.FixtureRequest) -> Callable[[str], str]:
+    """`factory("sqlite" | "postgres")` -> a fresh, empty database URL."""
+
+    def factory(kind: str) -> str:
+        if kind == "sqlite":
+            return f"sqlite:///{tmp_path / f'readmodels-{uuid.uuid4().hex[:8]}.db'}"
+        return str(request.getfixturevalue("postgres_url"))
+
+    return factory
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def engine(request: pytest.FixtureRequest, database_url_factory: Callable[[str], str]) -> Iterator[Engine]:
+    """A read-model database with its tables, on SQLite and on PostgreSQL."""
+    engine = make_engine(database_url_factory(request.param))
+    create_tables(engine)
+    yield engine
+    engine.dispose()
+
+
+# --- The Kafka-protocol broker ----------------------------------------------------------------
+
+
+def _noida() -> str:
+    found = shutil.which("noida-db") or str(Path(sys.executable).with_name("noida-db"))
+    return found if Path(found).exists() else ""
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Kafka-protocol broker on a free port, for the whole session; stopped afterwards."""
+    binary = _noida()
+    if not binary:
+        unavailable("noida-db is not installed (pip install -e '.[dev]')")
+    data_dir = tmp_path_factory.mktemp("broker")
+    port = free_port()
+    started = subprocess.run(
+        [binary, "up", "--data-dir", str(data_dir), "--host", "127.0.0.1", "--only", "kafka", "--kafka-port", str(port)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if started.returncode != 0 or not _wait_for_port(port, 30):
+        unavailable(f"the Kafka-protocol broker did not start: {started.stdout[-500:]} {started.stderr[-500:]}")
+    yield f"127.0.0.1:{port}"
+    subprocess.run([binary, "down", "--data-dir", str(data_dir)], capture_output=True, timeout=60, check=False)
+
+
+# --- Event logs -------------------------------------------------------------------------------
+
+LogFactory = Callable[[], EventLog]
+
+
+@pytest.fixture
+def log_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[str], Settings]:
+    """`factory("embedded" | "kafka")` -> settings for a fresh log with its own topics."""
+
+    def factory(kind: str) -> Settings:
+        suffix = uuid.uuid4().hex[:10]
+        values: dict[str, object] = {
+            "env": "test",
+            "data_dir": tmp_path / f"var-{suffix}",
+            "secret_key": "t" * 40,
+            "topic": f"events-{suffix}",
+            "dead_letter_topic": f"dead-{suffix}",
+            "consumer_group": f"group-{suffix}",
+            "poll_timeout_ms": 200,
+        }
+        if kind == "kafka":
+            values.update(event_log=LogBackend.kafka, kafka_bootstrap=request.getfixturevalue("kafka_bootstrap"))
+        return Settings.model_validate(values)
+
+    return factory
+
+
+def open_log(settings: Settings) -> EventLog:
+    from impact.eventlog import open_event_log
+
+    return open_event_log(settings)
+
+
+@pytest.fixture
+def embedded_log(tmp_path: Path) -> Iterator[EmbeddedLog]:
+    log = EmbeddedLog(tmp_path / "events.db")
+    yield log
+    log.close()
