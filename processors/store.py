@@ -47,7 +47,7 @@ class ReadModelStore:
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
     def positions(self, partitions: list[int]) -> dict[int, int]:
-        """The stored next-offsets of this group (what a restarted consumer seeks to)."""
+        """The stored next-offset of each partition (what a restarted consumer seeks to)."""
         with Session(self.engine) as session:
             rows = session.exec(
                 select(ConsumerOffset.partition, ConsumerOffset.next_offset).where(  # type: ignore[call-overload]
@@ -55,7 +55,9 @@ class ReadModelStore:
                 )
             ).all()
         stored = {int(partition): int(offset) for partition, offset in rows}
-        return {p: stored[p] for p in partitions if p in stored}
+        # The database is the authority: a partition it has never seen starts at the beginning, whatever
+        # the log's own group offsets say (so a rebuilt database replays everything).
+        return {p: stored.get(p, 0) for p in partitions}
 
     def processed(self, event_ids: Sequence[str]) -> set[str]:
         seen: set[str] = set()

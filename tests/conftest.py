@@ -67,36 +67,49 @@ def postgres_admin() -> Iterator[Engine]:
 
 
 @pytest.fixture
-def postgres_url(postgres_admin: Engine) -> Iterator[str]:
-    """A database URL whose tables live in a fresh schema, dropped after the test."""
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with postgres_admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    with postgres_admin.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-
-
-@pytest.fixture
-def database_url_factory(tmp_path: Path, request: pytest.FixtureRequest) -> Callable[[str], str]:
-    """`factory("sqlite" | "postgres")` -> a fresh, empty database URL."""
+def database_url_factory(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[[str], str]]:
+    """`factory("sqlite" | "postgres")` -> a fresh, empty database URL (a new PostgreSQL schema each call)."""
+    schemas: list[str] = []
 
     def factory(kind: str) -> str:
         if kind == "sqlite":
             return f"sqlite:///{tmp_path / f'readmodels-{uuid.uuid4().hex[:8]}.db'}"
-        return str(request.getfixturevalue("postgres_url"))
+        admin: Engine = request.getfixturevalue("postgres_admin")
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        schemas.append(schema)
+        separator = "&" if "?" in POSTGRES_URL else "?"
+        return f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
 
-    return factory
+    yield factory
+    if schemas:
+        admin: Engine = request.getfixturevalue("postgres_admin")
+        with admin.connect() as conn:
+            for schema in schemas:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+@pytest.fixture
+def engine_factory(database_url_factory: Callable[[str], str]) -> Iterator[Callable[[str], Engine]]:
+    """`factory("sqlite" | "postgres")` -> an engine on a fresh database with the read-model tables."""
+    engines: list[Engine] = []
+
+    def factory(kind: str) -> Engine:
+        engine = make_engine(database_url_factory(kind))
+        create_tables(engine)
+        engines.append(engine)
+        return engine
+
+    yield factory
+    for engine in engines:
+        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def engine(request: pytest.FixtureRequest, database_url_factory: Callable[[str], str]) -> Iterator[Engine]:
+def engine(request: pytest.FixtureRequest, engine_factory: Callable[[str], Engine]) -> Engine:
     """A read-model database with its tables, on SQLite and on PostgreSQL."""
-    engine = make_engine(database_url_factory(request.param))
-    create_tables(engine)
-    yield engine
-    engine.dispose()
+    return engine_factory(request.param)
 
 
 # --- The Kafka-protocol broker ----------------------------------------------------------------

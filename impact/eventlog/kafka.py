@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.serializer import DefaultSerializer
 from kafka.structs import OffsetAndMetadata
@@ -135,23 +135,14 @@ class KafkaLog(EventLog):
                 self._producer = None
 
 
-class _SeekOnAssign(ConsumerRebalanceListener):
-    def __init__(self, consumer: KafkaConsumer, topic: str, start_positions: StartPositions | None) -> None:
-        self._consumer, self._topic, self._start_positions = consumer, topic, start_positions
-
-    def on_partitions_revoked(self, revoked: Any) -> None:
-        pass  # positions are stored with the read models, nothing to flush here
-
-    def on_partitions_assigned(self, assigned: Any) -> None:
-        if not self._start_positions:
-            return
-        positions = self._start_positions(sorted(tp.partition for tp in assigned))
-        for tp in assigned:
-            if tp.partition in positions:
-                self._consumer.seek(tp, positions[tp.partition])
-
-
 class KafkaLogConsumer(LogConsumer):
+    """Assigns itself every partition of the topic and seeks to the stored positions.
+
+    Self-assignment rather than group subscription: a processor killed with SIGKILL would otherwise
+    hold its partitions until the broker evicts it, and the positions that matter live in the
+    read-model database anyway. The group id is kept for committing positions that tools can read.
+    """
+
     def __init__(self, log: KafkaLog, topic: str, group: str, start_positions: StartPositions | None) -> None:
         self._topic = topic
         try:
@@ -162,9 +153,31 @@ class KafkaLogConsumer(LogConsumer):
                 auto_offset_reset="earliest",
                 max_partition_fetch_bytes=4 * 1024 * 1024,
             )
+            partitions = self._partitions(log.timeout_s)
+            assigned = [TopicPartition(topic, p) for p in partitions]
+            self._consumer.assign(assigned)
+            stored = start_positions(partitions) if start_positions else {}
+            for tp in assigned:
+                if tp.partition in stored:
+                    self._consumer.seek(tp, stored[tp.partition])
+                else:
+                    committed = self._consumer.committed(tp)
+                    if committed is not None:
+                        self._consumer.seek(tp, committed)
+                    else:
+                        self._consumer.seek_to_beginning(tp)
         except KafkaError as exc:
             raise LogUnavailable(f"Kafka at {log.bootstrap}: {exc}") from exc
-        self._consumer.subscribe(topics=[topic], listener=_SeekOnAssign(self._consumer, topic, start_positions))
+
+    def _partitions(self, timeout_s: float) -> list[int]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            partitions = self._consumer.partitions_for_topic(self._topic)
+            if partitions:
+                return sorted(partitions)
+            if time.monotonic() > deadline:
+                raise LogUnavailable(f"Kafka knows no partitions of {self._topic}")
+            time.sleep(0.1)
 
     def poll(self, max_records: int, timeout_ms: int) -> list[Message]:
         try:

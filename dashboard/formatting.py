@@ -1,0 +1,76 @@
+"""How figures are shown to leadership: pure functions, no Dash and no database, so each is table-tested."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+SMALL_COUNT = 5  # a displayed count of people below this could identify someone (DOMAIN.md, privacy rules)
+SUPPRESSED = f"fewer than {SMALL_COUNT}"
+NOT_APPLICABLE = "—"
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def suppress(count: int) -> int | None:
+    """The count of people to show, or None when it is small enough (1 to 4) to identify someone."""
+    if 0 < count < SMALL_COUNT:
+        return None
+    return count
+
+
+def format_count(count: int) -> str:
+    """A whole number with thousands separators ("1,234")."""
+    return f"{count:,}"
+
+
+def format_people(count: int) -> str:
+    """A count of people, with small counts suppressed ("fewer than 5")."""
+    shown = suppress(count)
+    return SUPPRESSED if shown is None else format_count(shown)
+
+
+def format_hours(hours: float) -> str:
+    """Hours to one decimal place, halves rounded up as people expect ("12.5", "1,234.6")."""
+    # str() first: the shortest repr, so 0.25 rounds to 0.3 rather than by its binary approximation
+    rounded = Decimal(str(hours)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return f"{rounded:,.1f}"
+
+
+def format_percent(rate: float | None) -> str:
+    """A share as a whole percent ("42%"), or a dash when there is nothing to divide by."""
+    if rate is None:
+        return NOT_APPLICABLE
+    percent = (Decimal(str(rate)) * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP)
+    return f"{percent}%"
+
+
+def format_month(month: date) -> str:
+    """A month as leadership reads it ("Mar 2025"), independent of the server's locale."""
+    return f"{_MONTHS[month.month - 1]} {month.year}"
+
+
+def first_of_month(day: date) -> date:
+    """The first day of the month `day` falls in."""
+    return day.replace(day=1)
+
+
+def add_months(month: date, months: int) -> date:
+    """The first day of the month `months` after (or before, if negative) the month of `month`."""
+    index = month.year * 12 + month.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def months_between(start: date, end: date) -> list[date]:
+    """The first day of every month from start's month to end's month, inclusive."""
+    months: list[date] = []
+    month = first_of_month(start)
+    while month <= end:
+        months.append(month)
+        month = add_months(month, 1)
+    return months
+
+
+def default_period(today: date) -> tuple[date, date]:
+    """The last twelve months up to today, starting on a month's first day so the trend shows twelve months."""
+    return add_months(today, -11), today

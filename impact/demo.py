@@ -1,0 +1,493 @@
+"""Deterministic demo data: three member charities and a year of involvement, as validated events.
+
+`demo_events(today=...)` gives the same events (event ids included) for the same `today` and seed. Event ids
+do not depend on `today`, and the facts barely do (dates count from a Monday, so a later `today` moves them by
+whole weeks), so seeding again on a later day is deduplicated by event id rather than doubled.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import count
+from typing import Any, NamedTuple, TypeVar
+
+from schemas.events import (
+    EVENT_ADAPTER,
+    EVENT_TYPES,
+    ActivityHeld,
+    ChangeRecorded,
+    ChangeStatusChanged,
+    Contact,
+    ContributionLink,
+    ContributionMade,
+    Demographics,
+    Envelope,
+    ParticipantConsentChanged,
+    ParticipantRegistered,
+    Payload,
+    SessionAttended,
+)
+from schemas.vocab import (
+    AgeBand,
+    Area,
+    ChangeStatus,
+    Channel,
+    Disability,
+    Ethnicity,
+    Gender,
+    Level,
+    ParticipantRole,
+    Region,
+    SessionRole,
+    Strength,
+)
+
+NAMESPACE = uuid.UUID("3f0c8e52-6a1d-4c0b-9a57-1d2e8b7c4f10")  # fixed: event ids are uuid5 of it and a stable name
+DAYS = 365
+SPAN = DAYS - 7  # days of activity after the first Monday in the year, so the pattern is the same every week
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Org:
+    slug: str
+    panel: str  # "Service user panel"
+    group: str  # "Service users'" (focus group)
+    lead: str  # "Service user" (-led)
+    people: str
+    service: str
+    town: str
+    postcode: str
+    region: Region
+    roles: tuple[int, int, int, int]  # service_user, patient, carer, other
+    ages: tuple[int, ...]  # under_18 … 75_plus
+    ethnicity: tuple[int, int, int, int, int]  # asian, black, mixed, white, other
+
+
+ORGS = (
+    Org("mind-leeds", "Service user panel", "Service users'", "Service user", "people who use our services",
+        "crisis line", "Leeds", "LS", Region.yorkshire_humber, (70, 6, 17, 7), (1, 12, 22, 20, 19, 14, 8, 4),
+        (14, 5, 4, 74, 3)),
+    Org("carers-trust-east", "Carers' panel", "Carers'", "Carer", "carers", "respite service", "Norwich", "NR",
+        Region.east_of_england, (10, 3, 78, 9), (2, 4, 9, 16, 24, 24, 14, 7), (5, 3, 3, 86, 3)),
+    Org("stroke-support-sw", "Stroke survivors' panel", "Stroke survivors'", "Survivor", "stroke survivors",
+        "stroke clubs", "Exeter", "EX", Region.south_west, (14, 46, 32, 8), (0, 1, 3, 7, 16, 27, 28, 18),
+        (3, 2, 2, 91, 2)),
+)  # fmt: skip
+
+FIRST = (
+    "Amina", "Ben", "Chloe", "Dev", "Ella", "Farah", "Grace", "Harpreet", "Isaac", "Jade", "Kwame", "Laura",
+    "Mohammed", "Niamh", "Oluwaseun", "Priya", "Rhys", "Sofia", "Tom", "Yusuf", "Zara", "Aled", "Bronwen",
+    "Callum", "Deborah", "Eilidh", "Fatima", "Gareth", "Hannah", "Imran", "Joanne", "Kieran", "Leah", "Marek",
+    "Nadia", "Owen", "Patricia", "Rosa", "Siobhan", "Tariq", "Wei", "Agnieszka", "Chidi", "Margaret", "Brian",
+    "Sandra", "Delroy", "Sunita", "Graham", "Lucy",
+)  # fmt: skip
+LAST = (
+    "Ahmed", "Bailey", "Begum", "Campbell", "Chen", "Davies", "Evans", "Fernandes", "Green", "Hughes",
+    "Hussain", "Jones", "Kaur", "Kowalski", "Lewis", "Mensah", "Morgan", "Murphy", "Nowak", "O'Brien", "Okafor",
+    "Patel", "Roberts", "Robinson", "Shah", "Singh", "Smith", "Taylor", "Thomas", "Walker", "Williams",
+    "Wilson", "Wright", "Yildiz", "MacDonald", "Clarke", "Adeyemi", "Nguyen", "Jenkins", "Byrne",
+)  # fmt: skip
+STREETS = ("Oak Road", "Station Street", "Church Lane", "Park Avenue", "Mill Close", "Victoria Terrace", "Elm Grove")
+DOMAINS = ("example.org", "example.com", "example.net")
+NEIGHBOURS = (Region.north_west, Region.east_midlands, Region.london, Region.south_east, Region.wales)
+
+TITLES = {
+    Level.consultation: ("{panel}: {topic}", "{group} focus group on {topic}", "Consultation drop-in: {topic}"),
+    Level.co_production: ("Co-production group: {topic}", "Co-design workshop on {topic}"),
+    Level.user_led: ("{lead}-led workshop: {topic}", "Peer-led review of {topic}"),
+}
+
+
+class AreaText(NamedTuple):
+    topics: list[str]  # each completes an activity title
+    says: list[str]  # what people said
+    changes: list[tuple[str, str]]  # (title, what the organisation did)
+
+
+# One block per area: "## area: topic; topic; …", then what people said, then "did: title | what we did".
+AREA_TEXT = """
+## campaigning: choosing next year's campaign priorities; the petition on {service} funding; lobbying our MP
+said: Waiting times are what people talk about most; the campaign should lead on that, not on awareness.
+said: Our stories carry weight with councillors; give us a short briefing and a slot to speak.
+said: The petition wording is too long; one sentence people can agree with would get more signatures.
+said: Please don't use photos of people looking sad; show us getting on with life.
+did: Waiting times chosen as the lead campaign | Next year's lead campaign is waiting times, told by {people}.
+did: Lived-experience speakers at the council | We now brief and support anyone who wants to speak to the council.
+## complaints: how complaints are acknowledged; the comments and complaints leaflet; last year's complaints
+said: I never heard back after I complained; even a short note saying it arrived would help.
+said: The complaints form asks for a reference number most of us don't have.
+said: It should be clear that you can complain by phone, not only in writing.
+said: Letters about complaints are full of jargon; plain English and a named contact would help.
+did: Complaints acknowledged within three days | Every complaint now gets a reply naming a contact within 3 days.
+did: Complaints can be made by phone | The leaflet now says you can complain by phone; a reference is optional.
+## conferences_events: planning the members' conference; speakers for the autumn event; accessible events
+said: Start at 10:30 so people on public transport or with morning routines can get there.
+said: Please have a quiet room; a full day in a busy hall is exhausting.
+said: Pay travel expenses within a week, not a month later; some of us can't wait that long.
+said: Put people with lived experience on the main stage, not only in the breakout rooms.
+did: Later start and a quiet room | Our events now start at 10:30 and always have a quiet room.
+did: Expenses paid within a week | Travel expenses for events are now paid within five working days.
+## fundraising: the winter fundraising appeal; how we tell supporters' stories; the sponsored walk
+said: The appeal makes us look helpless; show what people achieve with support.
+said: Ask before using anyone's story, and let them see the final version before it goes out.
+said: A shorter route would let more of us take part in the sponsored walk.
+said: Supporters should hear what their money changed, like the {service}.
+did: Story sign-off for fundraising | Anyone whose story is used in fundraising now signs it off first.
+did: Accessible route for the sponsored walk | The walk now has a 2 km accessible route with seating on the way.
+## governance: recruiting a lived-experience trustee; the steering group's terms of reference; board meetings
+said: Board papers arrive too late to read; a week ahead with a one-page summary would help.
+said: Two trustees with lived experience is better than one; one person on their own gets talked over.
+said: Evening board meetings make it hard for people who work or care.
+said: The steering group should hear what the board did with its advice.
+did: Two lived-experience trustees | The board reserved two trustee places for people with lived experience.
+did: Board papers a week ahead | Papers now go out a week ahead with a one-page plain English summary.
+## impact: measuring the difference the {service} makes; the annual impact report; what counts as a good outcome
+said: Ask about outcomes that matter to us, like feeling less alone, not just how many people were seen.
+said: The outcome survey is too long; five questions would get more answers.
+said: Tell us afterwards what happened with our feedback; that's the impact we want to hear about.
+said: Include people's own words, with permission; figures alone don't show what it's like.
+did: Shorter outcome survey | The outcome survey was cut to five questions, written with {people}.
+did: 'You said, we did' in the impact report | The impact report now has a 'you said, we did' page for each area.
+## involvement: how we involve people in our work; the involvement payment policy; welcoming new panel members
+said: Paying for involvement time matters; not everyone can afford to volunteer.
+said: New members need a buddy at their first meeting; walking in alone is hard.
+said: Offer online and in-person options; some of us can't travel and some can't do video calls.
+said: We need to know before a meeting what will be decided, not find out on the day.
+did: Involvement paid at the living wage | Involvement time is now paid at the real living wage, or in vouchers.
+did: Buddies for new members | New panel members are now offered a buddy and a call before their first meeting.
+## media: media training for spokespeople; speaking to local radio; writing testimonials
+said: I'd speak to the press if someone came with me and I could check my quotes first.
+said: Reporters should be told which words to avoid; some headlines last year were hurtful.
+said: A short guide to what happens in a radio interview would give people confidence.
+said: We should be able to say no to a media request without feeling we've let the charity down.
+did: Support for spokespeople | Spokespeople now get training, company at interviews and a check of their quotes.
+did: Language guide for journalists | Every press release now comes with a short guide to respectful language.
+## diversity: reaching communities we rarely hear from; involving younger {people}; translation and interpreting
+said: Go to where people already are, like mosques, gurdwaras and community centres.
+said: Leaflets in Urdu, Polish and Bengali would help a lot of families round here.
+said: Younger people won't come to a weekday afternoon meeting; try evenings or online.
+said: The panel is mostly white and retired; we should say that openly and do something about it.
+did: Community outreach sessions | Staff now hold monthly sessions at community centres and places of worship.
+did: Translated leaflets and interpreters | Key leaflets are now in Urdu, Polish and Bengali; interpreters on request.
+## publications: rewriting the {service} leaflet; reviewing the website; the members' newsletter
+said: Letters arrive after the appointment date; a text reminder two days before would help.
+said: The leaflet says 'service user' everywhere; most of us just say 'people who use the service'.
+said: Larger print and fewer pages, please; the booklet is hard to read.
+said: The website hides the phone number; it should be at the top of every page.
+did: Text reminders before appointments | People now get a text two days before an appointment, as well as a letter.
+did: Plain English leaflet | The leaflet was rewritten in plain English with {people}, in 14 point print.
+## pr_marketing: the charity's new look; promoting the {service}; our social media posts
+said: Most people hear about us from their GP; posters in surgeries would reach more people.
+said: The new colours are hard to read if you have low vision.
+said: Social media posts should say what we offer in the first line.
+said: Use real photos of our groups, with permission, not stock images.
+did: Posters in GP surgeries | We now put posters and leaflets in GP surgeries and pharmacies across the area.
+did: Higher-contrast colours | Our materials now use higher-contrast colours, checked with people with low vision.
+## recruitment: interview panels for new staff; induction for new staff; the involvement lead's job description
+said: Ask candidates how they would involve people, and have one of us on every panel.
+said: New staff should hear from someone with lived experience in their first week.
+said: The advert asks for a degree; lived experience should count as well.
+said: Panel members need the questions and scoring guide a few days ahead.
+did: Lived experience on every interview panel | Every panel for frontline and manager roles now includes {people}.
+did: Lived experience in staff induction | New staff now spend a session with {people} in their first week.
+## research: setting research priorities; a study's information sheet; sharing research results
+said: The information sheet is eight pages; one page with a phone number would be enough.
+said: Research should look at what helps after discharge; that's when people struggle most.
+said: Tell participants what the study found, in plain English, when it ends.
+said: Offer home visits or phone interviews for people who can't travel.
+did: Life after discharge as a research priority | Support after discharge is now one of our research priorities.
+did: Plain English research results | Every study we fund now sends participants a plain English summary.
+## strategy_policy: the next three-year strategy; our response to the NHS consultation; the safeguarding policy
+said: The strategy should say how people with lived experience will be involved, not only that they will be.
+said: Our consultation response should include what people told us, in their own words.
+said: The policy is hard to follow; a one-page version would help people know their rights.
+said: Plan for evenings and weekends too; problems don't keep office hours.
+did: Involvement in the strategy | The new strategy says how people with lived experience shape each of its goals.
+did: People's words in consultation responses | Our responses now quote what people told us, with permission.
+## support: the {service}; peer support groups; the helpline's opening hours
+said: The {service} is hard to reach in the evenings, which is when I need it most.
+said: Waiting on hold with no idea how long is stressful; tell callers where they are in the queue.
+said: Peer support groups work best when a peer co-runs them, not only staff.
+said: After the first call nobody checks in; a follow-up call a week later would help.
+did: Longer evening hours | The {service} is now open until 10pm on weekdays.
+did: Peer co-facilitators for support groups | Every support group is now co-run by a trained peer facilitator.
+## training: training staff in active listening; co-delivering volunteer training; the staff e-learning module
+said: Staff training should include people telling their own stories; that stays with you.
+said: Volunteers need to know how to end a call kindly when time is up.
+said: The e-learning is a tick-box exercise; a short session with us would teach more.
+said: Training should cover what it's like to be passed from service to service.
+did: Training co-delivered by {people} | Staff and volunteer training is now co-delivered by {people}, paid.
+did: Face-to-face session after e-learning | The e-learning is now followed by a session led by {people}.
+"""
+
+
+def _areas(block: str) -> dict[Area, AreaText]:
+    areas = {}
+    for chunk in block.split("## ")[1:]:
+        head, *lines = chunk.strip().splitlines()
+        key, topics = head.split(": ", 1)
+        says = [line.removeprefix("said: ") for line in lines if line.startswith("said: ")]
+        did = [line.removeprefix("did: ").partition(" | ")[::2] for line in lines if line.startswith("did: ")]
+        areas[Area(key)] = AreaText(topics.split("; "), says, did)
+    return areas
+
+
+AREAS = _areas(AREA_TEXT)
+FOLLOW_UPS = ["", "", "", " Several people at the session agreed.", " This has come up before.", " My family agrees."]
+DECLINED = (
+    "Thank you for this. Our funding for this work is fixed until next April; we will bring it back then.",
+    "We would like to, but the NHS trust sets this policy, not us. We have passed your views on to them.",
+    "We tried this for a month, but it meant longer waits for everyone else, so we have stopped for now.",
+    "We can't do this safely with the staff we have at the moment; it stays on our plan for next year.",
+)
+NOTES: dict[ChangeStatus, tuple[str | None, ...]] = {
+    ChangeStatus.agreed: ("Agreed by the leadership team.", "Agreed; work starts next month.", None),
+    ChangeStatus.implemented: ("Now in place.", "Done, and checked with the panel.", None),
+    ChangeStatus.declined: DECLINED,  # declined is always explained
+}
+STEPS = {  # the statuses a change passes through after "proposed", by where it ends up
+    ChangeStatus.proposed: [],
+    ChangeStatus.agreed: [ChangeStatus.agreed],
+    ChangeStatus.implemented: [ChangeStatus.agreed, ChangeStatus.implemented],
+    ChangeStatus.declined: [ChangeStatus.declined],
+}
+
+
+@dataclass
+class Person:
+    pid: str
+    at: datetime
+    weight: float
+    consent: bool
+
+
+@dataclass
+class Act:
+    aid: str
+    area: Area
+    start: datetime
+    hours: float
+    attendees: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Contrib:
+    cid: str
+    area: Area
+    at: datetime
+
+
+def _pick(rng: random.Random, items: Sequence[T], weights: Sequence[float], k: int) -> list[T]:
+    """k distinct items, more likely the heavier ones (weighted sampling without replacement)."""
+    keys = [rng.random() ** (1 / w) for w in weights]
+    return [item for _, item in sorted(zip(keys, items, strict=True), key=lambda kv: -kv[0])[:k]]
+
+
+class _OrgDemo:
+    """One organisation's year, emitted in causal order."""
+
+    def __init__(
+        self, org: Org, rng: random.Random, seed: int, today: date, now: datetime, ids: dict[str, Iterator[int]]
+    ):
+        self.org, self.rng, self.seed, self.now, self.ids = org, rng, seed, now, ids
+        start = today - timedelta(days=DAYS)
+        # Dates count from a Monday, so a later `today` shifts the weekly pattern rather than changing the facts.
+        self.first, self.last = start + timedelta(days=-start.weekday() % 7), today - timedelta(days=1)
+        self.end = self.first + timedelta(days=SPAN)
+        self.events: list[Envelope] = []
+
+    def emit(self, type_: str, key: str, when: datetime, payload: Payload) -> None:
+        if when >= self.now:
+            raise ValueError(f"demo event at {when.isoformat()} would be in the future; pass an earlier today")
+        name = f"demo/{self.seed}/{self.org.slug}/{type_}/{key}"
+        event = {"event_id": uuid.uuid5(NAMESPACE, name), "org_id": self.org.slug, "occurred_at": when}
+        self.events.append(EVENT_ADAPTER.validate_python({**event, "type": type_, "payload": payload}))
+
+    def at(self, day: date, latest_hour: int = 16) -> datetime:
+        day -= timedelta(days=max(0, day.weekday() - 4))  # staff work weekdays: a weekend becomes its Friday
+        return datetime.combine(day, time(self.rng.randint(9, latest_hour), self.rng.randrange(0, 60, 5)), UTC)
+
+    def later(self, when: datetime, low: int, high: int) -> datetime:
+        return self.at(when.date() + timedelta(days=self.rng.randint(low, high)))
+
+    def past(self, when: datetime) -> bool:
+        return when.date() <= self.last
+
+    def participants(self) -> list[Person]:
+        rng, org, people = self.rng, self.org, []
+        for _ in range(rng.randint(100, 140)):
+            number = next(self.ids["p"])
+            first, last = rng.choice(FIRST), rng.choice(LAST)
+            day = rng.randint(0, 6) if rng.random() < 0.3 else int(rng.triangular(0, 330, 0))
+            kind = rng.choices(("email", "phone", "post", "none"), (78, 11, 7, 4))[0]
+            email = f"{first}.{last}{number}@{rng.choice(DOMAINS)}".lower().replace("'", "")
+            phone = f"07700 900{rng.randrange(1000):03d}"  # Ofcom's range for drama: never a real number
+            street = f"{rng.randint(1, 120)} {rng.choice(STREETS)}, {org.town}"
+            post = f"{street} {org.postcode}{rng.randint(1, 20)} {rng.randint(1, 9)}{rng.choice('ABDEFGHJLN')}Q"
+            contact = Contact(
+                email=email if kind == "email" else None,
+                phone=phone if kind == "phone" or (kind == "email" and rng.random() < 0.3) else None,
+                postal_address=post if kind == "post" or rng.random() < 0.05 else None,
+            )
+            details = {Channel.email: contact.email, Channel.post: contact.postal_address, Channel.phone: contact.phone}
+            reachable = [channel for channel, detail in details.items() if detail]
+            consent = rng.random() < 0.75
+            channel = (reachable[0] if reachable and rng.random() < 0.85 else Channel.in_person) if consent else None
+            person = Person(
+                f"p-{number:04d}", self.at(self.first + timedelta(days=day)), rng.paretovariate(1.6), consent
+            )
+            payload = ParticipantRegistered(
+                participant_id=person.pid,
+                display_name=f"{first} {last}",
+                role=rng.choices(list(ParticipantRole), org.roles)[0],
+                contact=contact if reachable else None,
+                consent_to_contact=consent,
+                preferred_channel=channel,
+                demographics=self.demographics() if rng.random() < 0.9 else Demographics(),
+            )
+            self.emit("participant.registered", person.pid, person.at, payload)
+            people.append(person)
+        return people
+
+    def demographics(self) -> Demographics:
+        def answer(options: Sequence[T], weights: Sequence[float]) -> T | None:
+            return self.rng.choices([*options, None], [*weights, 6])[0]  # options end with prefer_not_to_say
+
+        org = self.org
+        regions = [org.region, *NEIGHBOURS, Region.prefer_not_to_say]
+        return Demographics(
+            age_band=answer(list(AgeBand), (*org.ages, 3)),
+            gender=answer(list(Gender), (56, 38, 3, 1, 3)),
+            ethnicity=answer(list(Ethnicity), (*org.ethnicity, 4)),
+            disability=answer(list(Disability), (55, 38, 7)),
+            region=answer(regions, (85, 2, 2, 2, 2, 2, 3)),
+        )
+
+    def activities(self, people: list[Person]) -> list[Act]:
+        rng, org, acts = self.rng, self.org, []
+        count_ = rng.randint(40, 60)
+        areas = [*Area, *rng.choices(list(Area), k=count_ - len(Area))]
+        levels = [Level.user_led] * (count_ // 7) + [Level.co_production] * (count_ * 3 // 10)
+        levels += [Level.consultation] * (count_ - len(levels))
+        rng.shuffle(areas)
+        rng.shuffle(levels)
+        days = sorted(rng.sample(range(10, SPAN), count_))
+        for area, level, day in zip(areas, levels, days, strict=True):
+            hours = rng.choice((1.0, 1.5, 2.0, 2.0, 2.5, 3.0, 4.0))
+            start = self.at(self.first + timedelta(days=day), latest_hour=17 - math.ceil(hours))
+            act = Act(f"a-{next(self.ids['a']):04d}", area, start, hours)
+            topic = rng.choice(AREAS[area].topics).format(service=org.service, people=org.people)
+            title = rng.choice(TITLES[level]).format(panel=org.panel, group=org.group, lead=org.lead, topic=topic)
+            held = ActivityHeld(
+                activity_id=act.aid, title=title, area=area, level=level, date=start.date(), duration_hours=hours
+            )
+            self.emit("activity.held", act.aid, start, held)
+            eligible = [p for p in people if p.at < start]
+            chosen = _pick(rng, eligible, [p.weight for p in eligible], min(len(eligible), rng.randint(4, 12)))
+            for i, person in enumerate(chosen):
+                role = rng.choices(list(SessionRole), (80, 7, 8, 4, 1))[0]
+                if i == 0 and level != Level.consultation:
+                    role = SessionRole.lead if level == Level.user_led else SessionRole.co_facilitator
+                stayed = hours if rng.random() < 0.85 else hours - 0.5 * rng.randint(1, int(hours * 2) - 1)
+                attended = SessionAttended(
+                    activity_id=act.aid, participant_id=person.pid, hours=stayed, session_role=role
+                )
+                self.emit("session.attended", f"{act.aid}/{person.pid}", start, attended)
+                act.attendees.append(person.pid)
+            acts.append(act)
+        return acts
+
+    def contributions(self, acts: list[Act]) -> list[Contrib]:
+        rng, drafts = self.rng, []
+        for _ in range(rng.randint(120, 180)):
+            act = rng.choices(acts, [len(a.attendees) for a in acts])[0]
+            when = act.start + timedelta(minutes=rng.randint(5, int(act.hours * 60) - 1))
+            who = rng.sample(act.attendees, min(len(act.attendees), rng.choices((1, 2, 3), (75, 18, 7))[0]))
+            said = rng.choice(AREAS[act.area].says).format(service=self.org.service) + rng.choice(FOLLOW_UPS)
+            drafts.append((when, act, sorted(who), said))
+        saids = []
+        for when, act, who, said in sorted(drafts, key=lambda d: d[0]):
+            cid = f"c-{next(self.ids['c']):04d}"
+            made = ContributionMade(
+                contribution_id=cid, participant_ids=who, activity_id=act.aid, area=act.area, text=said
+            )
+            self.emit("contribution.made", cid, when, made)
+            saids.append(Contrib(cid, act.area, when))
+        return saids
+
+    def changes(self, saids: list[Contrib]) -> None:
+        rng, org, n = self.rng, self.org, self.rng.randint(20, 30)
+        finals = [ChangeStatus.declined] * max(2, round(n * 0.15)) + [ChangeStatus.proposed] * max(2, round(n * 0.2))
+        finals += [ChangeStatus.implemented] * round(n * 0.35)
+        finals += [ChangeStatus.agreed] * (n - len(finals))
+        rng.shuffle(finals)
+        links: Counter[str] = Counter()
+        used: Counter[Area] = Counter()
+        for final in finals:
+            early, late = (120, DAYS) if final != ChangeStatus.proposed else (25, 120)
+            window = [s for s in saids if early <= (self.end - s.at.date()).days <= late and links[s.cid] < 2]
+            if not window:
+                continue
+            anchor = rng.choice([s for s in window if used[s.area] < 2] or window)
+            earlier = [s for s in saids if s.area == anchor.area and s.at < anchor.at and links[s.cid] < 2]
+            others = rng.sample(earlier[-12:], min(len(earlier[-12:]), rng.choices(range(5), (25, 30, 25, 12, 8))[0]))
+            recorded = self.later(anchor.at, 3, 21)  # at most self.end: in the past
+            chid = f"ch-{next(self.ids['ch']):03d}"
+            title, did = AREAS[anchor.area].changes[used[anchor.area] % 2]
+            used[anchor.area] += 1
+            strengths = [rng.choices(list(Strength), (45, 40, 15))[0] for _ in others]
+            strengths.append(rng.choices((Strength.major, Strength.moderate), (60, 40))[0])
+            linked = [
+                ContributionLink(contribution_id=s.cid, strength=st)
+                for s, st in zip([*others, anchor], strengths, strict=True)
+            ]
+            links.update(link.contribution_id for link in linked)
+            change = ChangeRecorded(
+                change_id=chid,
+                area=anchor.area,
+                title=title,
+                links=linked,
+                description=did.format(service=org.service, people=org.people),
+            )
+            self.emit("change.recorded", chid, recorded, change)
+            when = recorded
+            for status in STEPS[final]:
+                when = self.later(when, 14, 42)
+                moved = ChangeStatusChanged(change_id=chid, status=status, note=rng.choice(NOTES[status]))
+                if self.past(when):
+                    self.emit("change.status_changed", f"{chid}/{status}", when, moved)
+
+    def withdrawals(self, people: list[Person]) -> None:
+        for person in self.rng.sample([p for p in people if p.consent], self.rng.randint(2, 4)):
+            when = self.later(person.at, 10, 200)
+            if self.past(when):
+                withdrawn = ParticipantConsentChanged(participant_id=person.pid, consent=False, channel=None)
+                self.emit("participant.consent_changed", f"{person.pid}/withdrawn", when, withdrawn)
+
+
+def demo_events(*, today: date, seed: int = 7) -> list[Envelope]:
+    """A year of involvement at three member charities, ending the day before `today`, sorted by occurred_at."""
+    rng, now = random.Random(seed), datetime.now(UTC)
+    today = min(today, now.date())  # the last demo day is the day before: always in the past
+    ids: dict[str, Iterator[int]] = {prefix: count(1) for prefix in ("p", "a", "c", "ch")}
+    events: list[Envelope] = []
+    for org in ORGS:
+        demo = _OrgDemo(org, rng, seed, today, now, ids)
+        people = demo.participants()
+        demo.changes(demo.contributions(demo.activities(people)))
+        demo.withdrawals(people)
+        events += demo.events
+    return sorted(events, key=lambda e: e.occurred_at)  # stable: ties keep causal order
+
+
+def demo_summary(events: Iterable[Envelope | Mapping[str, Any]]) -> dict[str, int]:
+    """How many events of each type, in the schema's order of types."""
+    counts = Counter(e["type"] if isinstance(e, Mapping) else getattr(e, "type", type(e).__name__) for e in events)
+    return {t: counts[t] for t in (*EVENT_TYPES, *sorted(set(counts) - set(EVENT_TYPES))) if counts[t]}
