@@ -9,7 +9,7 @@ from gunicorn.app.base import BaseApplication
 
 
 def _load(target: str) -> Any:
-    """"package:factory().attr" -> the object, built in each worker (nothing opens before fork)."""
+    """ "package:factory().attr" -> the object, built in each worker (nothing opens before fork)."""
     module_name, expression = target.split(":", 1)
     module = importlib.import_module(module_name)
     factory, _, attribute = expression.partition("().")
@@ -17,7 +17,7 @@ def _load(target: str) -> Any:
     return getattr(app, attribute) if attribute else app
 
 
-class _Server(BaseApplication):  # type: ignore[misc]
+class _Server(BaseApplication):
     def __init__(self, target: str, options: dict[str, Any]) -> None:
         self._target, self._options = target, options
         super().__init__()

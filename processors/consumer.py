@@ -93,8 +93,8 @@ class Processor:
                 event = StoredEvent.from_bytes(message.value)
                 payload = event.typed_payload()
             except (ValidationError, KeyError, ValueError) as exc:
-                failure = Failure("schema", f"{SCHEMA_REASON} ({str(exc).splitlines()[0][:200]})")
-                dead.append(_dead_letter(message, f"offset:{message.partition}:{message.offset}", "", "", failure))
+                unreadable = Failure("schema", f"{SCHEMA_REASON} ({str(exc).splitlines()[0][:200]})")
+                dead.append(_dead_letter(message, f"offset:{message.partition}:{message.offset}", "", "", unreadable))
                 continue
             if str(event.event_id) in seen_in_batch:
                 report.duplicates += 1
@@ -123,7 +123,8 @@ class Processor:
 
         if dead:  # at least once: a replayed batch may append a dead letter twice; readers key on event_id
             self.event_log.append(
-                self.dead_letter_topic, [Record(letter["org_id"] or "-", _dead_letter_record(letter)) for letter in dead]
+                self.dead_letter_topic,
+                [Record(letter["org_id"] or "-", _dead_letter_record(letter)) for letter in dead],
             )
         positions: dict[int, int] = {}
         for message in messages:
@@ -146,7 +147,9 @@ class Processor:
         stored = self.store.positions(list(end))
         return all(stored.get(p, 0) >= offset for p, offset in end.items())
 
-    def run(self, stop: threading.Event, *, batch_size: int, poll_timeout_ms: int, until_caught_up: bool = False) -> None:
+    def run(
+        self, stop: threading.Event, *, batch_size: int, poll_timeout_ms: int, until_caught_up: bool = False
+    ) -> None:
         """Consume until `stop` is set; on a log or database fault, back off and resume from stored positions."""
         backoff = 0.5
         while not stop.is_set():

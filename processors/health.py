@@ -36,7 +36,7 @@ def serve_health(health: Health, host: str, port: int) -> ThreadingHTTPServer:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             pass  # health probes every few seconds would drown the processor's own log
 
     server = ThreadingHTTPServer((host, port), Handler)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -43,8 +44,8 @@ class QualityGate:
         self._suite = context.suites.add(suite)
 
     @staticmethod
-    def _build(gx: object, expectation: Expectation) -> object:
-        cls = getattr(gx.expectations, expectation.gx_type)  # type: ignore[attr-defined]
+    def _build(gx: Any, expectation: Expectation) -> Any:
+        cls = getattr(gx.expectations, expectation.gx_type)
         return cls(**expectation.kwargs, meta={"name": expectation.name})
 
     def check(self, frame: pd.DataFrame) -> dict[str, Failure]:
@@ -60,7 +61,8 @@ class QualityGate:
         for outcome in result.results:
             if outcome.success:
                 continue
-            rank = _RANK[(outcome.expectation_config.meta or {})["name"]]
+            config = outcome.expectation_config
+            rank = _RANK[((config.meta if config else None) or {})["name"]]
             if outcome.exception_info and outcome.exception_info.get("raised_exception"):
                 raise RuntimeError(f"expectation {EXPECTATIONS[rank].name} could not run: {outcome.exception_info}")
             for row in outcome.result.get("unexpected_index_list") or []:

@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, and_, delete, func, select, tuple_, union, update
+from sqlalchemy import Connection, Engine, Table, and_, delete, func, select, tuple_, union, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, SQLModel
+from sqlmodel import SQLModel
 
 from processors.frame import Register
 from processors.projection import Projection, primary_key
@@ -20,9 +20,9 @@ from schemas.readmodels import (
     Activity,
     Attendance,
     Change,
+    ConsumerOffset,
     Contribution,
     ContributionParticipant,
-    ConsumerOffset,
     DeadLetter,
     MonthlyMetric,
     Participant,
@@ -41,6 +41,16 @@ def _next_month(month: date) -> date:
     return date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 
+def table(model: type[SQLModel]) -> Table:
+    """The Core table behind a SQLModel class (typed columns for queries)."""
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]
+
+
+OFFSETS, PROCESSED, ACTIVITY = table(ConsumerOffset), table(ProcessedEvent), table(Activity)
+ATTENDANCE, CONTRIBUTION, CONTRIBUTORS = table(Attendance), table(Contribution), table(ContributionParticipant)
+METRIC = table(MonthlyMetric)
+
+
 class ReadModelStore:
     def __init__(self, engine: Engine, group: str, topic: str) -> None:
         self.engine, self.group, self.topic = engine, group, topic
@@ -48,44 +58,43 @@ class ReadModelStore:
 
     def positions(self, partitions: list[int]) -> dict[int, int]:
         """The stored next-offset of each partition (what a restarted consumer seeks to)."""
-        with Session(self.engine) as session:
-            rows = session.exec(
-                select(ConsumerOffset.partition, ConsumerOffset.next_offset).where(  # type: ignore[call-overload]
-                    ConsumerOffset.group_id == self.group, ConsumerOffset.topic == self.topic
-                )
-            ).all()
-        stored = {int(partition): int(offset) for partition, offset in rows}
+        query = select(OFFSETS.c.partition, OFFSETS.c.next_offset).where(
+            OFFSETS.c.group_id == self.group, OFFSETS.c.topic == self.topic
+        )
+        with self.engine.connect() as conn:
+            stored = {int(partition): int(offset) for partition, offset in conn.execute(query)}
         # The database is the authority: a partition it has never seen starts at the beginning, whatever
         # the log's own group offsets say (so a rebuilt database replays everything).
         return {p: stored.get(p, 0) for p in partitions}
 
     def processed(self, event_ids: Sequence[str]) -> set[str]:
         seen: set[str] = set()
-        with Session(self.engine) as session:
+        with self.engine.connect() as conn:
             for chunk in _chunks(list(event_ids)):
-                query = select(ProcessedEvent.event_id).where(ProcessedEvent.event_id.in_(chunk))  # type: ignore[attr-defined]
-                seen.update(session.exec(query).all())  # type: ignore[call-overload]
+                seen.update(conn.execute(select(PROCESSED.c.event_id).where(PROCESSED.c.event_id.in_(chunk))).scalars())
         return seen
 
     def known(self, wanted: Register) -> Register:
         """Which of the wanted identifiers the read models already hold."""
         found = Register()
-        with Session(self.engine) as session:
+        with self.engine.connect() as conn:
             for model, keys, target in (
                 (Participant, wanted.participants, found.participants),
                 (Contribution, wanted.contributions, found.contributions),
                 (Change, wanted.changes, found.changes),
             ):
-                id_column = getattr(model, primary_key(model)[1])
+                t = table(model)
+                org, key = (t.c[name] for name in primary_key(model))
                 for chunk in _chunks(sorted(keys)):
-                    query = select(model.org_id, id_column).where(tuple_(model.org_id, id_column).in_(chunk))  # type: ignore[attr-defined]
-                    target.update((org, key) for org, key in session.exec(query).all())  # type: ignore[call-overload]
+                    rows = conn.execute(select(org, key).where(tuple_(org, key).in_(chunk)))
+                    target.update((row[0], row[1]) for row in rows)
+            a = ACTIVITY.c
             for chunk in _chunks(sorted(wanted.activities)):
-                query = select(Activity.org_id, Activity.activity_id, Activity.duration_hours).where(
-                    tuple_(Activity.org_id, Activity.activity_id).in_(chunk)
+                rows = conn.execute(
+                    select(a.org_id, a.activity_id, a.duration_hours).where(tuple_(a.org_id, a.activity_id).in_(chunk))
                 )
-                for org, activity_id, duration in session.exec(query).all():  # type: ignore[call-overload]
-                    found.activities[(org, activity_id)] = duration
+                for row in rows:
+                    found.activities[(row.org_id, row.activity_id)] = row.duration_hours
         return found
 
     def write_batch(
@@ -97,18 +106,19 @@ class ReadModelStore:
         positions: dict[int, int],
     ) -> None:
         """Rows, processed event ids, dead letters and the new positions: all or nothing."""
-        with Session(self.engine) as session, session.begin():
+        with self.engine.begin() as conn:
             for model, rows in projection.rows.items():
-                self._upsert(session, model, list(rows.values()))
+                self._upsert(conn, model, list(rows.values()))
             for model, key, values in projection.patches:
-                columns = [getattr(model, name) for name in primary_key(model)]
-                session.exec(update(model).where(*(c == k for c, k in zip(columns, key, strict=True))).values(**values))  # type: ignore[call-overload]
-            self._ignore_existing(session, ProcessedEvent, [{"event_id": e, "org_id": o} for e, o in accepted])
-            self._ignore_existing(session, DeadLetter, list(dead_letters))
+                t = table(model)
+                matches = [t.c[name] == value for name, value in zip(primary_key(model), key, strict=True)]
+                conn.execute(update(t).where(*matches).values(**values))
+            self._ignore_existing(conn, ProcessedEvent, [{"event_id": e, "org_id": o} for e, o in accepted])
+            self._ignore_existing(conn, DeadLetter, list(dead_letters))
             for org_id, month in sorted(projection.months):
-                self._recompute_month(session, org_id, month)
+                self._recompute_month(conn, org_id, month)
             self._upsert(
-                session,
+                conn,
                 ConsumerOffset,
                 [
                     {"group_id": self.group, "topic": self.topic, "partition": p, "next_offset": offset}
@@ -116,80 +126,81 @@ class ReadModelStore:
                 ],
             )
 
-    def _upsert(self, session: Session, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
+    def _upsert(self, conn: Connection, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
         keys = primary_key(model)
+        t = table(model)
         for chunk in _chunks(rows):
-            stmt = self._insert(model.__table__)  # type: ignore[attr-defined]
-            updates = {c.name: stmt.excluded[c.name] for c in model.__table__.columns if c.name not in keys}  # type: ignore[attr-defined]
-            if updates:
-                stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=updates)
-            else:
-                stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
-            session.execute(stmt, list(chunk))
+            stmt = self._insert(t)
+            updates = {c.name: stmt.excluded[c.name] for c in t.columns if c.name not in keys}
+            upsert = (
+                stmt.on_conflict_do_update(index_elements=list(keys), set_=updates)
+                if updates
+                else stmt.on_conflict_do_nothing(index_elements=list(keys))
+            )
+            conn.execute(upsert, list(chunk))
 
-    def _ignore_existing(self, session: Session, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
+    def _ignore_existing(self, conn: Connection, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
         for chunk in _chunks(rows):
-            stmt = self._insert(model.__table__).on_conflict_do_nothing()  # type: ignore[attr-defined]
-            session.execute(stmt, list(chunk))
+            conn.execute(self._insert(table(model)).on_conflict_do_nothing(), list(chunk))
 
-    def _recompute_month(self, session: Session, org_id: str, month: date) -> None:
+    def _recompute_month(self, conn: Connection, org_id: str, month: date) -> None:
         """Rebuild one organisation-month of metrics from the facts (exact, and idempotent)."""
         end = _next_month(month)
+        a, at, c, cp = ACTIVITY.c, ATTENDANCE.c, CONTRIBUTION.c, CONTRIBUTORS.c
         figures: dict[str, dict[str, Any]] = defaultdict(dict)
 
-        activities = select(Activity.area, func.count()).where(
-            Activity.org_id == org_id, Activity.held_on >= month, Activity.held_on < end
-        )
-        for area, count in session.execute(activities.group_by(Activity.area)):
+        activities = select(a.area, func.count()).where(a.org_id == org_id, a.held_on >= month, a.held_on < end)
+        for area, count in conn.execute(activities.group_by(a.area)):
             figures[area]["activities"] = count
 
-        joined = and_(Attendance.org_id == Activity.org_id, Attendance.activity_id == Activity.activity_id)
-        in_month = and_(Attendance.org_id == org_id, Attendance.attended_on >= month, Attendance.attended_on < end)
-        attendances = (
-            select(Activity.area, func.count(), func.sum(Attendance.hours)).join_from(Attendance, Activity, joined)
-        ).where(in_month)
-        for area, count, hours in session.execute(attendances.group_by(Activity.area)):
+        joined = and_(at.org_id == a.org_id, at.activity_id == a.activity_id)
+        in_month = and_(at.org_id == org_id, at.attended_on >= month, at.attended_on < end)
+        attendances = select(a.area, func.count(), func.sum(at.hours)).select_from(ATTENDANCE.join(ACTIVITY, joined))
+        for area, count, hours in conn.execute(attendances.where(in_month).group_by(a.area)):
             figures[area]["attendances"] = count
             figures[area]["involvement_hours"] = float(hours or 0)
 
-        contributions = select(Contribution.area, func.count()).where(
-            Contribution.org_id == org_id, Contribution.made_on >= month, Contribution.made_on < end
-        )
-        for area, count in session.execute(contributions.group_by(Contribution.area)):
+        contributed = and_(c.org_id == org_id, c.made_on >= month, c.made_on < end)
+        for area, count in conn.execute(select(c.area, func.count()).where(contributed).group_by(c.area)):
             figures[area]["contributions"] = count
 
         involved = union(
-            select(Activity.area.label("area"), Attendance.participant_id.label("pid"))  # type: ignore[attr-defined]
-            .join_from(Attendance, Activity, joined)
+            select(a.area.label("area"), at.participant_id.label("pid"))
+            .select_from(ATTENDANCE.join(ACTIVITY, joined))
             .where(in_month),
-            select(Contribution.area.label("area"), ContributionParticipant.participant_id.label("pid"))  # type: ignore[attr-defined]
-            .join_from(
-                Contribution,
-                ContributionParticipant,
-                and_(
-                    ContributionParticipant.org_id == Contribution.org_id,
-                    ContributionParticipant.contribution_id == Contribution.contribution_id,
-                ),
+            select(c.area.label("area"), cp.participant_id.label("pid"))
+            .select_from(
+                CONTRIBUTION.join(CONTRIBUTORS, and_(cp.org_id == c.org_id, cp.contribution_id == c.contribution_id))
             )
-            .where(Contribution.org_id == org_id, Contribution.made_on >= month, Contribution.made_on < end),
+            .where(contributed),
         ).subquery()
         by_area = select(involved.c.area, func.count(func.distinct(involved.c.pid))).group_by(involved.c.area)
-        for area, count in session.execute(by_area):
+        for area, count in conn.execute(by_area):
             figures[area]["participants_involved"] = count
-        overall_people = session.execute(select(func.count(func.distinct(involved.c.pid)))).scalar_one()
+        overall_people = conn.execute(select(func.count(func.distinct(involved.c.pid)))).scalar_one()
 
-        rows = [{"org_id": org_id, "month": month, "area": area, **values} for area, values in figures.items()]
+        zero: dict[str, Any] = {
+            "participants_involved": 0,
+            "activities": 0,
+            "attendances": 0,
+            "involvement_hours": 0.0,
+            "contributions": 0,
+        }
+        rows = [{**zero, "org_id": org_id, "month": month, "area": area, **values} for area, values in figures.items()]
         if rows:
-            totals: dict[str, Any] = {
-                name: sum(row.get(name, 0) for row in rows)
-                for name in ("activities", "attendances", "involvement_hours", "contributions")
-            }
+            totals = {name: sum(row[name] for row in rows) for name in zero if name != "participants_involved"}
             rows.append(
-                {"org_id": org_id, "month": month, "area": OVERALL, **totals, "participants_involved": overall_people}
+                {
+                    **zero,
+                    **totals,
+                    "org_id": org_id,
+                    "month": month,
+                    "area": OVERALL,
+                    "participants_involved": overall_people,
+                }
             )
-        session.exec(delete(MonthlyMetric).where(MonthlyMetric.org_id == org_id, MonthlyMetric.month == month))  # type: ignore[call-overload]
-        defaults = {"participants_involved": 0, "activities": 0, "attendances": 0, "involvement_hours": 0.0}
-        for row in rows:
-            session.add(MonthlyMetric(**{**defaults, "contributions": 0, **row}))
+        conn.execute(delete(METRIC).where(METRIC.c.org_id == org_id, METRIC.c.month == month))
+        if rows:
+            conn.execute(METRIC.insert(), rows)

@@ -244,7 +244,7 @@ class Envelope(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1] = 1
     org_id: OrgId
     occurred_at: PastInstant
 

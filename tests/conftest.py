@@ -129,7 +129,18 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data_dir = tmp_path_factory.mktemp("broker")
     port = free_port()
     started = subprocess.run(
-        [binary, "up", "--data-dir", str(data_dir), "--host", "127.0.0.1", "--only", "kafka", "--kafka-port", str(port)],
+        [
+            binary,
+            "up",
+            "--data-dir",
+            str(data_dir),
+            "--host",
+            "127.0.0.1",
+            "--only",
+            "kafka",
+            "--kafka-port",
+            str(port),
+        ],
         capture_output=True,
         text=True,
         timeout=60,

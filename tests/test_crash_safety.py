@@ -55,7 +55,9 @@ def environment(settings: Settings) -> dict[str, str]:
     return env
 
 
-@pytest.mark.parametrize("kinds", [("embedded", "sqlite"), ("kafka", "postgres")], ids=["embedded+sqlite", "kafka+postgres"])
+@pytest.mark.parametrize(
+    "kinds", [("embedded", "sqlite"), ("kafka", "postgres")], ids=["embedded+sqlite", "kafka+postgres"]
+)
 def test_sigkill_mid_batch_then_restart_matches_an_uninterrupted_run(
     kinds: tuple[str, str],
     log_settings: Callable[[str], Settings],
@@ -89,7 +91,7 @@ def test_sigkill_mid_batch_then_restart_matches_an_uninterrupted_run(
     chooser = random.Random(7)
     kills = []
     for share in (0.15, 0.4, 0.65, 0.85):
-        child = subprocess.Popen(command, env=environment(settings), stderr=subprocess.DEVNULL)  # noqa: S603
+        child = subprocess.Popen(command, env=environment(settings), stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 120
         while progress(crashed) < share * total and time.monotonic() < deadline and child.poll() is None:
             time.sleep(0.005)
@@ -100,7 +102,7 @@ def test_sigkill_mid_batch_then_restart_matches_an_uninterrupted_run(
         kills.append((before, progress(crashed)))
         assert child.returncode == -signal.SIGKILL, "killed while still working"
     assert all(0 < before < total for before, _ in kills), kills
-    finished = subprocess.run(command, env=environment(settings), capture_output=True, timeout=240, check=False)  # noqa: S603
+    finished = subprocess.run(command, env=environment(settings), capture_output=True, timeout=240, check=False)
     assert finished.returncode == 0, finished.stderr[-2000:]
 
     assert progress(crashed) == total

@@ -63,34 +63,78 @@ def involvement() -> list[dict[str, Any]]:
     ]
     activity = event(
         "activity.held",
-        {"activity_id": "a1", "title": "Carers' panel", "area": "research", "level": "co_production",
-         "date": DAY.isoformat(), "duration_hours": 3},
+        {
+            "activity_id": "a1",
+            "title": "Carers' panel",
+            "area": "research",
+            "level": "co_production",
+            "date": DAY.isoformat(),
+            "duration_hours": 3,
+        },
     )
     attendances = [
         event("session.attended", {"activity_id": "a1", "participant_id": f"p{i}", "hours": 2}) for i in range(1, 6)
     ]
     contributions = [
-        event("contribution.made", {"contribution_id": "c1", "participant_ids": ["p1", "p2"], "activity_id": "a1",
-                                    "area": "research", "text": "Send the <b>agenda</b> a week before."}),
-        event("contribution.made", {"contribution_id": "c2", "participant_ids": ["p3"], "area": "research",
-                                    "text": "Meet in the evening so working carers can come."}),
+        event(
+            "contribution.made",
+            {
+                "contribution_id": "c1",
+                "participant_ids": ["p1", "p2"],
+                "activity_id": "a1",
+                "area": "research",
+                "text": "Send the <b>agenda</b> a week before.",
+            },
+        ),
+        event(
+            "contribution.made",
+            {
+                "contribution_id": "c2",
+                "participant_ids": ["p3"],
+                "area": "research",
+                "text": "Meet in the evening so working carers can come.",
+            },
+        ),
     ]
     changes = [
-        event("change.recorded", {"change_id": "ch1", "area": "research", "title": "Agendas sent early",
-                                  "description": "Agendas now go out seven days before each panel.",
-                                  "links": [{"contribution_id": "c1", "strength": "major"}]}),
-        event("change.recorded", {"change_id": "ch2", "area": "research", "title": "Evening panels",
-                                  "description": "We are looking at evening meetings.",
-                                  "links": [{"contribution_id": "c2", "strength": "minor"}]}),
+        event(
+            "change.recorded",
+            {
+                "change_id": "ch1",
+                "area": "research",
+                "title": "Agendas sent early",
+                "description": "Agendas now go out seven days before each panel.",
+                "links": [{"contribution_id": "c1", "strength": "major"}],
+            },
+        ),
+        event(
+            "change.recorded",
+            {
+                "change_id": "ch2",
+                "area": "research",
+                "title": "Evening panels",
+                "description": "We are looking at evening meetings.",
+                "links": [{"contribution_id": "c2", "strength": "minor"}],
+            },
+        ),
         event("change.status_changed", {"change_id": "ch1", "status": "implemented"}),
     ]
     elsewhere = [
-        event("participant.registered", {"participant_id": "p1", "display_name": "Not ours", "role": "patient"},
-              org=OTHER),
-        event("contribution.made", {"contribution_id": "c1", "participant_ids": ["p1"], "area": "media",
-                                    "text": "Another charity's business."}, org=OTHER),
+        event(
+            "participant.registered", {"participant_id": "p1", "display_name": "Not ours", "role": "patient"}, org=OTHER
+        ),
+        event(
+            "contribution.made",
+            {
+                "contribution_id": "c1",
+                "participant_ids": ["p1"],
+                "area": "media",
+                "text": "Another charity's business.",
+            },
+            org=OTHER,
+        ),
     ]
-    return people + [activity] + attendances + contributions + changes + elsewhere
+    return [*people, activity, *attendances, *contributions, *changes, *elsewhere]
 
 
 def post_form(client: FlaskClient, fields: dict[str, str]) -> Any:
@@ -127,19 +171,37 @@ def test_events_travel_from_api_and_form_to_the_dashboard(stack: tuple[Settings,
         paths = {error["path"] for error in malformed.get_json()["errors"]}
         assert paths == {"payload.participant_id", "payload.hours"}
 
-        ghost = client.post("/api/v1/events", json=event("session.attended", {"activity_id": "a1",
-                                                                                "participant_id": "ghost", "hours": 1}))
+        ghost = client.post(
+            "/api/v1/events",
+            json=event("session.attended", {"activity_id": "a1", "participant_id": "ghost", "hours": 1}),
+        )
         assert ghost.status_code == 202  # well-formed: only the processors can know "ghost" is not registered
         ghost_id = ghost.get_json()["event_ids"][0]
 
-        rejected = post_form(client, {"org_id": ORG, "participant_ids": "", "area": "support",
-                                      "made_on": DAY.isoformat(), "text": "Kept after the error"})
+        rejected = post_form(
+            client,
+            {
+                "org_id": ORG,
+                "participant_ids": "",
+                "area": "support",
+                "made_on": DAY.isoformat(),
+                "text": "Kept after the error",
+            },
+        )
         assert rejected.status_code == 422
         page = rejected.get_data(as_text=True)
         assert "There is a problem" in page and 'href="#participant_ids"' in page and "Kept after the error" in page
 
-        recorded = post_form(client, {"org_id": ORG, "participant_ids": "p6", "area": "support",
-                                      "made_on": DAY.isoformat(), "text": "Peer support <script>alert(1)</script>"})
+        recorded = post_form(
+            client,
+            {
+                "org_id": ORG,
+                "participant_ids": "p6",
+                "area": "support",
+                "made_on": DAY.isoformat(),
+                "text": "Peer support <script>alert(1)</script>",
+            },
+        )
         assert recorded.status_code == 302
         confirmation = client.get(recorded.headers["Location"]).get_data(as_text=True)
         assert "Contribution recorded" in confirmation
@@ -150,7 +212,9 @@ def test_events_travel_from_api_and_form_to_the_dashboard(stack: tuple[Settings,
     with Session(engine) as session:
         metrics = {
             row.area: row
-            for row in session.exec(select(MonthlyMetric).where(MonthlyMetric.org_id == ORG, MonthlyMetric.month == month))
+            for row in session.exec(
+                select(MonthlyMetric).where(MonthlyMetric.org_id == ORG, MonthlyMetric.month == month)
+            )
         }
         overall = metrics[OVERALL]
         assert (overall.participants_involved, overall.activities, overall.attendances) == (6, 1, 5)

@@ -70,9 +70,7 @@ def test_each_key_keeps_its_order(event_log: EventLog, settings: Settings) -> No
     for message in got:
         by_key[message.key].append(message.value)
     for key, values in by_key.items():
-        expected = [
-            f"b{b}-{i}".encode() for b in range(4) for i in range(25) if f"org-{i % 7}" == key
-        ]
+        expected = [f"b{b}-{i}".encode() for b in range(4) for i in range(25) if f"org-{i % 7}" == key]
         assert values == expected, key
     # offsets are dense and increasing within each partition
     by_partition: dict[int, list[int]] = defaultdict(list)

@@ -8,6 +8,7 @@ read-model database and seek to them when partitions are assigned.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -60,10 +61,8 @@ class KafkaLog(EventLog):
                 if topic not in existing
             }
             if wanted:
-                try:
+                with contextlib.suppress(TopicAlreadyExistsError):  # another process created it first
                     admin.create_topics(wanted, timeout_ms=int(self.timeout_s * 1000), wait_for_metadata=True)
-                except TopicAlreadyExistsError:
-                    pass  # another process created it first
         except KafkaError as exc:
             raise LogUnavailable(f"Kafka at {self.bootstrap}: {exc}") from exc
         finally:

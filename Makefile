@@ -1,0 +1,41 @@
+# Task runner. `make run` and `make test` each set up what they need on a fresh clone.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint fix typecheck check services clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+## Start ingest, processor and dashboard on the embedded default, with demo data.
+run: $(STAMP)
+	$(BIN)/impact run
+
+## Set up and run the whole test suite (starts the Kafka-protocol broker itself; needs PostgreSQL).
+test: $(STAMP) services
+	$(BIN)/python -m pytest
+
+## Make sure PostgreSQL is up (CI machines have it installed; start it when it is down).
+services:
+	@if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then \
+		command -v pg_ctlcluster >/dev/null && pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fix: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+check: lint test
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache .mypy_cache
