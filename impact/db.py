@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlmodel import Session, SQLModel, create_engine
 
 import schemas.readmodels  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -40,8 +41,12 @@ def engine_for(settings: Settings) -> Engine:
 
 
 def create_tables(engine: Engine) -> None:
-    """Create missing read-model tables (idempotent)."""
-    SQLModel.metadata.create_all(engine)
+    """Create missing read-model tables (idempotent, and safe when several services start at once)."""
+    try:
+        SQLModel.metadata.create_all(engine)
+    except (OperationalError, ProgrammingError, IntegrityError):
+        # Another process created a table between our check and our CREATE; the second pass sees it.
+        SQLModel.metadata.create_all(engine)
 
 
 def drop_tables(engine: Engine) -> None:

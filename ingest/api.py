@@ -64,7 +64,10 @@ def post_events() -> Any:
         stored = record(get_event_log(), settings.topic, events, recorded_by="api")
     except LogUnavailable:
         response, status = problem(
-            503, "The event log cannot take writes right now; nothing in this request was stored. Try again shortly."
+            503,
+            "The event log did not confirm the write, so these events are not accepted. Send the same request "
+            "again with these event_ids in a little while: a repeated event_id is recognised and never counted twice.",
+            event_ids=ids,
         )
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
         return response, status

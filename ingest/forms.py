@@ -43,6 +43,14 @@ def _field_for(loc: tuple[int | str, ...]) -> str:
     return "text"
 
 
+def _submission_id(value: str | None) -> str:
+    """The form's own event id: kept across re-renders, so a resubmit or double click records once."""
+    try:
+        return str(uuid.UUID(value or ""))
+    except ValueError:
+        return str(uuid.uuid4())
+
+
 def _contribution(form: dict[str, str]) -> tuple[Any, dict[str, str]]:
     """The event the form describes, or the errors per field."""
     errors: dict[str, str] = {}
@@ -53,11 +61,12 @@ def _contribution(form: dict[str, str]) -> tuple[Any, dict[str, str]]:
         day = datetime.now(UTC).date()
     participant_ids = [p.strip() for p in form.get("participant_ids", "").replace("\n", ",").split(",") if p.strip()]
     raw = {
+        "event_id": form["event_id"],
         "type": "contribution.made",
         "org_id": form.get("org_id", "").strip(),
         "occurred_at": _occurred_at(day).isoformat(),
         "payload": {
-            "contribution_id": f"c-{uuid.uuid4().hex[:12]}",
+            "contribution_id": f"c-{uuid.UUID(form['event_id']).hex[:12]}",
             "participant_ids": participant_ids,
             "activity_id": form.get("activity_id", "").strip() or None,
             "area": form.get("area", ""),
@@ -83,17 +92,20 @@ def _contribution(form: dict[str, str]) -> tuple[Any, dict[str, str]]:
 
 @bp.route("/contributions/new", methods=["GET", "POST"])
 def new_contribution() -> Any:
-    form: dict[str, str] = {"made_on": datetime.now(UTC).date().isoformat()}
+    form: dict[str, str] = {"made_on": datetime.now(UTC).date().isoformat(), "event_id": _submission_id(None)}
     errors: dict[str, str] = {}
     status = 200
     if request.method == "POST":
         form = {name: request.form.get(name, "") for name in CONTRIBUTION_FIELDS}
+        form["event_id"] = _submission_id(request.form.get("event_id"))
         event, errors = _contribution(form)
         if event is not None:
             try:
                 record(get_event_log(), get_settings().topic, [event], recorded_by="form")
             except LogUnavailable:
-                errors["text"] = "The record could not be saved just now. Nothing was lost: try again in a minute."
+                errors["text"] = (
+                    "The record could not be saved just now. Your entry is kept below: submit it again in a minute."
+                )
                 status = 503
             else:
                 flash(f"Contribution recorded (reference {event.payload.contribution_id}).", "success")

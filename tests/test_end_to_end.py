@@ -5,6 +5,7 @@ Runs on the embedded default (embedded log + SQLite) and at scale (Kafka broker 
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Callable
@@ -226,6 +227,10 @@ def test_events_travel_from_api_and_form_to_the_dashboard(stack: tuple[Settings,
         letters = session.exec(select(DeadLetter)).all()
         assert [(d.event_id, d.expectation) for d in letters] == [(ghost_id, "participant_registered")]
         assert "not registered" in letters[0].reason
+
+    with open_event_log(settings) as event_log, event_log.consumer(settings.dead_letter_topic, "check") as consumer:
+        letters_in_log = [json.loads(m.value) for _ in range(10) for m in consumer.poll(100, 200)]
+    assert [(d["event_id"], d["expectation"]) for d in letters_in_log] == [(ghost_id, "participant_registered")]
 
     dashboard = create_dashboard(settings, engine).server.test_client()
     figures = post_overview(dashboard, ORG, DAY - timedelta(days=1), DAY + timedelta(days=1))

@@ -99,6 +99,8 @@ class KafkaLog(EventLog):
             for future in futures:
                 future.get(timeout=self.timeout_s)
         except KafkaError as exc:
+            # Unconfirmed is not the same as lost: the producer may still deliver these records later,
+            # which is why callers are told to retry with the same event ids (a repeat is a no-op).
             raise LogUnavailable(f"Kafka at {self.bootstrap} did not acknowledge the write: {exc}") from exc
 
     def consumer(self, topic: str, group: str, start_positions: StartPositions | None = None) -> LogConsumer:

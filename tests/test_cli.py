@@ -1,0 +1,91 @@
+"""The `impact` command: `impact run` brings up all three services with demo data, once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from impact.db import make_engine
+from schemas.readmodels import MonthlyMetric, ProcessedEvent
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.timeout(240)
+
+
+def impact_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMPACT_")}
+    return env | {"IMPACT_DATA_DIR": str(data_dir), "IMPACT_ENV": "development"} | extra
+
+
+def get(url: str) -> tuple[int, Any]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (a local URL)
+            body = response.read()
+            return response.status, json.loads(
+                body
+            ) if response.headers.get_content_type() == "application/json" else body
+    except urllib.error.HTTPError as exc:
+        return exc.code, None
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return 0, None
+
+
+def wait_for(predicate: Any, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def test_impact_run_serves_everything_with_demo_data(tmp_path: Path) -> None:
+    ports = {name: str(free_port()) for name in ("INGEST", "DASHBOARD", "PROCESSOR_HEALTH")}
+    env = impact_env(tmp_path / "var", **{f"IMPACT_{name}_PORT": port for name, port in ports.items()})
+    log = (tmp_path / "run.log").open("w")
+    run = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "impact.cli", "run"], env=env, stdout=subprocess.PIPE, stderr=log, text=True
+    )
+    try:
+        ingest = f"http://127.0.0.1:{ports['INGEST']}"
+        dashboard = f"http://127.0.0.1:{ports['DASHBOARD']}"
+        health = f"http://127.0.0.1:{ports['PROCESSOR_HEALTH']}/healthz"
+        assert wait_for(
+            lambda: all(get(u)[0] == 200 for u in (f"{ingest}/healthz", f"{dashboard}/healthz", health)), 120
+        )
+
+        engine = make_engine(f"sqlite:///{tmp_path / 'var' / 'impact.db'}")
+        with Session(engine) as session:
+
+            def processed() -> int:
+                return int(session.execute(select(func.count()).select_from(ProcessedEvent)).scalar_one())
+
+            assert wait_for(lambda: processed() > 2000, 120), "the demo data is processed"
+            orgs = session.execute(select(func.count(func.distinct(MonthlyMetric.org_id)))).scalar_one()
+        engine.dispose()
+        assert orgs >= 3
+        assert get(f"{dashboard}/")[0] == 200
+        assert get(f"{ingest}/staff/contributions/new")[0] == 200
+    finally:
+        run.send_signal(signal.SIGTERM)
+        output, _ = run.communicate(timeout=60)
+        log.close()
+    assert run.returncode == 0, (output, (tmp_path / "run.log").read_text()[-3000:])
+    assert "seeded" in output and f"http://localhost:{ports['DASHBOARD']}/" in output
+
+    again = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "impact.cli", "seed"], env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "not seeding" in again.stdout, "demo data is seeded once"

@@ -1,0 +1,233 @@
+"""Ingest at the door: what it accepts, what it refuses and why, and that a 202 always means stored."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from impact.eventlog import EventLog, open_event_log
+from impact.eventlog.embedded import EmbeddedLog
+from impact.eventlog.kafka import KafkaLog
+from impact.settings import LogBackend, Settings
+from ingest import create_app
+from schemas.events import MAX_BATCH, StoredEvent
+from tests.conftest import _noida, _wait_for_port, free_port, unavailable
+
+WHEN = (datetime.now(UTC) - timedelta(days=2)).isoformat()
+
+
+def contribution(n: int = 0, **overrides: Any) -> dict[str, Any]:
+    payload = {"contribution_id": f"c{n}", "participant_ids": ["p1"], "area": "support", "text": f"Idea {n}"}
+    return {"type": "contribution.made", "org_id": "mind-leeds", "occurred_at": WHEN, "payload": payload} | overrides
+
+
+@pytest.fixture
+def settings(log_settings: Callable[[str], Settings]) -> Settings:
+    return log_settings("embedded")
+
+
+@pytest.fixture
+def event_log(settings: Settings) -> Iterator[EventLog]:
+    log = open_event_log(settings)
+    yield log
+    log.close()
+
+
+@pytest.fixture
+def client(settings: Settings, event_log: EventLog) -> FlaskClient:
+    return create_app(settings, event_log, test_config={"TESTING": True}).test_client()
+
+
+def stored(log: EventLog, topic: str) -> list[StoredEvent]:
+    assert isinstance(log, EmbeddedLog)
+    return [StoredEvent.from_bytes(m.value) for m in log.read(topic, 0, 10_000)]
+
+
+def test_one_event_is_accepted_and_stamped(client: FlaskClient, event_log: EventLog, settings: Settings) -> None:
+    response = client.post("/api/v1/events", json=contribution())
+    assert response.status_code == 202
+    [event] = stored(event_log, settings.topic)
+    assert response.get_json() == {"accepted": 1, "event_ids": [str(event.event_id)]}
+    assert event.recorded_by == "api" and event.recorded_at >= event.occurred_at
+
+
+def test_a_batch_of_the_maximum_size_is_accepted(client: FlaskClient, event_log: EventLog, settings: Settings) -> None:
+    response = client.post("/api/v1/events", json=[contribution(i) for i in range(MAX_BATCH)])
+    assert response.status_code == 202, response.get_json()
+    assert response.get_json()["accepted"] == MAX_BATCH
+    assert len(stored(event_log, settings.topic)) == MAX_BATCH
+
+
+def test_client_event_id_is_kept(client: FlaskClient, event_log: EventLog, settings: Settings) -> None:
+    event_id = "0b6f0d3e-8a44-4b8e-9a55-2b1a1c3d4e5f"
+    response = client.post("/api/v1/events", json=contribution(event_id=event_id))
+    assert response.get_json()["event_ids"] == [event_id]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "message"),
+    [
+        ("{}", "text/plain", 415, "Content-Type: application/json"),
+        ("{not json", "application/json", 400, "not valid JSON"),
+        ("42", "application/json", 422, "one event as a JSON object"),
+        ("[]", "application/json", 422, "need"),
+        (json.dumps([contribution(i) for i in range(MAX_BATCH + 1)]), "application/json", 422, "need"),
+        ("[" + " " * (2 * 1024 * 1024) + "]", "application/json", 413, "larger than 2,097,152 bytes"),
+    ],
+    ids=["wrong-content-type", "broken-json", "not-an-object", "empty-batch", "batch-over-1000", "body-over-2MiB"],
+)
+def test_bad_requests_get_a_clear_4xx_and_store_nothing(
+    client: FlaskClient,
+    event_log: EventLog,
+    settings: Settings,
+    body: str,
+    content_type: str,
+    status: int,
+    message: str,
+) -> None:
+    response = client.post("/api/v1/events", data=body, content_type=content_type)
+    assert response.status_code == status
+    assert message in response.get_json()["error"]
+    assert stored(event_log, settings.topic) == []
+
+
+def test_one_bad_event_rejects_the_whole_batch_with_every_path(
+    client: FlaskClient, event_log: EventLog, settings: Settings
+) -> None:
+    batch = [contribution(0), contribution(1, org_id="Not A Slug"), contribution(2, payload={"text": ""})]
+    response = client.post("/api/v1/events", json=batch)
+    assert response.status_code == 422
+    paths = {error["path"] for error in response.get_json()["errors"]}
+    assert paths == {
+        "[1].org_id",
+        "[2].payload.contribution_id",
+        "[2].payload.participant_ids",
+        "[2].payload.area",
+        "[2].payload.text",
+    }
+    assert stored(event_log, settings.topic) == []
+
+
+def test_repeated_event_ids_in_one_batch_are_refused(client: FlaskClient) -> None:
+    twice = "0b6f0d3e-8a44-4b8e-9a55-2b1a1c3d4e5f"
+    response = client.post("/api/v1/events", json=[contribution(0, event_id=twice), contribution(1, event_id=twice)])
+    assert response.status_code == 422
+    assert twice in response.get_json()["error"]
+
+
+def test_accepted_events_survive_later_bad_requests(
+    client: FlaskClient, event_log: EventLog, settings: Settings
+) -> None:
+    assert client.post("/api/v1/events", json=contribution(1)).status_code == 202
+    assert client.post("/api/v1/events", json=contribution(2, type="no.such")).status_code == 422
+    oversized = "x" * (settings.max_body_bytes + 1)
+    assert client.post("/api/v1/events", data=oversized, content_type="application/json").status_code == 413
+    assert [e.payload["contribution_id"] for e in stored(event_log, settings.topic)] == ["c1"]
+
+
+def test_an_unwritable_log_answers_503_with_retry_after(settings: Settings, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("where the log's folder should be")
+    broken = EmbeddedLog(blocker / "events.db")
+    client = create_app(settings, broken, test_config={"TESTING": True}).test_client()
+    response = client.post("/api/v1/events", json=contribution())
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert "not accepted" in response.get_json()["error"]
+    assert len(response.get_json()["event_ids"]) == 1  # what to retry with
+    assert client.get("/healthz").status_code == 503
+
+
+def test_form_posts_without_a_csrf_token_are_refused(
+    client: FlaskClient, event_log: EventLog, settings: Settings
+) -> None:
+    fields = {"org_id": "mind-leeds", "participant_ids": "p1", "area": "support", "made_on": "2026-01-05", "text": "x"}
+    response = client.post("/staff/contributions/new", data=fields)
+    assert response.status_code == 400
+    assert stored(event_log, settings.topic) == []
+
+
+def test_form_shows_free_text_escaped_after_an_error(client: FlaskClient) -> None:
+    page = client.get("/staff/contributions/new").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    hostile = "<script>alert('x')</script>"
+    response = client.post(
+        "/staff/contributions/new",
+        data={"csrf_token": token, "org_id": "mind-leeds", "participant_ids": "", "area": "", "text": hostile},
+    )
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert hostile not in body and "&lt;script&gt;" in body
+
+
+# --- A broker that goes away mid-stream -------------------------------------------------------
+
+
+@pytest.fixture
+def private_broker(tmp_path: Path) -> Iterator[tuple[str, Callable[[], None], Callable[[], None]]]:
+    """A broker of this test's own, which the test may stop and start again."""
+    binary = _noida()
+    if not binary:
+        unavailable("noida-db is not installed")
+    port, data_dir = free_port(), tmp_path / "broker"
+    up = [
+        binary,
+        "up",
+        "--data-dir",
+        str(data_dir),
+        "--host",
+        "127.0.0.1",
+        "--only",
+        "kafka",
+        "--kafka-port",
+        str(port),
+    ]
+
+    def start() -> None:
+        subprocess.run(up, capture_output=True, timeout=60, check=True)
+        assert _wait_for_port(port, 30)
+
+    def stop() -> None:
+        subprocess.run([binary, "down", "--data-dir", str(data_dir)], capture_output=True, timeout=60, check=False)
+
+    start()
+    yield f"127.0.0.1:{port}", start, stop
+    stop()
+
+
+def test_kafka_down_means_503_and_every_202_is_in_the_log(
+    private_broker: tuple[str, Callable[[], None], Callable[[], None]], settings: Settings
+) -> None:
+    bootstrap, start, stop = private_broker
+    kafka_settings = settings.model_copy(update={"event_log": LogBackend.kafka, "kafka_bootstrap": bootstrap})
+    log = KafkaLog(bootstrap, topics=(settings.topic, settings.dead_letter_topic), timeout_s=3)
+    client = create_app(kafka_settings, log, test_config={"TESTING": True}).test_client()
+    answers = [client.post("/api/v1/events", json=contribution(1))]
+    stop()
+    answers.append(client.post("/api/v1/events", json=contribution(2)))
+    start()
+    answers.append(client.post("/api/v1/events", json=contribution(3)))
+    log.close()
+
+    assert [a.status_code for a in answers] == [202, 503, 202]
+    assert answers[1].headers["Retry-After"]
+    accepted = {i for a in answers if a.status_code == 202 for i in a.get_json()["event_ids"]}
+    unconfirmed = set(answers[1].get_json()["event_ids"])  # for the client to retry with
+    reader = KafkaLog(bootstrap, topics=(settings.topic,), timeout_s=5)
+    try:
+        in_log: list[str] = []
+        with reader.consumer(settings.topic, "check") as consumer:
+            for _ in range(20):
+                in_log += [str(StoredEvent.from_bytes(m.value).event_id) for m in consumer.poll(100, 200)]
+        assert len(in_log) == len(set(in_log)), "nothing twice"
+        assert accepted <= set(in_log), "every 202 is in the log"
+        assert set(in_log) <= accepted | unconfirmed, "nothing else"
+    finally:
+        reader.close()
