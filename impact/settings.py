@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
+import tempfile
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -80,8 +83,16 @@ class Settings(BaseSettings):
         path = self.data_dir / "secret_key"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if not path.exists():
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
+            # Several processes start at once: write privately, then link into place; the first link wins.
+            handle, temporary = tempfile.mkstemp(dir=self.data_dir, prefix=".secret_key.")
+            try:
+                os.write(handle, secrets.token_urlsafe(48).encode())
+                os.fsync(handle)
+                os.close(handle)
+                with contextlib.suppress(FileExistsError):
+                    os.link(temporary, path)
+            finally:
+                os.unlink(temporary)
         return path.read_text().strip()
 
 

@@ -200,6 +200,8 @@ class ChangeRecorded(Payload):
     def _decided_has_date(self) -> Self:
         if self.status != ChangeStatus.proposed and self.decided_on is None:
             raise ValueError(f"a change that is '{self.status}' needs decided_on")
+        if self.status == ChangeStatus.proposed and self.decided_on is not None:
+            raise ValueError("a proposed change has no decided_on yet")
         ids = [link.contribution_id for link in self.links]
         if len(ids) != len(set(ids)):
             raise ValueError("each contribution may be linked once")

@@ -151,8 +151,22 @@ class Region(StrEnum):
     prefer_not_to_say = PREFER_NOT_TO_SAY
 
 
+AGE_BAND_LABELS: dict[str, str] = {
+    AgeBand.under_18: "Under 18",
+    AgeBand.age_18_24: "18 to 24",
+    AgeBand.age_25_34: "25 to 34",
+    AgeBand.age_35_44: "35 to 44",
+    AgeBand.age_45_54: "45 to 54",
+    AgeBand.age_55_64: "55 to 64",
+    AgeBand.age_65_74: "65 to 74",
+    AgeBand.age_75_plus: "75 and over",
+}
+
+
 def label(value: str) -> str:
-    """A readable label for any vocabulary value ("co_production" -> "Co production")."""
+    """A readable label for any vocabulary value ("co_production" -> "Co production", "18_24" -> "18 to 24")."""
     if value in AREA_LABELS:
         return AREA_LABELS[Area(value)]
+    if value in AGE_BAND_LABELS:
+        return AGE_BAND_LABELS[value]
     return value.replace("_", " ").capitalize()

@@ -55,7 +55,7 @@ def test_impact_run_serves_everything_with_demo_data(tmp_path: Path) -> None:
     ports = {name: str(free_port()) for name in ("INGEST", "DASHBOARD", "PROCESSOR_HEALTH")}
     env = impact_env(tmp_path / "var", **{f"IMPACT_{name}_PORT": port for name, port in ports.items()})
     log = (tmp_path / "run.log").open("w")
-    run = subprocess.Popen(  # noqa: S603
+    run = subprocess.Popen(
         [sys.executable, "-m", "impact.cli", "run"], env=env, stdout=subprocess.PIPE, stderr=log, text=True
     )
     try:
@@ -85,7 +85,7 @@ def test_impact_run_serves_everything_with_demo_data(tmp_path: Path) -> None:
     assert run.returncode == 0, (output, (tmp_path / "run.log").read_text()[-3000:])
     assert "seeded" in output and f"http://localhost:{ports['DASHBOARD']}/" in output
 
-    again = subprocess.run(  # noqa: S603
+    again = subprocess.run(
         [sys.executable, "-m", "impact.cli", "seed"], env=env, capture_output=True, text=True, timeout=60, check=True
     )
     assert "not seeding" in again.stdout, "demo data is seeded once"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import re
 import stat
@@ -143,24 +144,32 @@ def test_an_explicit_secret_writes_no_file(tmp_path: Path) -> None:
     assert not (tmp_path / "data").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: signing_key checks exists() then writes: two processes starting together keep different keys",
-)
 def test_two_processes_creating_the_key_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The other process finishes between this one's check and its write: both end with one key."""
     first, second = Settings(data_dir=tmp_path), Settings(data_dir=tmp_path)
-    write_text = Path.write_text
+    link = os.link
     raced: list[str] = []
 
-    def interleaved(self: Path, data: str, *args: Any, **kwargs: Any) -> int:
-        # The other process runs between this one's exists() check and its write.
+    def interleaved(source: Any, target: Any) -> None:
         if not raced:
             raced.append("the other process starts")
             raced.append(second.signing_key)
-        return write_text(self, data, *args, **kwargs)
+        link(source, target)
 
-    monkeypatch.setattr(Path, "write_text", interleaved)
-    assert first.signing_key == second.signing_key
+    monkeypatch.setattr(os, "link", interleaved)
+    assert first.signing_key == second.signing_key == raced[1]
+    assert [p.name for p in tmp_path.iterdir()] == ["secret_key"], "no temporary files left behind"
+
+
+def _signing_key(data_dir: str) -> str:
+    return Settings(data_dir=Path(data_dir)).signing_key
+
+
+def test_processes_starting_together_share_one_key(tmp_path: Path) -> None:
+    with multiprocessing.get_context("spawn").Pool(6) as pool:
+        keys = pool.map(_signing_key, [str(tmp_path)] * 12)
+    assert len(set(keys)) == 1
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
 
 
 EXPECTED_VARIABLES = {
