@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -244,17 +245,11 @@ def trend_figure(trend: list[MonthlyFigures]) -> go.Figure:
         plot_bgcolor="#ffffff",
     )
     figure.update_yaxes(rangemode="tozero", gridcolor="#b1b4b6", tickformat=",")
+    # Counts are whole numbers: ticks one, or a whole step, apart (hours, the last row, keep fractions).
+    for row, (_, values, _, _) in enumerate(series[:-1], start=1):
+        largest = max((value for value in values if value is not None), default=0)
+        figure.update_yaxes(tickformat=",d", tick0=0, dtick=max(1, math.ceil(largest / 4)), row=row, col=1)
     figure.update_xaxes(type="category", linecolor=TEXT_COLOUR)
-    if any(count is None for count in people):
-        figure.add_annotation(
-            text=PRIVACY_NOTE,
-            xref="paper",
-            yref="paper",
-            x=0,
-            y=-0.1,
-            xanchor="left",
-            showarrow=False,
-        )
     return figure
 
 

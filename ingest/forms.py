@@ -85,7 +85,7 @@ def _contribution(form: dict[str, str]) -> tuple[Any, dict[str, str]]:
                 message = "Choose the activity area."
             elif name == "text" and error["type"] == "string_too_short":
                 message = "Enter what they said."
-            errors.setdefault(name, f"{CONTRIBUTION_FIELDS[name]}: {message}")
+            errors.setdefault(name, message)
         return None, errors
     return (event if not errors else None), errors
 
