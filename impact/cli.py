@@ -75,13 +75,7 @@ def process(until_caught_up: bool) -> None:
     signal.signal(signal.SIGINT, _stop)
     engine = engine_for(settings)
     create_tables(engine)
-    processor = Processor(
-        engine=engine,
-        event_log=open_event_log(settings),
-        topic=settings.topic,
-        dead_letter_topic=settings.dead_letter_topic,
-        group=settings.consumer_group,
-    )
+    processor = Processor.for_settings(settings, engine=engine, event_log=open_event_log(settings))
     if not until_caught_up:
         serve_health(processor.health, settings.host, settings.processor_health_port)
     processor.run(

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from impact.eventlog import EventLog, LogConsumer, LogUnavailable, Message, Record
+from impact.settings import Settings
 from processors.frame import Decoded, created, merge, quality_frame, referenced
 from processors.projection import project
 from processors.quality import Failure, QualityGate
@@ -81,6 +82,20 @@ class Processor:
         self.store = ReadModelStore(engine, group, topic)
         self.gate = gate or QualityGate()
         self.health = Health()
+
+    @classmethod
+    def for_settings(
+        cls, settings: Settings, *, engine: Engine, event_log: EventLog, gate: QualityGate | None = None
+    ) -> Processor:
+        """A processor on the topics and consumer group the settings name."""
+        return cls(
+            engine=engine,
+            event_log=event_log,
+            topic=settings.topic,
+            dead_letter_topic=settings.dead_letter_topic,
+            group=settings.consumer_group,
+            gate=gate,
+        )
 
     def handle(self, messages: Sequence[Message]) -> BatchReport:
         """Validate, fold and store one batch, with the positions after it, in one transaction."""

@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,9 +20,10 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from impact.db import create_tables, make_engine
-from impact.eventlog import EventLog
-from impact.eventlog.embedded import EmbeddedLog
+from impact.eventlog import open_event_log
 from impact.settings import LogBackend, Settings
+from processors.consumer import Processor
+from processors.quality import QualityGate
 
 IN_CI = bool(os.environ.get("CI"))
 POSTGRES_URL = os.environ.get("IMPACT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -120,41 +122,43 @@ def _noida() -> str:
     return found if Path(found).exists() else ""
 
 
+class Broker:
+    """A noida-db Kafka-protocol broker of our own, on `port`, keeping its data in `data_dir`."""
+
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.binary = _noida()
+        if not self.binary:
+            unavailable("noida-db is not installed (pip install -e '.[dev]')")
+        self.data_dir, self.port = data_dir, port
+        self.bootstrap = f"127.0.0.1:{port}"
+
+    def start(self) -> None:
+        where = ["--data-dir", str(self.data_dir), "--host", "127.0.0.1", "--only", "kafka"]
+        started = subprocess.run(
+            [self.binary, "up", *where, "--kafka-port", str(self.port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if started.returncode != 0 or not _wait_for_port(self.port, 30):
+            unavailable(f"the Kafka-protocol broker did not start: {started.stdout[-500:]} {started.stderr[-500:]}")
+
+    def stop(self) -> None:
+        down = [self.binary, "down", "--data-dir", str(self.data_dir)]
+        subprocess.run(down, capture_output=True, timeout=60, check=False)
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Kafka-protocol broker on a free port, for the whole session; stopped afterwards."""
-    binary = _noida()
-    if not binary:
-        unavailable("noida-db is not installed (pip install -e '.[dev]')")
-    data_dir = tmp_path_factory.mktemp("broker")
-    port = free_port()
-    started = subprocess.run(
-        [
-            binary,
-            "up",
-            "--data-dir",
-            str(data_dir),
-            "--host",
-            "127.0.0.1",
-            "--only",
-            "kafka",
-            "--kafka-port",
-            str(port),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    if started.returncode != 0 or not _wait_for_port(port, 30):
-        unavailable(f"the Kafka-protocol broker did not start: {started.stdout[-500:]} {started.stderr[-500:]}")
-    yield f"127.0.0.1:{port}"
-    subprocess.run([binary, "down", "--data-dir", str(data_dir)], capture_output=True, timeout=60, check=False)
+    broker = Broker(tmp_path_factory.mktemp("broker"), free_port())
+    broker.start()
+    yield broker.bootstrap
+    broker.stop()
 
 
 # --- Event logs -------------------------------------------------------------------------------
-
-LogFactory = Callable[[], EventLog]
 
 
 @pytest.fixture
@@ -179,14 +183,16 @@ def log_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[st
     return factory
 
 
-def open_log(settings: Settings) -> EventLog:
-    from impact.eventlog import open_event_log
-
-    return open_event_log(settings)
+# --- Processing ---------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def embedded_log(tmp_path: Path) -> Iterator[EmbeddedLog]:
-    log = EmbeddedLog(tmp_path / "events.db")
-    yield log
-    log.close()
+@pytest.fixture(scope="session")
+def gate() -> QualityGate:
+    return QualityGate()  # Great Expectations takes seconds to set up: once per session
+
+
+def process_all(settings: Settings, engine: Engine, gate: QualityGate, batch_size: int = 10) -> None:
+    """Run the processor over everything in the settings' log, then return."""
+    with open_event_log(settings) as event_log:
+        processor = Processor.for_settings(settings, engine=engine, event_log=event_log, gate=gate)
+        processor.run(threading.Event(), batch_size=batch_size, poll_timeout_ms=200, until_caught_up=True)

@@ -7,7 +7,6 @@ reach nothing but this machine. Screenshots go to test-artifacts/ for people to 
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -23,7 +22,6 @@ from impact.db import create_tables, make_engine
 from impact.eventlog import open_event_log
 from impact.settings import Settings
 from ingest import create_app as create_ingest
-from processors.consumer import Processor
 from processors.quality import QualityGate
 from schemas.events import StoredEvent
 from schemas.readmodels import DeadLetter
@@ -39,7 +37,7 @@ from tests.browser import (
     screenshot,
     serve,
 )
-from tests.conftest import unavailable
+from tests.conftest import process_all, unavailable
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -68,11 +66,6 @@ def axe() -> str:
     except FileNotFoundError as exc:
         unavailable(f"axe-core is not available: {exc}")
         raise  # unreachable: unavailable() always raises
-
-
-@pytest.fixture(scope="session")
-def gate() -> QualityGate:
-    return QualityGate()  # GX takes seconds to set up: once per session
 
 
 @pytest.fixture
@@ -203,16 +196,7 @@ def involvement() -> list[dict[str, Any]]:
 
 
 def process(settings: Settings, engine: Engine, gate: QualityGate) -> None:
-    with open_event_log(settings) as event_log:
-        processor = Processor(
-            engine=engine,
-            event_log=event_log,
-            topic=settings.topic,
-            dead_letter_topic=settings.dead_letter_topic,
-            group=settings.consumer_group,
-            gate=gate,
-        )
-        processor.run(threading.Event(), batch_size=10, poll_timeout_ms=200, until_caught_up=True)
+    process_all(settings, engine, gate)
     with Session(engine) as session:
         rejected = session.exec(select(DeadLetter)).all()
     assert rejected == [], f"the test data must be valid: {[(d.event_id, d.reason) for d in rejected]}"

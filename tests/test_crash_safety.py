@@ -9,7 +9,6 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -23,9 +22,9 @@ from impact.demo import demo_events
 from impact.eventlog import open_event_log
 from impact.recording import record
 from impact.settings import Settings
-from processors.consumer import Processor
 from processors.quality import QualityGate
 from schemas.readmodels import ConsumerOffset
+from tests.conftest import process_all
 
 pytestmark = pytest.mark.timeout(300)
 VOLATILE = {"dead_at", "group_id"}
@@ -62,6 +61,7 @@ def test_sigkill_mid_batch_then_restart_matches_an_uninterrupted_run(
     kinds: tuple[str, str],
     log_settings: Callable[[str], Settings],
     engine_factory: Callable[[str], Engine],
+    gate: QualityGate,
 ) -> None:
     log_kind, db_kind = kinds
     base = log_settings(log_kind)
@@ -71,15 +71,8 @@ def test_sigkill_mid_batch_then_restart_matches_an_uninterrupted_run(
     total = len(events)
 
     reference = engine_factory(db_kind)
-    with open_event_log(base) as event_log:
-        Processor(
-            engine=reference,
-            event_log=event_log,
-            topic=base.topic,
-            dead_letter_topic=base.dead_letter_topic,
-            group=base.consumer_group + "-reference",
-            gate=QualityGate(),
-        ).run(threading.Event(), batch_size=40, poll_timeout_ms=200, until_caught_up=True)
+    reference_settings = base.model_copy(update={"consumer_group": base.consumer_group + "-reference"})
+    process_all(reference_settings, reference, gate, batch_size=40)
     expected = snapshot(reference)
     assert sum(len(rows) for rows in expected.values()) > total
 

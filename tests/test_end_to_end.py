@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -21,20 +20,15 @@ from dashboard import create_app as create_dashboard
 from impact.eventlog import open_event_log
 from impact.settings import Settings
 from ingest import create_app as create_ingest
-from processors.consumer import Processor
 from processors.quality import QualityGate
 from schemas.readmodels import OVERALL, Change, DeadLetter, MonthlyMetric, Participant
+from tests.conftest import process_all
 from tests.test_dashboard import post_overview
 
 pytestmark = pytest.mark.timeout(180)
 
 ORG, OTHER = "north-carers", "south-voices"
 DAY = datetime.now(UTC).date() - timedelta(days=40)
-
-
-@pytest.fixture(scope="session")
-def gate() -> QualityGate:
-    return QualityGate()  # GX takes seconds to set up: once per session
 
 
 @pytest.fixture(params=[("embedded", "sqlite"), ("kafka", "postgres")], ids=["embedded+sqlite", "kafka+postgres"])
@@ -145,19 +139,6 @@ def post_form(client: FlaskClient, fields: dict[str, str]) -> Any:
     return client.post("/staff/contributions/new", data={"csrf_token": token.group(1), **fields})
 
 
-def process_everything(settings: Settings, engine: Engine, gate: QualityGate) -> None:
-    with open_event_log(settings) as event_log:
-        processor = Processor(
-            engine=engine,
-            event_log=event_log,
-            topic=settings.topic,
-            dead_letter_topic=settings.dead_letter_topic,
-            group=settings.consumer_group,
-            gate=gate,
-        )
-        processor.run(threading.Event(), batch_size=7, poll_timeout_ms=200, until_caught_up=True)
-
-
 def test_events_travel_from_api_and_form_to_the_dashboard(stack: tuple[Settings, Engine], gate: QualityGate) -> None:
     settings, engine = stack
     with open_event_log(settings) as event_log:
@@ -207,7 +188,7 @@ def test_events_travel_from_api_and_form_to_the_dashboard(stack: tuple[Settings,
         confirmation = client.get(recorded.headers["Location"]).get_data(as_text=True)
         assert "Contribution recorded" in confirmation
 
-    process_everything(settings, engine, gate)
+    process_all(settings, engine, gate, batch_size=7)
 
     month = DAY.replace(day=1)
     with Session(engine) as session:
@@ -254,7 +235,7 @@ def test_processing_twice_changes_nothing(stack: tuple[Settings, Engine], gate: 
         client = create_ingest(settings, event_log, test_config={"TESTING": True}).test_client()
         assert client.post("/api/v1/events", json=batch).status_code == 202
         assert client.post("/api/v1/events", json=batch).status_code == 202  # the retry
-    process_everything(settings, engine, gate)
+    process_all(settings, engine, gate, batch_size=7)
     with Session(engine) as session:
         overall = session.get(MonthlyMetric, (ORG, DAY.replace(day=1), OVERALL))
         assert overall is not None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +17,7 @@ from impact.eventlog.kafka import KafkaLog
 from impact.settings import LogBackend, Settings
 from ingest import create_app
 from schemas.events import MAX_BATCH, StoredEvent
-from tests.conftest import _noida, _wait_for_port, free_port, unavailable
+from tests.conftest import Broker, free_port
 
 WHEN = (datetime.now(UTC) - timedelta(days=2)).isoformat()
 
@@ -171,41 +170,16 @@ def test_form_shows_free_text_escaped_after_an_error(client: FlaskClient) -> Non
 
 
 @pytest.fixture
-def private_broker(tmp_path: Path) -> Iterator[tuple[str, Callable[[], None], Callable[[], None]]]:
+def private_broker(tmp_path: Path) -> Iterator[Broker]:
     """A broker of this test's own, which the test may stop and start again."""
-    binary = _noida()
-    if not binary:
-        unavailable("noida-db is not installed")
-    port, data_dir = free_port(), tmp_path / "broker"
-    up = [
-        binary,
-        "up",
-        "--data-dir",
-        str(data_dir),
-        "--host",
-        "127.0.0.1",
-        "--only",
-        "kafka",
-        "--kafka-port",
-        str(port),
-    ]
-
-    def start() -> None:
-        subprocess.run(up, capture_output=True, timeout=60, check=True)
-        assert _wait_for_port(port, 30)
-
-    def stop() -> None:
-        subprocess.run([binary, "down", "--data-dir", str(data_dir)], capture_output=True, timeout=60, check=False)
-
-    start()
-    yield f"127.0.0.1:{port}", start, stop
-    stop()
+    broker = Broker(tmp_path / "broker", free_port())
+    broker.start()
+    yield broker
+    broker.stop()
 
 
-def test_kafka_down_means_503_and_every_202_is_in_the_log(
-    private_broker: tuple[str, Callable[[], None], Callable[[], None]], settings: Settings
-) -> None:
-    bootstrap, start, stop = private_broker
+def test_kafka_down_means_503_and_every_202_is_in_the_log(private_broker: Broker, settings: Settings) -> None:
+    bootstrap, start, stop = private_broker.bootstrap, private_broker.start, private_broker.stop
     kafka_settings = settings.model_copy(update={"event_log": LogBackend.kafka, "kafka_bootstrap": bootstrap})
     log = KafkaLog(bootstrap, topics=(settings.topic, settings.dead_letter_topic), timeout_s=3)
     client = create_app(kafka_settings, log, test_config={"TESTING": True}).test_client()
