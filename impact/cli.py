@@ -119,6 +119,95 @@ def db_upgrade() -> None:
     click.echo("read-model tables are up to date")
 
 
+def _accounts_session() -> Any:
+    from sqlmodel import Session
+
+    from impact.db import create_tables, engine_for
+
+    engine = engine_for(_settings())
+    create_tables(engine)
+    return Session(engine)
+
+
+def _account_step(action: Any) -> Any:
+    """Run one accounts action in a transaction; its refusal becomes a clear error and exit code 1."""
+    from impact.accounts import AccountError
+
+    with _accounts_session() as session:
+        try:
+            result = action(session)
+        except AccountError as exc:
+            raise click.ClickException(str(exc)) from exc
+        session.commit()
+        return result
+
+
+@main.group()
+def org() -> None:
+    """Manage member organisations."""
+
+
+@org.command("create")
+@click.argument("org_id")
+@click.argument("name")
+def org_create(org_id: str, name: str) -> None:
+    """Create an organisation with a short name (ORG_ID, e.g. mind-leeds) and a full NAME."""
+    from impact.accounts import create_organisation
+
+    _account_step(lambda session: create_organisation(session=session, org_id=org_id, name=name))
+    click.echo(f"created organisation {org_id}")
+
+
+@main.group()
+def account() -> None:
+    """Manage staff accounts."""
+
+
+@account.command("create")
+@click.option("--org", "org_id", required=True, help="The organisation's short name.")
+@click.option("--email", required=True)
+@click.option("--name", default="", help="The person's name as shown in the app.")
+@click.option("--role", type=click.Choice(["staff", "leadership", "admin"]), default="staff", show_default=True)
+@click.password_option(help="At least 12 characters; asked for when not given.")
+def account_create(org_id: str, email: str, name: str, role: str, password: str) -> None:
+    """Create a staff account in an organisation."""
+    from impact.accounts import create_account
+
+    _account_step(
+        lambda session: create_account(
+            session=session, org_id=org_id, email=email, name=name, role=role, password=password
+        )
+    )
+    click.echo(f"created {role} account {email.strip().lower()} in {org_id}")
+
+
+@main.group()
+def token() -> None:
+    """Manage API tokens."""
+
+
+@token.command("create")
+@click.option("--org", "org_id", required=True, help="The organisation's short name.")
+@click.option("--name", required=True, help="What uses the token, e.g. 'case management system'.")
+def token_create(org_id: str, name: str) -> None:
+    """Issue an API token; its secret is printed once and never stored."""
+    from impact.accounts import issue_token
+
+    issued = _account_step(lambda session: issue_token(session=session, org_id=org_id, name=name)[1])
+    click.echo(issued)
+
+
+@token.command("revoke")
+@click.option("--org", "org_id", required=True)
+@click.argument("token_id", type=int)
+def token_revoke(org_id: str, token_id: int) -> None:
+    """Revoke an API token at once."""
+    from impact.accounts import revoke_token
+
+    _account_step(lambda session: revoke_token(session=session, org_id=org_id, token_id=token_id))
+    click.echo(f"revoked token {token_id}")
+
+
 @main.command()
 @click.option("--no-seed", is_flag=True, help="Start without demo data.")
 def run(no_seed: bool) -> None:

@@ -89,3 +89,33 @@ def test_impact_run_serves_everything_with_demo_data(tmp_path: Path) -> None:
         [sys.executable, "-m", "impact.cli", "seed"], env=env, capture_output=True, text=True, timeout=60, check=True
     )
     assert "not seeding" in again.stdout, "demo data is seeded once"
+
+
+def test_organisations_accounts_and_tokens_from_the_command_line(tmp_path: Path) -> None:
+    env = impact_env(tmp_path / "var")
+
+    def impact(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "impact.cli", *args]
+        return subprocess.run(command, env=env, input=stdin, capture_output=True, text=True, timeout=60, check=False)
+
+    assert impact("org", "create", "mind-leeds", "Mind in Leeds").returncode == 0
+    duplicate = impact("org", "create", "mind-leeds", "Again")
+    assert duplicate.returncode == 1 and "already exists" in duplicate.stderr
+    created = impact(
+        "account",
+        "create",
+        "--org",
+        "mind-leeds",
+        "--email",
+        "ann@example.org",
+        "--role",
+        "admin",
+        stdin="a long enough passphrase\na long enough passphrase\n",
+    )
+    assert created.returncode == 0, created.stderr
+    too_short = impact("account", "create", "--org", "mind-leeds", "--email", "bo@example.org", stdin="short\nshort\n")
+    assert too_short.returncode == 1 and "at least 12" in too_short.stderr
+    issued = impact("token", "create", "--org", "mind-leeds", "--name", "case system")
+    assert issued.returncode == 0 and issued.stdout.startswith("ii_")
+    assert impact("token", "revoke", "--org", "mind-leeds", "1").returncode == 0
+    assert impact("token", "revoke", "--org", "other-org", "1").returncode == 1
