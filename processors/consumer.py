@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from impact.eventlog import EventLog, LogConsumer, LogUnavailable, Message, Record
 from impact.settings import Settings
-from processors.frame import Decoded, created, merge, quality_frame, referenced
+from processors.frame import Decoded, creates, quality_frame, referenced
 from processors.projection import project
 from processors.quality import Failure, QualityGate
 from processors.store import ReadModelStore
@@ -122,8 +122,7 @@ class Processor:
         report.duplicates += len(decoded) - len(fresh)
 
         batch: list[Decoded] = [(event, payload) for _, event, payload in fresh]
-        known = merge(self.store.known(referenced(batch)), created(batch))
-        failures = self.gate.check(quality_frame(batch, known))
+        failures = self._check(batch)
 
         accepted: list[Decoded] = []
         for message, event, payload in fresh:
@@ -152,6 +151,18 @@ class Processor:
         )
         self.health.events_processed += len(messages)
         return report
+
+    def _check(self, batch: list[Decoded]) -> dict[str, Failure]:
+        """The batch's data-quality failures; a refused creation then creates nothing for later events."""
+        known = self.store.known(referenced(batch))
+        creating = {str(event.event_id) for event, payload in batch if not creates(event, payload).empty()}
+        refused: frozenset[str] = frozenset()
+        while True:  # a fixed point: refusals only ever add refusals, so this ends
+            failures = self.gate.check(quality_frame(batch, known, refused))
+            newly = frozenset(failures.keys() & creating) - refused
+            if not newly:
+                return failures
+            refused |= newly
 
     def open_consumer(self) -> LogConsumer:
         return self.event_log.consumer(self.topic, self.group, start_positions=self.store.positions)

@@ -27,15 +27,51 @@ class Register:
     contributions: set[OrgKey] = field(default_factory=set)
     changes: set[OrgKey] = field(default_factory=set)
 
+    def add(self, other: Register) -> None:
+        self.participants |= other.participants
+        self.activities.update(other.activities)
+        self.contributions |= other.contributions
+        self.changes |= other.changes
+
+    def copy(self) -> Register:
+        return Register(set(self.participants), dict(self.activities), set(self.contributions), set(self.changes))
+
+    def empty(self) -> bool:
+        return not (self.participants or self.activities or self.contributions or self.changes)
+
+    def overlaps(self, other: Register) -> bool:
+        return bool(
+            self.participants & other.participants
+            or self.activities.keys() & other.activities.keys()
+            or self.contributions & other.contributions
+            or self.changes & other.changes
+        )
+
 
 Decoded = tuple[ev.StoredEvent, ev.Payload]
 
 
+def creates(event: ev.StoredEvent, payload: ev.Payload) -> Register:
+    """The identifiers one event creates."""
+    made, org = Register(), event.org_id
+    match payload:
+        case ev.ParticipantRegistered():
+            made.participants.add((org, payload.participant_id))
+        case ev.ActivityHeld():
+            made.activities[(org, payload.activity_id)] = payload.duration_hours
+        case ev.ContributionMade():
+            made.contributions.add((org, payload.contribution_id))
+        case ev.ChangeRecorded():
+            made.changes.add((org, payload.change_id))
+    return made
+
+
 def referenced(batch: Sequence[Decoded]) -> Register:
-    """Every identifier the batch refers to (what the store must look up)."""
+    """Every identifier the batch refers to or creates (what the store must look up)."""
     wanted = Register()
     for event, payload in batch:
         org = event.org_id
+        wanted.add(creates(event, payload))
         match payload:
             case ev.SessionAttended():
                 wanted.participants.add((org, payload.participant_id))
@@ -56,32 +92,6 @@ def referenced(batch: Sequence[Decoded]) -> Register:
     return wanted
 
 
-def created(batch: Sequence[Decoded]) -> Register:
-    """Every identifier the batch itself creates."""
-    made = Register()
-    for event, payload in batch:
-        org = event.org_id
-        match payload:
-            case ev.ParticipantRegistered():
-                made.participants.add((org, payload.participant_id))
-            case ev.ActivityHeld():
-                made.activities[(org, payload.activity_id)] = payload.duration_hours
-            case ev.ContributionMade():
-                made.contributions.add((org, payload.contribution_id))
-            case ev.ChangeRecorded():
-                made.changes.add((org, payload.change_id))
-    return made
-
-
-def merge(known: Register, made: Register) -> Register:
-    return Register(
-        participants=known.participants | made.participants,
-        activities={**known.activities, **made.activities},
-        contributions=known.contributions | made.contributions,
-        changes=known.changes | made.changes,
-    )
-
-
 def _row(event: ev.StoredEvent, payload: ev.Payload, known: Register) -> dict[str, Any]:
     org = event.org_id
     row: dict[str, Any] = dict.fromkeys(FRAME_COLUMNS)
@@ -89,15 +99,16 @@ def _row(event: ev.StoredEvent, payload: ev.Payload, known: Register) -> dict[st
         event_id=str(event.event_id),
         type=event.type,
         org_id=org,
-        area=getattr(payload, "area", None),
         lead_seconds=(event.occurred_at - event.recorded_at).total_seconds(),
         year=event.occurred_at.year,
     )
+    made = creates(event, payload)
+    if not made.empty():
+        row["already_recorded"] = known.overlaps(made)
     match payload:
         case ev.SessionAttended():
             duration = known.activities.get((org, payload.activity_id))
             row.update(
-                hours=payload.hours,
                 hours_beyond_activity=None if duration is None else payload.hours - duration,
                 participants_known=(org, payload.participant_id) in known.participants,
                 activity_known=(org, payload.activity_id) in known.activities,
@@ -120,18 +131,23 @@ def _row(event: ev.StoredEvent, payload: ev.Payload, known: Register) -> dict[st
         case ev.FeedbackSent():
             row["participants_known"] = (org, payload.participant_id) in known.participants
             row["change_known"] = all((org, cid) in known.changes for cid in payload.change_ids)
-    if isinstance(row["area"], str):
-        row["area"] = str(row["area"])
     return row
 
 
-def quality_frame(batch: Sequence[Decoded], known: Register) -> pd.DataFrame:
-    """One row per event, the columns the suite names; inapplicable columns are null."""
-    rows = [_row(event, payload, known) for event, payload in batch]
+def quality_frame(batch: Sequence[Decoded], known: Register, rejected: frozenset[str] = frozenset()) -> pd.DataFrame:
+    """One row per event, the columns the suite names; inapplicable columns are null.
+
+    An identifier counts as known from the event that creates it onwards, in log order, exactly as
+    if every event were processed alone: so the outcome never depends on where batches split.
+    Creations in `rejected` (already refused) create nothing.
+    """
+    running = known.copy()
+    rows = []
+    for event, payload in batch:
+        rows.append(_row(event, payload, running))
+        if str(event.event_id) not in rejected:
+            running.add(creates(event, payload))
     frame = pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
-    for column in ("lead_seconds", "year", "hours", "hours_beyond_activity"):
+    for column in ("lead_seconds", "year", "hours_beyond_activity"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
-    for column in ("type", "org_id", "area", "participants_known", "activity_known", "contributions_known"):
-        frame[column] = frame[column].astype("object")
-    frame["change_known"] = frame["change_known"].astype("object")
-    return frame
+    return frame.astype({column: "object" for column in FRAME_COLUMNS if column.endswith(("_known", "_recorded"))})

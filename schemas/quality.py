@@ -10,8 +10,7 @@ and Great Expectations skips nulls.
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.events import CLOCK_SKEW, EVENT_TYPES, MAX_HOURS
-from schemas.vocab import Area
+from schemas.events import CLOCK_SKEW
 
 SUITE_NAME = "involvement_events"
 SUITE_VERSION = 1
@@ -28,16 +27,10 @@ class Expectation:
 
 EXPECTATIONS: tuple[Expectation, ...] = (
     Expectation(
-        "type_known",
+        "not_already_recorded",
         "ExpectColumnValuesToBeInSet",
-        {"column": "type", "value_set": list(EVENT_TYPES)},
-        "The event type is not one the platform knows, so it cannot be counted.",
-    ),
-    Expectation(
-        "area_known",
-        "ExpectColumnValuesToBeInSet",
-        {"column": "area", "value_set": [area.value for area in Area]},
-        "The activity area is not one of the sixteen areas.",
+        {"column": "already_recorded", "value_set": [False]},
+        "Something with this ID was already recorded; each ID is recorded once, so use a new ID for a new record.",
     ),
     Expectation(
         "participant_registered",
@@ -76,12 +69,6 @@ EXPECTATIONS: tuple[Expectation, ...] = (
         f"The date is before {EARLIEST_YEAR}; it is probably a typing slip in the year.",
     ),
     Expectation(
-        "hours_in_range",
-        "ExpectColumnValuesToBeBetween",
-        {"column": "hours", "min_value": 0, "max_value": MAX_HOURS, "strict_min": True},
-        f"Hours must be more than 0 and at most {MAX_HOURS:g} for one session.",
-    ),
-    Expectation(
         "hours_within_activity",
         "ExpectColumnValuesToBeBetween",
         {"column": "hours_beyond_activity", "max_value": 0},
@@ -93,11 +80,10 @@ FRAME_COLUMNS: tuple[str, ...] = (
     "event_id",
     "type",
     "org_id",
-    "area",
     "lead_seconds",
     "year",
-    "hours",
     "hours_beyond_activity",
+    "already_recorded",
     "participants_known",
     "activity_known",
     "contributions_known",

@@ -1,0 +1,102 @@
+"""The processor's outcome depends on the log alone: not on batch sizes, and later facts patch earlier rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from impact.eventlog import open_event_log
+from impact.recording import record
+from impact.settings import Settings
+from processors.quality import QualityGate
+from schemas.events import EVENT_ADAPTER
+from schemas.readmodels import OVERALL, Change, DeadLetter, MonthlyMetric, Participant
+from tests.conftest import process_all
+from tests.test_crash_safety import snapshot
+
+DAY = datetime.now(UTC) - timedelta(days=20)
+
+
+def event(type_: str, payload: dict[str, Any], minute: int) -> Any:
+    when = (DAY + timedelta(minutes=minute)).isoformat()
+    return EVENT_ADAPTER.validate_python({"type": type_, "org_id": "org-a", "occurred_at": when, "payload": payload})
+
+
+def awkward_log() -> list[Any]:
+    """Facts in an awkward order: references before creations, repeats, late corrections."""
+    held = {
+        "activity_id": "a1",
+        "title": "Panel",
+        "area": "research",
+        "level": "consultation",
+        "date": DAY.date().isoformat(),
+        "duration_hours": 2,
+    }
+    return [
+        event(
+            "participant.registered",
+            {
+                "participant_id": "p1",
+                "display_name": "Ann",
+                "role": "carer",
+                "consent_to_contact": True,
+                "preferred_channel": "in_person",
+            },
+            0,
+        ),
+        event("session.attended", {"activity_id": "a1", "participant_id": "p1", "hours": 1}, 1),  # before a1
+        event("activity.held", held, 2),
+        event("session.attended", {"activity_id": "a1", "participant_id": "p1", "hours": 2}, 3),
+        event("activity.held", held | {"area": "media"}, 4),  # a second a1: refused
+        event(
+            "contribution.made",
+            {"contribution_id": "c1", "participant_ids": ["p1"], "area": "research", "text": "Shorter forms"},
+            5,
+        ),
+        event("change.status_changed", {"change_id": "ch1", "status": "agreed"}, 6),  # before ch1
+        event(
+            "change.recorded",
+            {
+                "change_id": "ch1",
+                "area": "research",
+                "title": "Forms",
+                "description": "Shorter",
+                "links": [{"contribution_id": "c1", "strength": "major"}],
+            },
+            7,
+        ),
+        event("participant.consent_changed", {"participant_id": "p1", "consent": False}, 8),
+        event("change.status_changed", {"change_id": "ch1", "status": "implemented"}, 9),
+    ]
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite", "postgres"])
+def test_batch_size_never_changes_the_outcome(
+    db_kind: str,
+    log_settings: Callable[[str], Settings],
+    engine_factory: Callable[[str], Engine],
+    gate: QualityGate,
+) -> None:
+    settings = log_settings("embedded")
+    with open_event_log(settings) as event_log:
+        record(event_log, settings.topic, awkward_log(), recorded_by="test")
+    outcomes = []
+    for batch_size in (1, 3, 500):
+        engine = engine_factory(db_kind)
+        process_all(settings.model_copy(update={"consumer_group": f"g{batch_size}"}), engine, gate, batch_size)
+        outcomes.append(snapshot(engine))
+        with Session(engine) as session:
+            reasons = sorted(letter.expectation for letter in session.exec(select(DeadLetter)))
+            participant = session.get(Participant, ("org-a", "p1"))
+            change = session.get(Change, ("org-a", "ch1"))
+            overall = session.get(MonthlyMetric, ("org-a", DAY.date().replace(day=1), OVERALL))
+        assert reasons == ["activity_recorded", "change_recorded", "not_already_recorded"], batch_size
+        assert participant is not None and participant.consent_to_contact is False  # a patch from a later batch
+        assert change is not None and change.status == "implemented"
+        assert overall is not None and (overall.attendances, overall.activities) == (1, 1)
+    assert outcomes[0] == outcomes[1] == outcomes[2]
