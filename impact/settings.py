@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     event_log: LogBackend = LogBackend.embedded
     event_log_path: Path | None = Field(default=None, description="Embedded log file; default in data_dir.")
     kafka_bootstrap: str = "localhost:9092"
-    kafka_partitions: int = Field(default=3, ge=1)
+    kafka_partitions: int = Field(default=3, ge=3, description="Partitions per topic; 3 or more.")
     topic: str = "involvement.events"
     dead_letter_topic: str = "involvement.events.dead-letters"
 

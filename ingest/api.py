@@ -27,10 +27,13 @@ def problem(status: int, message: str, **extra: Any) -> tuple[Response, int]:
 
 
 def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
-    return [
-        {"path": error_path(e["loc"]), "message": e["msg"].removeprefix("Value error, ")}
-        for e in exc.errors(include_url=False)
-    ]
+    errors = []
+    for error in exc.errors(include_url=False):
+        loc = error["loc"]
+        if error["type"] in {"union_tag_invalid", "union_tag_not_found"}:
+            loc = (*loc, "type")  # the event type itself is what is wrong
+        errors.append({"path": error_path(loc), "message": error["msg"].removeprefix("Value error, ")})
+    return errors
 
 
 @bp.post("/events")
@@ -41,6 +44,8 @@ def post_events() -> Any:
         body = json.loads(request.get_data(cache=False))
     except (ValueError, UnicodeDecodeError) as exc:
         return problem(400, f"The body is not valid JSON: {exc}.")
+    except RecursionError:
+        return problem(400, "The body nests too deeply to be an event or a batch of events.")
     batch = isinstance(body, list)
     if not batch and not isinstance(body, dict):
         return problem(422, "Send one event as a JSON object, or a batch as a JSON array of objects.")

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from pydantic import ValidationError
 
 from impact.eventlog import LogUnavailable
@@ -16,6 +16,14 @@ from schemas.events import EVENT_ADAPTER
 from schemas.vocab import AREA_LABELS
 
 bp = Blueprint("forms", __name__, url_prefix="/staff")
+
+
+@bp.after_request
+def _not_cached(response: Response) -> Response:
+    # A form page restored from the browser's cache would resubmit an old submission id.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
 
 CONTRIBUTION_FIELDS = {
     "org_id": "Organisation",
@@ -30,7 +38,7 @@ CONTRIBUTION_FIELDS = {
 def _occurred_at(day: date) -> datetime:
     """A day's moment: now if it is today (never in the future), else midday UTC."""
     now = datetime.now(UTC)
-    return now if day >= now.date() else datetime.combine(day, time(12), tzinfo=UTC)
+    return now if day == now.date() else datetime.combine(day, time(12), tzinfo=UTC)
 
 
 def _field_for(loc: tuple[int | str, ...]) -> str:
@@ -59,6 +67,8 @@ def _contribution(form: dict[str, str]) -> tuple[Any, dict[str, str]]:
     except ValueError:
         errors["made_on"] = "Enter the date as a real date, for example 2026-03-27."
         day = datetime.now(UTC).date()
+    if day > datetime.now(UTC).date():
+        errors["made_on"] = "The date cannot be in the future."
     participant_ids = [p.strip() for p in form.get("participant_ids", "").replace("\n", ",").split(",") if p.strip()]
     raw = {
         "event_id": form["event_id"],

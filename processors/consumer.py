@@ -6,6 +6,7 @@ and an event_id already processed is skipped, so redelivery after a crash change
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -16,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from impact.eventlog import EventLog, LogConsumer, LogUnavailable, Message, Record
 from impact.settings import Settings
@@ -24,7 +25,7 @@ from processors.frame import Decoded, creates, quality_frame, referenced
 from processors.projection import project
 from processors.quality import Failure, QualityGate
 from processors.store import ReadModelStore
-from schemas.events import StoredEvent
+from schemas.events import StoredEvent, without_personal_data
 from schemas.quality import SCHEMA_REASON
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def _dead_letter(message: Message, event_id: str, org_id: str, type_: str, failu
         "type": type_,
         "expectation": failure.expectation,
         "reason": failure.reason,
-        "event_json": message.value.decode("utf-8", errors="replace"),
+        "event_json": _redacted(message.value),
         "log_partition": message.partition,
         "log_offset": message.offset,
         "dead_at": datetime.now(UTC),
@@ -98,6 +99,44 @@ class Processor:
         )
 
     def handle(self, messages: Sequence[Message]) -> BatchReport:
+        """Handle a batch; if the database refuses its data, find the refused events and dead-letter them.
+
+        A refusal (DataError, IntegrityError) is about an event, not a fault: retrying the batch would
+        stall every organisation behind it. Splitting in halves finds the culprits in log2(n) steps.
+        """
+        try:
+            return self._handle(messages)
+        except (DataError, IntegrityError) as exc:
+            if len(messages) == 1:
+                return self._refuse(messages[0], exc)
+        middle = len(messages) // 2
+        first, second = self.handle(messages[:middle]), self.handle(messages[middle:])
+        return BatchReport(
+            accepted=first.accepted + second.accepted,
+            rejected=first.rejected + second.rejected,
+            duplicates=first.duplicates + second.duplicates,
+            reasons={k: first.reasons.get(k, 0) + second.reasons.get(k, 0) for k in first.reasons | second.reasons},
+        )
+
+    def _refuse(self, message: Message, exc: Exception) -> BatchReport:
+        try:
+            event = StoredEvent.from_bytes(message.value)
+            event_id, org_id, type_ = str(event.event_id), event.org_id, event.type
+        except ValueError:
+            event_id, org_id, type_ = f"offset:{message.partition}:{message.offset}", "", ""
+        detail = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+        failure = Failure("storable", f"The database could not store this event ({detail}).")
+        letter = _dead_letter(message, event_id, org_id, type_, failure)
+        self.event_log.append(self.dead_letter_topic, [Record(org_id or "-", _dead_letter_record(letter))])
+        self.store.write_batch(
+            projection=project([]),
+            accepted=[],
+            dead_letters=[letter],
+            positions={message.partition: message.offset + 1},
+        )
+        return BatchReport(rejected=1, reasons={"storable": 1})
+
+    def _handle(self, messages: Sequence[Message]) -> BatchReport:
         """Validate, fold and store one batch, with the positions after it, in one transaction."""
         report = BatchReport()
         decoded: list[tuple[Message, StoredEvent, Any]] = []
@@ -204,9 +243,16 @@ class Processor:
                 backoff = min(backoff * 2, 30.0)
 
 
-def _dead_letter_record(letter: dict[str, Any]) -> bytes:
-    import json
+def _redacted(raw: bytes) -> str:
+    """The event as JSON with personal fields withheld (unreadable bytes are kept as they are)."""
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", errors="replace")[:4000]
+    return json.dumps(without_personal_data(document) if isinstance(document, dict) else document)
 
+
+def _dead_letter_record(letter: dict[str, Any]) -> bytes:
     return json.dumps(
         {key: (value.isoformat() if isinstance(value, datetime) else value) for key, value in letter.items()}
     ).encode()

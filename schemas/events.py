@@ -95,9 +95,23 @@ PastDay = Annotated[date, AfterValidator(_day_not_in_future)]
 Hours = Annotated[float, Field(gt=0, le=MAX_HOURS, description="Hours, more than 0 and at most 24.")]
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _printable(value: str) -> str:
+    # NUL and other control characters are never meant, and PostgreSQL refuses NUL outright.
+    if _CONTROL.search(value):
+        raise ValueError("remove the control characters (such as NUL) from the text")
+    return value
+
+
 def text(max_length: int) -> Any:
-    """Free text: trimmed, non-empty, bounded. Stored exactly as typed; escaped on display."""
-    return Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)]
+    """Free text: trimmed, non-empty, bounded, printable. Stored exactly as typed; escaped on display."""
+    return Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length),
+        AfterValidator(_printable),
+    ]
 
 
 Name = text(120)
@@ -376,3 +390,18 @@ def event_json_schema() -> dict[str, Any]:
         "oneOf": [single, {"type": "array", "items": single, "minItems": 1, "maxItems": MAX_BATCH}],
         "$defs": defs,
     }
+
+
+# Personal data lives only in the participant register: copies of an event elsewhere (dead letters)
+# carry these fields withheld, and point at the event's place in the log instead.
+PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {"participant.registered": ("display_name", "contact", "demographics")}
+WITHHELD = "[withheld: personal data]"
+
+
+def without_personal_data(document: dict[str, Any]) -> dict[str, Any]:
+    """A copy of an event document with its personal fields withheld."""
+    payload = document.get("payload")
+    fields = PERSONAL_FIELDS.get(str(document.get("type")), ())
+    if not isinstance(payload, dict) or not fields:
+        return document
+    return {**document, "payload": {k: (WITHHELD if k in fields else v) for k, v in payload.items()}}

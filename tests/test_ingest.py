@@ -210,3 +210,41 @@ def test_kafka_down_means_503_and_every_202_is_in_the_log(private_broker: Broker
         assert set(in_log) <= accepted | unconfirmed, "nothing else"
     finally:
         reader.close()
+
+
+def test_control_characters_in_free_text_are_refused(client: FlaskClient) -> None:
+    response = client.post("/api/v1/events", json=contribution(payload={**contribution()["payload"], "text": "a\x00b"}))
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == [
+        {"path": "payload.text", "message": "remove the control characters (such as NUL) from the text"}
+    ]
+
+
+def test_deeply_nested_json_is_a_400_not_a_crash(client: FlaskClient) -> None:
+    response = client.post("/api/v1/events", data="[" * 100_000 + "]" * 100_000, content_type="application/json")
+    assert response.status_code == 400
+
+
+def test_an_unknown_type_points_at_type(client: FlaskClient) -> None:
+    response = client.post("/api/v1/events", json=contribution(type="contribution.invented"))
+    assert response.status_code == 422
+    assert [e["path"] for e in response.get_json()["errors"]] == ["type"]
+
+
+def test_responses_carry_security_headers(client: FlaskClient) -> None:
+    headers = client.get("/staff/contributions/new").headers
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert headers["Cache-Control"] == "no-store"
+
+
+def test_the_form_refuses_a_future_date(client: FlaskClient, event_log: EventLog, settings: Settings) -> None:
+    page = client.get("/staff/contributions/new").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    fields = {"org_id": "mind-leeds", "participant_ids": "p1", "area": "support", "made_on": tomorrow, "text": "x"}
+    response = client.post("/staff/contributions/new", data={"csrf_token": token, **fields})
+    assert response.status_code == 422
+    assert "cannot be in the future" in response.get_data(as_text=True)
+    assert stored(event_log, settings.topic) == []

@@ -100,3 +100,68 @@ def test_batch_size_never_changes_the_outcome(
         assert change is not None and change.status == "implemented"
         assert overall is not None and (overall.attendances, overall.activities) == (1, 1)
     assert outcomes[0] == outcomes[1] == outcomes[2]
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite", "postgres"])
+def test_an_event_the_database_refuses_is_dead_lettered_and_the_rest_go_on(
+    db_kind: str,
+    log_settings: Callable[[str], Settings],
+    engine_factory: Callable[[str], Engine],
+    gate: QualityGate,
+) -> None:
+    settings = log_settings("embedded")
+    engine = engine_factory(db_kind)
+    with engine.begin() as conn:  # a real refusal by the database, as a NUL byte would be on PostgreSQL
+        conn.exec_driver_sql(
+            "CREATE TRIGGER refuse_boom BEFORE INSERT ON contribution FOR EACH ROW "
+            "WHEN (NEW.text = 'boom') BEGIN SELECT RAISE(ABORT, 'boom refused'); END"
+            if db_kind == "sqlite"
+            else "ALTER TABLE contribution ADD CONSTRAINT refuse_boom CHECK (text <> 'boom')"
+        )
+    said = [
+        event(
+            "contribution.made",
+            {
+                "contribution_id": f"c{i}",
+                "participant_ids": ["p1"],
+                "area": "media",
+                "text": "boom" if i == 3 else f"idea {i}",
+            },
+            i + 1,
+        )
+        for i in range(6)
+    ]
+    with open_event_log(settings) as event_log:
+        record(event_log, settings.topic, [awkward_log()[0], *said], recorded_by="test")
+    process_all(settings, engine, gate, batch_size=500)
+    with Session(engine) as session:
+        letters = session.exec(select(DeadLetter)).all()
+        overall = session.get(MonthlyMetric, ("org-a", DAY.date().replace(day=1), OVERALL))
+    assert [(letter.expectation, letter.event_id) for letter in letters] == [("storable", str(said[3].event_id))]
+    assert "could not store" in letters[0].reason
+    assert overall is not None and overall.contributions == 5
+
+
+def test_dead_letters_withhold_personal_data(
+    log_settings: Callable[[str], Settings], engine_factory: Callable[[str], Engine], gate: QualityGate
+) -> None:
+    settings = log_settings("embedded")
+    person = {
+        "participant_id": "p1",
+        "display_name": "Ann Example",
+        "role": "carer",
+        "contact": {"email": "ann@example.org"},
+    }
+    twice = [event("participant.registered", person, 0), event("participant.registered", person, 1)]
+    with open_event_log(settings) as event_log:
+        record(event_log, settings.topic, twice, recorded_by="test")
+    engine = engine_factory("sqlite")
+    process_all(settings, engine, gate)
+    with Session(engine) as session:
+        [letter] = session.exec(select(DeadLetter)).all()
+    assert letter.expectation == "not_already_recorded"
+    with open_event_log(settings) as event_log, event_log.consumer(settings.dead_letter_topic, "check") as consumer:
+        in_topic = b"".join(m.value for m in consumer.poll(10, 500))
+    for copy in (letter.event_json, in_topic.decode()):
+        assert "Ann Example" not in copy and "ann@example.org" not in copy
+        assert "withheld" in copy and '"participant_id": "p1"' in copy.replace('\\"', '"')

@@ -63,6 +63,10 @@ class EmbeddedLog(EventLog):
                     raise
                 conn.execute("COMMIT")
             except (sqlite3.Error, OSError) as exc:
+                # A failed COMMIT can leave the connection inside a transaction: start afresh next time.
+                if self._conn is not None:
+                    self._conn.close()
+                    self._conn = None
                 raise LogUnavailable(f"embedded log {self.path}: {exc}") from exc
 
     def append(self, topic: str, records: Sequence[Record]) -> None:
