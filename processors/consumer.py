@@ -22,9 +22,9 @@ from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from impact.eventlog import EventLog, LogConsumer, LogUnavailable, Message, Record
 from impact.settings import Settings
 from processors.frame import Decoded, creates, quality_frame, referenced
-from processors.projection import project
+from processors.projection import Projection, project
 from processors.quality import Failure, QualityGate
-from processors.store import ReadModelStore
+from processors.store import PositionConflict, ReadModelStore
 from schemas.events import StoredEvent, without_personal_data
 from schemas.quality import SCHEMA_REASON
 
@@ -83,6 +83,7 @@ class Processor:
         self.store = ReadModelStore(engine, group, topic)
         self.gate = gate or QualityGate()
         self.health = Health()
+        self._expected: dict[int, int] = {}
 
     @classmethod
     def for_settings(
@@ -128,12 +129,7 @@ class Processor:
         failure = Failure("storable", f"The database could not store this event ({detail}).")
         letter = _dead_letter(message, event_id, org_id, type_, failure)
         self.event_log.append(self.dead_letter_topic, [Record(org_id or "-", _dead_letter_record(letter))])
-        self.store.write_batch(
-            projection=project([]),
-            accepted=[],
-            dead_letters=[letter],
-            positions={message.partition: message.offset + 1},
-        )
+        self._write(projection=project([]), accepted=[], dead_letters=[letter], messages=[message])
         return BatchReport(rejected=1, reasons={"storable": 1})
 
     def _handle(self, messages: Sequence[Message]) -> BatchReport:
@@ -179,14 +175,11 @@ class Processor:
                 self.dead_letter_topic,
                 [Record(letter["org_id"] or "-", _dead_letter_record(letter)) for letter in dead],
             )
-        positions: dict[int, int] = {}
-        for message in messages:
-            positions[message.partition] = max(positions.get(message.partition, 0), message.offset + 1)
-        self.store.write_batch(
+        self._write(
             projection=project(accepted),
             accepted=[(str(event.event_id), event.org_id) for event, _ in accepted],
             dead_letters=dead,
-            positions=positions,
+            messages=messages,
         )
         self.health.events_processed += len(messages)
         return report
@@ -203,8 +196,36 @@ class Processor:
                 return failures
             refused |= newly
 
+    def _write(
+        self,
+        *,
+        projection: Projection,
+        accepted: list[tuple[str, str]],
+        dead_letters: list[dict[str, Any]],
+        messages: Sequence[Message],
+    ) -> None:
+        positions: dict[int, int] = {}
+        for message in messages:
+            positions[message.partition] = max(positions.get(message.partition, 0), message.offset + 1)
+        self.store.write_batch(
+            projection=projection,
+            accepted=accepted,
+            dead_letters=dead_letters,
+            positions=positions,
+            expected=self._expected,
+        )
+        self._expected.update(positions)
+
     def open_consumer(self) -> LogConsumer:
-        return self.event_log.consumer(self.topic, self.group, start_positions=self.store.positions)
+        """A consumer that starts where the database says; those positions are what the next write expects."""
+        self._expected = {}
+
+        def start_positions(partitions: list[int]) -> dict[int, int]:
+            positions = self.store.positions(partitions)
+            self._expected.update(positions)
+            return positions
+
+        return self.event_log.consumer(self.topic, self.group, start_positions=start_positions)
 
     def caught_up(self) -> bool:
         """Whether the stored positions have reached the end of the log."""
@@ -236,6 +257,10 @@ class Processor:
                             return
                         backoff = 0.5
                         self.health.last_error = None
+            except PositionConflict as exc:
+                # Another processor got there first: drop this batch and resume from the stored positions.
+                log.warning("processor resuming from stored positions: %s", exc)
+                stop.wait(backoff)
             except (LogUnavailable, SQLAlchemyError) as exc:
                 self.health.last_error = str(exc).splitlines()[0]
                 log.warning("processor paused %.1fs: %s", backoff, self.health.last_error)

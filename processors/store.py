@@ -41,6 +41,10 @@ def _next_month(month: date) -> date:
     return date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 
+class PositionConflict(Exception):
+    """Another processor in the same group moved the stored positions: this batch must not be written."""
+
+
 def table(model: type[SQLModel]) -> Table:
     """The Core table behind a SQLModel class (typed columns for queries)."""
     return cast(Table, model.__table__)  # type: ignore[attr-defined]
@@ -104,9 +108,16 @@ class ReadModelStore:
         accepted: Sequence[tuple[str, str]],
         dead_letters: Sequence[dict[str, Any]],
         positions: dict[int, int],
+        expected: dict[int, int],
     ) -> None:
-        """Rows, processed event ids, dead letters and the new positions: all or nothing."""
+        """Rows, processed event ids, dead letters and the new positions: all or nothing.
+
+        `expected` is where this processor believes each partition stands. The positions move first,
+        as a compare-and-set, so a second processor on the same group fails here (PositionConflict)
+        before writing anything, instead of applying the same events again.
+        """
         with self.engine.begin() as conn:
+            self._advance(conn, positions, expected)
             for model, rows in projection.rows.items():
                 self._upsert(conn, model, list(rows.values()))
             for model, key, values in projection.patches:
@@ -117,14 +128,20 @@ class ReadModelStore:
             self._ignore_existing(conn, DeadLetter, list(dead_letters))
             for org_id, month in sorted(projection.months):
                 self._recompute_month(conn, org_id, month)
-            self._upsert(
-                conn,
-                ConsumerOffset,
-                [
-                    {"group_id": self.group, "topic": self.topic, "partition": p, "next_offset": offset}
-                    for p, offset in positions.items()
-                ],
-            )
+
+    def _advance(self, conn: Connection, positions: dict[int, int], expected: dict[int, int]) -> None:
+        o = OFFSETS.c
+        for partition, offset in sorted(positions.items()):
+            mine = and_(o.group_id == self.group, o.topic == self.topic, o.partition == partition)
+            start = expected.get(partition, 0)
+            moved = conn.execute(update(OFFSETS).where(mine, o.next_offset == start).values(next_offset=offset))
+            if moved.rowcount == 1:
+                continue
+            row = {"group_id": self.group, "topic": self.topic, "partition": partition, "next_offset": offset}
+            # RETURNING, not rowcount: drivers report -1 for an INSERT ... ON CONFLICT DO NOTHING.
+            first = self._insert(OFFSETS).values(row).on_conflict_do_nothing().returning(o.partition)
+            if start != 0 or conn.execute(first).first() is None:
+                raise PositionConflict(f"partition {partition} is no longer at {start}: another processor moved it")
 
     def _upsert(self, conn: Connection, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
         if not rows:

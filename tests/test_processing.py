@@ -13,7 +13,9 @@ from sqlmodel import Session, select
 from impact.eventlog import open_event_log
 from impact.recording import record
 from impact.settings import Settings
+from processors.consumer import Processor
 from processors.quality import QualityGate
+from processors.store import PositionConflict
 from schemas.events import EVENT_ADAPTER
 from schemas.readmodels import OVERALL, Change, DeadLetter, MonthlyMetric, Participant
 from tests.conftest import process_all
@@ -165,3 +167,23 @@ def test_dead_letters_withhold_personal_data(
     for copy in (letter.event_json, in_topic.decode()):
         assert "Ann Example" not in copy and "ann@example.org" not in copy
         assert "withheld" in copy and '"participant_id": "p1"' in copy.replace('\\"', '"')
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite", "postgres"])
+def test_a_second_processor_on_the_same_group_cannot_apply_a_batch_twice(
+    db_kind: str, log_settings: Callable[[str], Settings], engine_factory: Callable[[str], Engine], gate: QualityGate
+) -> None:
+    settings = log_settings("embedded")
+    engine = engine_factory(db_kind)
+    with open_event_log(settings) as event_log:
+        record(event_log, settings.topic, awkward_log()[:4], recorded_by="test")
+        first = Processor.for_settings(settings, engine=engine, event_log=event_log, gate=gate)
+        second = Processor.for_settings(settings, engine=engine, event_log=event_log, gate=gate)
+        with first.open_consumer() as one, second.open_consumer() as two:
+            batch_one, batch_two = one.poll(10, 500), two.poll(10, 500)
+            assert batch_one == batch_two  # both were started at the same stored positions
+            first.handle(batch_one)
+            before = snapshot(engine)
+            with pytest.raises(PositionConflict):
+                second.handle(batch_two)
+    assert snapshot(engine) == before
