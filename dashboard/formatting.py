@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+from impact.months import add_months, first_of_month
+
 SMALL_COUNT = 5  # a displayed count of people below this could identify someone (DOMAIN.md, privacy rules)
 SUPPRESSED = f"fewer than {SMALL_COUNT}"
 NOT_APPLICABLE = "—"
@@ -48,17 +50,6 @@ def format_percent(rate: float | None) -> str:
 def format_month(month: date) -> str:
     """A month as leadership reads it ("Mar 2025"), independent of the server's locale."""
     return f"{_MONTHS[month.month - 1]} {month.year}"
-
-
-def first_of_month(day: date) -> date:
-    """The first day of the month `day` falls in."""
-    return day.replace(day=1)
-
-
-def add_months(month: date, months: int) -> date:
-    """The first day of the month `months` after (or before, if negative) the month of `month`."""
-    index = month.year * 12 + month.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
 
 
 def months_between(start: date, end: date) -> list[date]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlmodel import SQLModel
 
+from impact.months import first_of_month
 from schemas import events as ev
 from schemas.readmodels import (
     Activity,
@@ -33,10 +34,6 @@ Row = dict[str, Any]
 
 def primary_key(model: type[SQLModel]) -> tuple[str, ...]:
     return tuple(column.name for column in model.__table__.primary_key.columns)  # type: ignore[attr-defined]
-
-
-def month_of(day: date) -> date:
-    return day.replace(day=1)
 
 
 @dataclass
@@ -120,7 +117,7 @@ def _activity_held(p: Projection, e: ev.StoredEvent, pl: ev.ActivityHeld) -> Non
             "duration_hours": pl.duration_hours,
         },
     )
-    p.months.add((e.org_id, month_of(pl.date)))
+    p.months.add((e.org_id, first_of_month(pl.date)))
 
 
 def _session_attended(p: Projection, e: ev.StoredEvent, pl: ev.SessionAttended) -> None:
@@ -137,7 +134,7 @@ def _session_attended(p: Projection, e: ev.StoredEvent, pl: ev.SessionAttended) 
             "attended_on": day,
         },
     )
-    p.months.add((e.org_id, month_of(day)))
+    p.months.add((e.org_id, first_of_month(day)))
 
 
 def _contribution_made(p: Projection, e: ev.StoredEvent, pl: ev.ContributionMade) -> None:
@@ -158,7 +155,7 @@ def _contribution_made(p: Projection, e: ev.StoredEvent, pl: ev.ContributionMade
             ContributionParticipant,
             {"org_id": e.org_id, "contribution_id": pl.contribution_id, "participant_id": participant_id},
         )
-    p.months.add((e.org_id, month_of(day)))
+    p.months.add((e.org_id, first_of_month(day)))
 
 
 def _change_recorded(p: Projection, e: ev.StoredEvent, pl: ev.ChangeRecorded) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, Table, and_, delete, func, select, tu
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel
 
+from impact.months import add_months
 from processors.frame import Register
 from processors.projection import Projection, primary_key
 from schemas.readmodels import (
@@ -35,10 +36,6 @@ _CHUNK = 500  # keeps IN lists and multi-row VALUES well inside every database's
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _next_month(month: date) -> date:
-    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 
 class PositionConflict(Exception):
@@ -164,7 +161,7 @@ class ReadModelStore:
 
     def _recompute_month(self, conn: Connection, org_id: str, month: date) -> None:
         """Rebuild one organisation-month of metrics from the facts (exact, and idempotent)."""
-        end = _next_month(month)
+        end = add_months(month, 1)
         a, at, c, cp = ACTIVITY.c, ATTENDANCE.c, CONTRIBUTION.c, CONTRIBUTORS.c
         figures: dict[str, dict[str, Any]] = defaultdict(dict)
 

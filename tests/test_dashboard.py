@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, text
-from sqlalchemy.exc import OperationalError
-from sqlmodel import Session, create_engine
+from sqlalchemy import Engine
+from sqlmodel import Session
 
 from dashboard import create_app
 from dashboard.formatting import (
@@ -30,7 +26,7 @@ from dashboard.formatting import (
 )
 from dashboard.overview import parse_period
 from dashboard.queries import Headline, MonthlyFigures, headline_figures, monthly_trend, organisations
-from impact.db import create_tables, make_engine, session_scope
+from impact.db import make_engine, session_scope
 from schemas.readmodels import (
     OVERALL,
     Attendance,
@@ -40,8 +36,6 @@ from schemas.readmodels import (
     ContributionParticipant,
     MonthlyMetric,
 )
-
-POSTGRES_URL = os.environ.get("IMPACT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 OVERVIEW_OUTPUTS = (
     ("participants-involved", "children"),
@@ -202,44 +196,6 @@ def test_parse_period(start: str | None, end: str | None, expected: tuple[date, 
 
 
 # --- real databases ----------------------------------------------------------------------------------
-
-
-def _postgres_engine() -> Iterator[Engine]:
-    """An engine on a fresh schema of the test PostgreSQL, dropped afterwards; unreachable fails under CI."""
-    admin = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 5})
-    try:
-        with admin.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except OperationalError as error:
-        admin.dispose()
-        message = f"PostgreSQL unreachable at {POSTGRES_URL}: {error}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    schema = f"t_{uuid4().hex}"
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        create_tables(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """An empty read-model database: a SQLite file, or a schema of its own on PostgreSQL."""
-    if request.param == "postgres":
-        yield from _postgres_engine()
-        return
-    sqlite = make_engine(f"sqlite:///{tmp_path / 'impact.db'}")
-    create_tables(sqlite)
-    yield sqlite
-    sqlite.dispose()
 
 
 def _attendance(event_id: str, org_id: str, participant_id: str, hours: float, attended_on: date) -> Attendance:
