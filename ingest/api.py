@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from impact.eventlog import LogUnavailable
 from impact.recording import record
 from ingest import get_event_log, get_settings
+from ingest.openapi import openapi_document
 from schemas.events import BATCH_ADAPTER, EVENT_ADAPTER, error_path, event_json_schema
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -77,6 +78,12 @@ def post_events() -> Any:
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
         return response, status
     return jsonify(accepted=len(stored), event_ids=[str(event.event_id) for event in stored]), 202
+
+
+@bp.get("/openapi.json")
+def openapi() -> Any:
+    """The OpenAPI 3.1 document of this API."""
+    return jsonify(openapi_document())
 
 
 @bp.get("/schema")
