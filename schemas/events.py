@@ -38,7 +38,6 @@ from schemas.vocab import (
     Strength,
 )
 
-SCHEMA_VERSION = 1
 # Clocks on staff laptops drift; a fact stamped a few minutes ahead is still a past fact.
 CLOCK_SKEW = timedelta(minutes=5)
 MAX_HOURS = 24.0

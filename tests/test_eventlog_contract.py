@@ -178,3 +178,16 @@ def test_kafka_topics_have_three_partitions_and_keys_stick(
         assert len({m.partition for m in got}) > 1, "keys spread over partitions"
     finally:
         log.close()
+
+
+def test_kafka_producer_waits_for_every_replica_and_retries_in_order(log_settings: Callable[[str], Settings]) -> None:
+    settings = log_settings("kafka")
+    log = open_event_log(settings)
+    assert isinstance(log, KafkaLog)
+    try:
+        config = log._get_producer().config
+        assert config["acks"] in ("all", -1)
+        assert config["retries"] >= 3
+        assert config["max_in_flight_requests_per_connection"] == 1  # a retry never overtakes its successor
+    finally:
+        log.close()

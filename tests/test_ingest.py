@@ -248,3 +248,11 @@ def test_the_form_refuses_a_future_date(client: FlaskClient, event_log: EventLog
     assert response.status_code == 422
     assert "cannot be in the future" in response.get_data(as_text=True)
     assert stored(event_log, settings.topic) == []
+
+
+def test_session_cookies_are_secure_in_production(settings: Settings, event_log: EventLog) -> None:
+    production = settings.model_copy(update={"env": "production", "database_url": "sqlite:///unused.db"})
+    config = create_app(production, event_log).config
+    assert config["SESSION_COOKIE_SECURE"] is True
+    assert config["SESSION_COOKIE_HTTPONLY"] is True and config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert create_app(settings, event_log).config["SESSION_COOKIE_SECURE"] is False
