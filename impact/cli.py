@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from impact.settings import LogBackend, Settings
+from impact.settings import Environment, LogBackend, Settings
 
 
 def _settings() -> Settings:
@@ -217,10 +217,22 @@ def run(no_seed: bool) -> None:
         click.echo("note: `impact run` is meant for the embedded default; using the configured Kafka log")
     from impact.db import create_tables, engine_for
 
-    create_tables(engine_for(settings))
+    engine = engine_for(settings)
+    create_tables(engine)
+    demo_sign_in = ""
     if not no_seed:
         count = _seed(settings)
         click.echo(f"seeded {count} demo events" if count else "demo data already present")
+        if settings.env != Environment.production:
+            from sqlmodel import Session
+
+            from impact.demo import DEMO_PASSWORD, demo_accounts
+
+            with Session(engine) as session:
+                accounts = demo_accounts(session)
+                session.commit()
+            first = {role: email for email, role in reversed(accounts)}
+            demo_sign_in = f"  sign in as       {first['admin']} (or staff@…, leadership@…), password {DEMO_PASSWORD}\n"
     children: dict[str, subprocess.Popen[Any]] = {
         name: subprocess.Popen([sys.executable, "-m", "impact.cli", name])  # noqa: S603
         for name in ("process", "ingest", "dashboard")
@@ -229,9 +241,10 @@ def run(no_seed: bool) -> None:
     click.echo(
         "\nInvolvement Impact is starting:\n"
         f"  dashboard        http://{host}:{settings.dashboard_port}/\n"
-        f"  staff form       http://{host}:{settings.ingest_port}/staff/contributions/new\n"
+        f"  staff pages      http://{host}:{settings.ingest_port}/\n"
         f"  ingest API       http://{host}:{settings.ingest_port}/api/v1/events\n"
         f"  processor health http://{host}:{settings.processor_health_port}/healthz\n"
+        f"{demo_sign_in}"
         "Press Ctrl-C to stop.\n"
     )
     stopping = False

@@ -9,7 +9,8 @@ from sqlalchemy import Engine, event
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlmodel import Session, SQLModel, create_engine
 
-import impact.accounts  # noqa: F401  (registers the account tables on SQLModel.metadata)
+import impact.accounts
+import impact.recording  # noqa: F401  (registers ingest's receipts table)
 import schemas.readmodels  # noqa: F401  (registers the read-model tables)
 from impact.settings import Settings
 

@@ -17,6 +17,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from itertools import count
 from typing import Any, TypeVar
 
+from sqlmodel import Session, select
+
 from impact.demo_texts import AREAS, DOMAINS, FIRST, FOLLOW_UPS, LAST, NEIGHBOURS, NOTES, STREETS, TITLES
 from schemas.events import (
     EVENT_ADAPTER,
@@ -322,3 +324,31 @@ def demo_summary(events: Iterable[Envelope | Mapping[str, Any]]) -> dict[str, in
     """How many events of each type, in the schema's order of types."""
     counts = Counter(e["type"] if isinstance(e, Mapping) else getattr(e, "type", type(e).__name__) for e in events)
     return {t: counts[t] for t in (*EVENT_TYPES, *sorted(set(counts) - set(EVENT_TYPES))) if counts[t]}
+
+
+# Sign-in accounts for the demo organisations, for trying the product on one machine (never in production).
+DEMO_PASSWORD = "involvement-demo"  # noqa: S105 (a published demo password, for local demo data only)
+DEMO_NAMES = {
+    "mind-leeds": "Mind in Leeds",
+    "carers-trust-east": "Carers Trust East",
+    "stroke-support-sw": "Stroke Support South West",
+}
+
+
+def demo_accounts(session: Session) -> list[tuple[str, str]]:
+    """Create each demo organisation and one account per role (once); returns [(e-mail, role)] for the banner."""
+    from impact.accounts import Organisation, Role, StaffAccount, create_account, create_organisation
+
+    made = []
+    for org in ORGS:
+        if session.get(Organisation, org.slug) is None:
+            create_organisation(session=session, org_id=org.slug, name=DEMO_NAMES.get(org.slug, org.slug))
+        for role in Role:
+            email = f"{role}@{org.slug}.example.org"
+            if session.exec(select(StaffAccount).where(StaffAccount.email == email)).first() is None:
+                name = f"Demo {role} ({DEMO_NAMES.get(org.slug, org.slug)})"
+                create_account(
+                    session=session, org_id=org.slug, email=email, name=name, role=role, password=DEMO_PASSWORD
+                )
+            made.append((email, str(role)))
+    return made

@@ -7,21 +7,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app, jsonify
-from flask_wtf.csrf import CSRFProtect
+from flask import Flask, current_app, jsonify, render_template
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy import Engine
 from werkzeug.exceptions import HTTPException
 
+from impact.db import create_tables, engine_for
 from impact.eventlog import EventLog, LogUnavailable, open_event_log
 from impact.settings import Environment, Settings
+from impact.web import CAN_LOG, CAN_MANAGE, CAN_READ, SignedIn, init_sign_in
+from schemas.vocab import label
 
 csrf = CSRFProtect()
 
 
 def create_app(
-    settings: Settings | None = None, event_log: EventLog | None = None, test_config: dict[str, Any] | None = None
+    settings: Settings | None = None,
+    event_log: EventLog | None = None,
+    test_config: dict[str, Any] | None = None,
+    engine: Engine | None = None,
 ) -> Flask:
-    """The ingest app; the event log is opened lazily on first use, never at import."""
+    """The ingest app: the JSON API, staff pages and sign-in, on the accounts database (`engine`)."""
     settings = settings or Settings()
+    if engine is None:
+        engine = engine_for(settings)
+        create_tables(engine)
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.signing_key,
@@ -36,12 +46,17 @@ def create_app(
     app.extensions["impact.settings"] = settings
     app.extensions["impact.event_log"] = event_log or open_event_log(settings)
     csrf.init_app(app)
+    init_sign_in(app, engine, template="login.html", home=_home)
+    app.jinja_env.globals.update(CAN_LOG=CAN_LOG, CAN_READ=CAN_READ, CAN_MANAGE=CAN_MANAGE, label=label)
 
-    from ingest import api, forms
+    from ingest import admin, api, forms, imports, pages
 
     app.register_blueprint(api.bp)
-    csrf.exempt(api.bp)  # the JSON API is not cookie-authenticated, so cross-site forms cannot ride it
+    csrf.exempt(api.bp)  # the JSON API takes bearer tokens, never cookies, so cross-site forms cannot ride it
+    app.register_blueprint(pages.bp)
     app.register_blueprint(forms.bp)
+    app.register_blueprint(imports.bp)
+    app.register_blueprint(admin.bp)
 
     @app.get("/healthz")
     def healthz() -> Any:
@@ -58,6 +73,12 @@ def create_app(
                 limit = settings.max_body_bytes
                 return api.problem(413, f"The request is larger than {limit:,} bytes; send fewer events per request.")
             return api.problem(exc.code or 500, exc.description or exc.name)
+        if isinstance(exc, CSRFError):
+            message = "This form had expired or did not come from this site. Go back, reload the page and try again."
+            return render_template("error.html", code=400, title="The form could not be sent", message=message), 400
+        if exc.code in ERROR_PAGES:
+            title, message = ERROR_PAGES[exc.code]
+            return render_template("error.html", code=exc.code, title=title, message=message), exc.code
         return exc
 
     @app.after_request
@@ -69,6 +90,20 @@ def create_app(
         return response
 
     return app
+
+
+ERROR_PAGES = {
+    403: ("You cannot use this page", "Your role does not include this. Ask an admin of your organisation."),
+    404: ("Page not found", "There is nothing here, or it belongs to another organisation."),
+    405: ("That did not work", "This page cannot be used that way. Go back and use its form."),
+    413: ("The file is too large", "Send a smaller file, or split it into several."),
+}
+
+
+def _home(person: SignedIn) -> str:
+    from flask import url_for
+
+    return url_for("forms.index") if person.may(CAN_LOG) else url_for("pages.home")
 
 
 def get_event_log() -> EventLog:

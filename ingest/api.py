@@ -1,15 +1,23 @@
-"""The JSON API: `POST /api/v1/events` takes one event (an object) or a batch (an array of up to 1,000)."""
+"""The JSON API: `POST /api/v1/events` takes one event (an object) or a batch (an array of up to 1,000).
+
+Callers authenticate with an API token (`Authorization: Bearer ii_...`) that belongs to one
+organisation; every event they send must be that organisation's. The OpenAPI document and the
+JSON Schema are public: they describe the API, not anyone's data.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 from pydantic import ValidationError
+from sqlmodel import Session
 
+from impact.accounts import ApiToken, token_for
 from impact.eventlog import LogUnavailable
-from impact.recording import record
+from impact.recording import ReusedEventId, record
+from impact.web import get_engine
 from ingest import get_event_log, get_settings
 from ingest.openapi import openapi_document
 from schemas.events import BATCH_ADAPTER, EVENT_ADAPTER, error_path, event_json_schema
@@ -37,8 +45,35 @@ def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
     return errors
 
 
+PUBLIC = {"api.openapi", "api.schema"}
+
+
+@bp.before_request
+def _authenticate() -> Any:
+    """Every call but the documents needs a live token; the token fixes the organisation."""
+    if request.endpoint in PUBLIC:
+        return None
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        return _unauthorised("Send an API token in the header Authorization: Bearer <token>.")
+    with Session(get_engine()) as session:
+        token = token_for(session=session, secret=secret.strip())
+        if token is None:
+            return _unauthorised("This API token is not recognised or has been revoked; ask an admin for a new one.")
+        session.expunge(token)
+    g.api_token = token
+    return None
+
+
+def _unauthorised(message: str) -> tuple[Response, int]:
+    response, status = problem(401, message)
+    response.headers["WWW-Authenticate"] = 'Bearer realm="involvement-impact"'
+    return response, status
+
+
 @bp.post("/events")
 def post_events() -> Any:
+    token: ApiToken = g.api_token
     if not request.is_json:
         return problem(415, "Send the events as JSON with the header Content-Type: application/json.")
     try:
@@ -65,9 +100,19 @@ def post_events() -> Any:
     if len(set(ids)) != len(ids):
         repeated = sorted({i for i in ids if ids.count(i) > 1})
         return problem(422, f"Each event in a batch needs its own event_id; repeated: {', '.join(repeated)}.")
+    foreign = [i for i, event in enumerate(events) if event.org_id != token.org_id]
+    if foreign:
+        where = ", ".join(f"[{i}].org_id" if batch else "org_id" for i in foreign[:10])
+        return problem(
+            403,
+            f"This token records for organisation '{token.org_id}' only; nothing in this request was stored. "
+            f"Correct: {where}.",
+        )
     settings = get_settings()
     try:
-        stored = record(get_event_log(), settings.topic, events, recorded_by="api")
+        recorded = record(get_event_log(), settings.topic, events, recorded_by=f"token:{token.id}", engine=get_engine())
+    except ReusedEventId as exc:
+        return problem(409, f"{exc} Nothing in this request was stored.", event_ids=exc.event_ids)
     except LogUnavailable:
         response, status = problem(
             503,
@@ -77,7 +122,7 @@ def post_events() -> Any:
         )
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
         return response, status
-    return jsonify(accepted=len(stored), event_ids=[str(event.event_id) for event in stored]), 202
+    return jsonify(accepted=len(recorded.event_ids), event_ids=recorded.event_ids), 202
 
 
 @bp.get("/openapi.json")

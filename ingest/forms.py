@@ -1,21 +1,43 @@
-"""Staff forms: record involvement in a browser, with inline errors and CSRF protection."""
+"""Staff pages: a form for every kind of involvement, and lists of the organisation's records.
+
+Every page is scoped to the signed-in person's organisation: a record of another organisation is
+"not found". A form validates with the same models as the API, shows every problem in an error
+summary linked to its field, keeps what was typed, and records each submission once however often
+it is sent (its event ids come from a submission id kept in the form).
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template
+from flask_login import current_user
 from pydantic import ValidationError
 
 from impact.eventlog import LogUnavailable
-from impact.recording import record
-from ingest import get_event_log, get_settings
-from schemas.events import EVENT_ADAPTER
-from schemas.vocab import AREA_LABELS
+from impact.recording import ReusedEventId, record
+from impact.web import CAN_LOG, get_engine, signed_in
+from ingest import get_event_log, get_settings, lookups
+from schemas.events import EVENT_ADAPTER, Envelope
+from schemas.vocab import AREA_LABELS, label
 
 bp = Blueprint("forms", __name__, url_prefix="/staff")
+
+SAVE_FAILED = "The record could not be saved just now. What you entered is kept below: send it again in a minute."
+ALREADY_USED = "This form was already sent with different details. Reload the page to start a new record."
+
+
+@bp.before_request
+def _staff_only() -> Any:
+    user: Any = current_user
+    if not user.is_authenticated:
+        return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
+    if not user.may(CAN_LOG):
+        abort(403)
+    return None
 
 
 @bp.after_request
@@ -25,111 +47,159 @@ def _not_cached(response: Response) -> Response:
     return response
 
 
-CONTRIBUTION_FIELDS = {
-    "org_id": "Organisation",
-    "participant_ids": "Participant IDs",
-    "activity_id": "Activity ID",
-    "area": "Activity area",
-    "made_on": "Date it was said",
-    "text": "What they said",
-}
+def org_id() -> str:
+    return signed_in().org_id
 
 
-def _occurred_at(day: date) -> datetime:
+def area_choices() -> list[tuple[str, str]]:
+    return sorted(((str(key), text) for key, text in AREA_LABELS.items()), key=lambda item: item[1])
+
+
+def choices(values: Iterable[Any]) -> list[tuple[str, str]]:
+    return [(str(value), label(value)) for value in values]
+
+
+# --- Submissions ------------------------------------------------------------------------------
+
+
+def submission_id(value: str | None = None) -> uuid.UUID:
+    """The form's own id: kept across re-renders, so a resubmit or a double click records once."""
+    try:
+        return uuid.UUID(value or "")
+    except ValueError:
+        return uuid.uuid4()
+
+
+def derived_id(submission: uuid.UUID, part: str) -> uuid.UUID:
+    """The event id of one part of a submission (for example one attendee): the same on every resubmit."""
+    return uuid.uuid5(submission, part)
+
+
+def new_reference(prefix: str, submission: uuid.UUID) -> str:
+    """A reference for a new record when staff leave it blank (stable across resubmits)."""
+    return f"{prefix}-{submission.hex[:10]}"
+
+
+def moment_of(day: date) -> datetime:
     """A day's moment: now if it is today (never in the future), else midday UTC."""
     now = datetime.now(UTC)
-    return now if day == now.date() else datetime.combine(day, time(12), tzinfo=UTC)
+    return now if day >= now.date() else datetime.combine(day, time(12), tzinfo=UTC)
 
 
-def _field_for(loc: tuple[int | str, ...]) -> str:
-    """The form field a validation error belongs to (the first part of its location naming one)."""
-    for part in loc:
-        if part == "occurred_at":
-            return "made_on"
-        if isinstance(part, str) and part in CONTRIBUTION_FIELDS:
-            return part
-    return "text"
-
-
-def _submission_id(value: str | None) -> str:
-    """The form's own event id: kept across re-renders, so a resubmit or double click records once."""
+def parse_day(value: str, errors: dict[str, str], name: str, *, required: bool = True) -> date | None:
+    """A date field (YYYY-MM-DD from the date picker), never in the future; records an error otherwise."""
+    value = value.strip()
+    if not value:
+        if required:
+            errors.setdefault(name, "Enter the date.")
+        return None
     try:
-        return str(uuid.UUID(value or ""))
+        day = date.fromisoformat(value)
     except ValueError:
-        return str(uuid.uuid4())
-
-
-def _contribution(form: dict[str, str]) -> tuple[Any, dict[str, str]]:
-    """The event the form describes, or the errors per field."""
-    errors: dict[str, str] = {}
-    try:
-        day = date.fromisoformat(form.get("made_on", ""))
-    except ValueError:
-        errors["made_on"] = "Enter the date as a real date, for example 2026-03-27."
-        day = datetime.now(UTC).date()
+        errors.setdefault(name, "Enter a real date, for example 2026-03-27.")
+        return None
     if day > datetime.now(UTC).date():
-        errors["made_on"] = "The date cannot be in the future."
-    participant_ids = [p.strip() for p in form.get("participant_ids", "").replace("\n", ",").split(",") if p.strip()]
-    raw = {
-        "event_id": form["event_id"],
-        "type": "contribution.made",
-        "org_id": form.get("org_id", "").strip(),
-        "occurred_at": _occurred_at(day).isoformat(),
-        "payload": {
-            "contribution_id": f"c-{uuid.UUID(form['event_id']).hex[:12]}",
-            "participant_ids": participant_ids,
-            "activity_id": form.get("activity_id", "").strip() or None,
-            "area": form.get("area", ""),
-            "text": form.get("text", ""),
-        },
-    }
+        errors.setdefault(name, "The date cannot be in the future.")
+        return None
+    return day
+
+
+Placement = Callable[[tuple[int | str, ...]], str]
+
+
+def validate(
+    raw: dict[str, Any],
+    errors: dict[str, str],
+    *,
+    place: Placement,
+    labels: dict[str, str],
+    choose: dict[str, str] | None = None,
+) -> Envelope | None:
+    """The event `raw` describes, or None with each problem added to `errors` under its form field."""
+    choose = choose or {}
     try:
-        event = EVENT_ADAPTER.validate_python(raw)
+        event: Envelope = EVENT_ADAPTER.validate_python(raw)
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
-            name = _field_for(error["loc"])
-            message = error["msg"].removeprefix("Value error, ")
-            if name == "participant_ids" and error["type"] == "too_short":
-                message = "Enter at least one participant ID."
-            elif name == "area":
-                message = "Choose the activity area."
-            elif name == "text" and error["type"] == "string_too_short":
-                message = "Enter what they said."
-            errors.setdefault(name, message)
-        return None, errors
-    return (event if not errors else None), errors
+            name = place(error["loc"])
+            errors.setdefault(name, _message(name, error, labels, choose))
+        return None
+    return event if not errors else None
 
 
-@bp.route("/contributions/new", methods=["GET", "POST"])
-def new_contribution() -> Any:
-    form: dict[str, str] = {"made_on": datetime.now(UTC).date().isoformat(), "event_id": _submission_id(None)}
-    errors: dict[str, str] = {}
-    status = 200
-    if request.method == "POST":
-        form = {name: request.form.get(name, "") for name in CONTRIBUTION_FIELDS}
-        form["event_id"] = _submission_id(request.form.get("event_id"))
-        event, errors = _contribution(form)
-        if event is not None:
-            try:
-                record(get_event_log(), get_settings().topic, [event], recorded_by="form")
-            except LogUnavailable:
-                errors["text"] = (
-                    "The record could not be saved just now. Your entry is kept below: submit it again in a minute."
-                )
-                status = 503
-            else:
-                flash(f"Contribution recorded (reference {event.payload.contribution_id}).", "success")
-                return redirect(url_for("forms.new_contribution", org_id=form["org_id"]))
-        status = status if status != 200 else 422
-    else:
-        form["org_id"] = request.args.get("org_id", "")
-    return (
-        render_template(
-            "contribution_form.html",
-            form=form,
-            errors=errors,
-            fields=CONTRIBUTION_FIELDS,
-            areas=sorted(AREA_LABELS.items(), key=lambda item: item[1]),
-        ),
-        status,
-    )
+def _message(name: str, error: Any, labels: dict[str, str], choose: dict[str, str]) -> str:
+    kind, context = error["type"], error.get("ctx") or {}
+    what = labels.get(name, name).lower()
+    if name in choose and kind in {"enum", "literal_error", "missing", "bool_parsing", "bool_type"}:
+        return choose[name]
+    if kind in {"string_too_short", "missing", "too_short"}:
+        return f"Enter {what}."
+    if kind == "string_too_long":
+        return f"Use {context.get('max_length', 'fewer')} characters or fewer for {what}."
+    if kind in {"float_parsing", "float_type"}:
+        return f"Enter {what} as a number, for example 1.5."
+    if kind in {"greater_than", "less_than_equal"}:
+        return "Enter a number more than 0 and at most 24."
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+def save(events: list[Envelope], errors: dict[str, str], field: str) -> bool:
+    """Record the events durably; on failure add an error to `field` and keep the form as typed."""
+    try:
+        record(
+            get_event_log(),
+            get_settings().topic,
+            events,
+            recorded_by=f"account:{signed_in().account_id}",
+            engine=get_engine(),
+        )
+    except LogUnavailable:
+        errors[field] = SAVE_FAILED
+        return False
+    except ReusedEventId:
+        errors[field] = ALREADY_USED
+        return False
+    return True
+
+
+def confirm(message: str, to: str) -> Response:
+    """Post/redirect/get with a confirmation the next page announces."""
+    flash(message, "success")
+    return redirect(to)  # type: ignore[return-value]
+
+
+def render_form(template: str, status: int, **context: Any) -> tuple[str, int]:
+    return render_template(template, **context), status
+
+
+def failed(errors: dict[str, str]) -> int:
+    """The status of a re-rendered form: 503 if the log was down, else 422."""
+    return 503 if SAVE_FAILED in errors.values() else 422
+
+
+# --- Start page and lists ---------------------------------------------------------------------
+
+
+@bp.get("/")
+def index() -> Any:
+    return render_template("staff_index.html", counts=lookups.counts(get_engine(), org_id()))
+
+
+@bp.get("/participants")
+def participants() -> Any:
+    return render_template("participants.html", participants=lookups.participants(get_engine(), org_id()))
+
+
+@bp.get("/activities")
+def activities() -> Any:
+    return render_template("activities.html", activities=lookups.activities(get_engine(), org_id()))
+
+
+@bp.get("/changes")
+def changes() -> Any:
+    return render_template("changes.html", changes=lookups.changes(get_engine(), org_id()))
+
+
+# The forms themselves, one module per part of the domain, add their routes to this blueprint.
+from ingest import forms_activities, forms_changes, forms_people  # noqa: E402, F401

@@ -6,6 +6,7 @@ Outside CI a missing PostgreSQL or broker skips the tests that need it; with CI 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import Engine, create_engine, text
 
 from impact.db import create_tables, make_engine
@@ -196,3 +198,61 @@ def process_all(settings: Settings, engine: Engine, gate: QualityGate, batch_siz
     with open_event_log(settings) as event_log:
         processor = Processor.for_settings(settings, engine=engine, event_log=event_log, gate=gate)
         processor.run(threading.Event(), batch_size=batch_size, poll_timeout_ms=200, until_caught_up=True)
+
+
+# --- Organisations, accounts and signed-in clients ---------------------------------------------
+
+PASSWORD = "correct horse battery staple"
+
+
+def add_organisation(engine: Engine, org_id: str, *, name: str = "") -> dict[str, str]:
+    """An organisation with one account per role; returns {role: e-mail}. Every password is PASSWORD."""
+    from sqlmodel import Session
+
+    from impact.accounts import Role, create_account, create_organisation
+
+    emails = {}
+    with Session(engine) as session:
+        create_organisation(session=session, org_id=org_id, name=name or org_id.replace("-", " ").title())
+        for role in Role:
+            email = f"{role}@{org_id}.example.org"
+            create_account(
+                session=session,
+                org_id=org_id,
+                email=email,
+                name=f"{role.title()} of {org_id}",
+                role=role,
+                password=PASSWORD,
+            )
+            emails[str(role)] = email
+        session.commit()
+    return emails
+
+
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_from(client: FlaskClient, path: str) -> str:
+    """The CSRF token of the form on the page at `path`."""
+    page = client.get(path)
+    found = _CSRF.search(page.get_data(as_text=True))
+    assert found, f"no CSRF token on {path} ({page.status_code})"
+    return found.group(1)
+
+
+def sign_in(client: FlaskClient, email: str, password: str = PASSWORD) -> None:
+    token = csrf_from(client, "/login")
+    response = client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+
+
+def issue_token(engine: Engine, org_id: str, name: str = "test client") -> str:
+    """A live API token's secret for `org_id`."""
+    from sqlmodel import Session
+
+    from impact.accounts import issue_token as issue
+
+    with Session(engine) as session:
+        _token, secret = issue(session=session, org_id=org_id, name=name)
+        session.commit()
+    return secret

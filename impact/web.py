@@ -1,0 +1,163 @@
+"""Sign-in for the web services (ingest's staff pages and the dashboard): sessions, roles, organisation scope.
+
+Both Flask apps call `init_sign_in(app, engine, template)`: it registers `/login` and `/logout`, loads the
+signed-in account on each request, and `roles_required(...)` guards a view. A session names the account
+and a fragment of its password hash, so changing a password or deactivating an account ends its sessions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request, session, url_for
+from flask_login import LoginManager, current_user, login_user, logout_user
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from impact.accounts import AccountError, Role, StaffAccount, authenticate
+
+CAN_LOG = frozenset({Role.staff, Role.admin})
+CAN_READ = frozenset({Role.leadership, Role.admin})
+CAN_MANAGE = frozenset({Role.admin})
+ROLE_LABELS = {
+    Role.staff: "Staff: records involvement",
+    Role.leadership: "Leadership: reads the dashboard",
+    Role.admin: "Admin: manages accounts and tokens, and records involvement",
+}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """The signed-in person, detached from any database session."""
+
+    account_id: int
+    org_id: str
+    role: Role
+    name: str
+    email: str
+    version: str  # a fragment of the password hash: a new password ends the old sessions
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return f"{self.account_id}.{self.version}"
+
+    def may(self, roles: frozenset[Role]) -> bool:
+        return self.role in roles
+
+    @classmethod
+    def of(cls, account: StaffAccount) -> SignedIn:
+        return cls(
+            int(account.id or 0),
+            account.org_id,
+            Role(account.role),
+            account.name,
+            account.email,
+            account.password_hash[-12:],
+        )
+
+
+def get_engine() -> Engine:
+    engine: Engine = current_app.extensions["impact.engine"]
+    return engine
+
+
+def signed_in() -> SignedIn:
+    """The signed-in person (only inside a view guarded by `roles_required`)."""
+    user = cast(Any, current_user)._get_current_object()
+    if not isinstance(user, SignedIn):
+        abort(401)
+    return user
+
+
+def roles_required(roles: frozenset[Role]) -> Callable[[F], F]:
+    """Guard a view: sign in first (redirect to the login page), then the role must be one of `roles` (403)."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            user = cast(Any, current_user)
+            if not user.is_authenticated:
+                return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
+            if not user.may(roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return cast(F, guarded)
+
+    return decorate
+
+
+def _load(user_id: str) -> SignedIn | None:
+    account_id, _, version = user_id.partition(".")
+    if not account_id.isdigit():
+        return None
+    with Session(get_engine()) as db:
+        account = db.get(StaffAccount, int(account_id))
+        if account is None or not account.active or account.password_hash[-12:] != version:
+            return None
+        return SignedIn.of(account)
+
+
+def _safe_next(target: str | None, fallback: str) -> str:
+    """Only a path on this site: never an absolute URL an attacker could send someone to."""
+    if not target:
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return fallback
+    return target
+
+
+def init_sign_in(app: Flask, engine: Engine, *, template: str, home: Callable[[SignedIn], str]) -> None:
+    """Add sign-in to `app`: `/login` (GET, POST) rendered with `template`, `/logout` (POST)."""
+    app.extensions["impact.engine"] = engine
+    manager = LoginManager()
+    manager.login_view = "sign_in.login"
+    manager.login_message = "Sign in to continue."
+    manager.login_message_category = "info"
+    manager.session_protection = "basic"
+    manager.user_loader(_load)
+    manager.init_app(app)
+
+    bp = Blueprint("sign_in", __name__)
+
+    @bp.route("/login", methods=["GET", "POST"])
+    def login() -> Any:
+        error, email, status = None, "", 200
+        next_url = request.values.get("next")
+        if request.method == "POST":
+            email = request.form.get("email", "").strip()
+            password = request.form.get("password", "")
+            if not email or not password:
+                error, status = "Enter your e-mail address and password.", 422
+            else:
+                with Session(get_engine()) as db:
+                    try:
+                        account = authenticate(session=db, email=email, password=password)
+                    except AccountError as exc:
+                        db.commit()  # the failure counts towards the lock
+                        error, status = str(exc), 401
+                    else:
+                        db.commit()
+                        person = SignedIn.of(account)
+                        session.clear()  # a fresh session: nothing from before sign-in carries over
+                        login_user(person)
+                        return redirect(_safe_next(next_url, home(person)))
+        return render_template(template, error=error, email=email, next_url=next_url or ""), status
+
+    @bp.post("/logout")
+    def logout() -> Any:
+        logout_user()
+        session.clear()
+        return redirect(url_for("sign_in.login", signed_out=1))
+
+    app.register_blueprint(bp)

@@ -1,0 +1,3 @@
+"""Staff forms: activities."""
+
+from __future__ import annotations

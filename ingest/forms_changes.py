@@ -1,0 +1,3 @@
+"""Staff forms: changes."""
+
+from __future__ import annotations

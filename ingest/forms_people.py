@@ -1,0 +1,3 @@
+"""Staff forms: people."""
+
+from __future__ import annotations
