@@ -12,7 +12,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 MIN_PASSWORD_LENGTH = 12
@@ -30,7 +30,18 @@ class Role(StrEnum):
 
 
 class AccountError(ValueError):
-    """A request about accounts that cannot be met, with a message a person can act on."""
+    """A request about accounts that cannot be met, with a message a person can act on.
+
+    `field` names the input the message is about (for example "email"), so a form can show it there.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NoSuchRecord(AccountError):
+    """The account or token does not exist, or belongs to another organisation (which is the same to you)."""
 
 
 def _now() -> datetime:
@@ -73,19 +84,60 @@ class ApiToken(SQLModel, table=True):
 
 _ORG_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,39}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+MAX_NAME = 120  # a person's or a token's name (the column's size)
+MAX_ORG_NAME = 200
+MAX_EMAIL = 320
+
+
+def _first(problems: dict[str, str]) -> None:
+    """Raise the first problem, if any, as an AccountError about its field."""
+    for field, message in problems.items():
+        raise AccountError(message, field=field)
+
+
+def organisation_problems(*, session: Session, org_id: str, name: str) -> dict[str, str]:
+    """Everything wrong with a new organisation, by field ("org_id", "name"); empty if it can be created."""
+    problems: dict[str, str] = {}
+    if not _ORG_ID.fullmatch(org_id):
+        problems["org_id"] = "Use 2 to 40 lower-case letters, digits or hyphens for the organisation's short name."
+    elif session.get(Organisation, org_id):
+        problems["org_id"] = f"An organisation called '{org_id}' already exists."
+    if not name.strip():
+        problems["name"] = "Enter the organisation's name."
+    elif len(name.strip()) > MAX_ORG_NAME:
+        problems["name"] = f"Use at most {MAX_ORG_NAME} characters for the organisation's name."
+    return problems
 
 
 def create_organisation(*, session: Session, org_id: str, name: str) -> Organisation:
-    if not _ORG_ID.fullmatch(org_id):
-        raise AccountError("Use 2 to 40 lower-case letters, digits or hyphens for the organisation's short name.")
-    if session.get(Organisation, org_id):
-        raise AccountError(f"An organisation called '{org_id}' already exists.")
-    if not name.strip():
-        raise AccountError("Enter the organisation's name.")
+    _first(organisation_problems(session=session, org_id=org_id, name=name))
     organisation = Organisation(org_id=org_id, name=name.strip())
     session.add(organisation)
     session.flush()
     return organisation
+
+
+def _password_problem(password: str) -> str | None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"Use a password of at least {MIN_PASSWORD_LENGTH} characters."
+    return None
+
+
+def account_problems(*, session: Session, email: str, name: str, role: Role | str, password: str) -> dict[str, str]:
+    """Everything wrong with a new account, by field ("email", "name", "role", "password")."""
+    problems: dict[str, str] = {}
+    email = email.strip().lower()
+    if not _EMAIL.fullmatch(email) or len(email) > MAX_EMAIL:
+        problems["email"] = "Enter an e-mail address like name@example.org."
+    elif session.exec(select(StaffAccount).where(StaffAccount.email == email)).first():
+        problems["email"] = "An account with that e-mail address already exists."
+    if len(name.strip()) > MAX_NAME:
+        problems["name"] = f"Use at most {MAX_NAME} characters for the name."
+    if role not in set(Role):
+        problems["role"] = f"Choose a role: {', '.join(Role)}."
+    if problem := _password_problem(password):
+        problems["password"] = problem
+    return problems
 
 
 def create_account(
@@ -93,15 +145,8 @@ def create_account(
 ) -> StaffAccount:
     email = email.strip().lower()
     if not session.get(Organisation, org_id):
-        raise AccountError(f"There is no organisation called '{org_id}'.")
-    if not _EMAIL.fullmatch(email):
-        raise AccountError("Enter an e-mail address like name@example.org.")
-    if session.exec(select(StaffAccount).where(StaffAccount.email == email)).first():
-        raise AccountError("An account with that e-mail address already exists.")
-    if role not in set(Role):
-        raise AccountError(f"Choose a role: {', '.join(Role)}.")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"Use a password of at least {MIN_PASSWORD_LENGTH} characters.")
+        raise AccountError(f"There is no organisation called '{org_id}'.", field="org_id")
+    _first(account_problems(session=session, email=email, name=name, role=role, password=password))
     account = StaffAccount(
         org_id=org_id,
         email=email,
@@ -109,6 +154,94 @@ def create_account(
         role=str(role),
         password_hash=generate_password_hash(password),
     )
+    session.add(account)
+    session.flush()
+    return account
+
+
+def create_organisation_with_admin(
+    *, session: Session, org_id: str, name: str, admin_email: str, admin_name: str, password: str
+) -> tuple[Organisation, StaffAccount]:
+    """A new organisation and its first admin, in the caller's transaction (commit once, or neither exists).
+
+    An AccountError's `field` is the name of the argument it is about (for example "admin_email").
+    """
+    organisation = create_organisation(session=session, org_id=org_id, name=name)
+    try:
+        account = create_account(
+            session=session, org_id=org_id, email=admin_email, name=admin_name, role=Role.admin, password=password
+        )
+    except AccountError as exc:
+        field = {"email": "admin_email", "name": "admin_name"}.get(exc.field or "", exc.field)
+        raise AccountError(str(exc), field=field) from exc
+    return organisation, account
+
+
+# --- Managing an organisation's accounts --------------------------------------------------------
+
+
+def accounts_of(*, session: Session, org_id: str) -> list[StaffAccount]:
+    """The organisation's accounts, by name."""
+    query = select(StaffAccount).where(StaffAccount.org_id == org_id)
+    return list(session.exec(query.order_by(col(StaffAccount.name), col(StaffAccount.email))).all())
+
+
+def account_in(*, session: Session, org_id: str, account_id: int) -> StaffAccount:
+    """One of the organisation's accounts; another organisation's account does not exist for you."""
+    account = session.get(StaffAccount, account_id)
+    if account is None or account.org_id != org_id:
+        raise NoSuchRecord("There is no such account.")
+    return account
+
+
+def locked_until(account: StaffAccount, now: datetime | None = None) -> datetime | None:
+    """When the account's sign-in lock ends (UTC), or None if it is not locked now."""
+    if account.locked_until is None:
+        return None
+    until = _aware(account.locked_until)
+    return until if until > (now or _now()) else None
+
+
+def deactivate_account(*, session: Session, org_id: str, account_id: int, by_account_id: int) -> StaffAccount:
+    """The account can no longer sign in, and its sessions end at their next request."""
+    account = account_in(session=session, org_id=org_id, account_id=account_id)
+    if account.id == by_account_id:
+        raise AccountError("You cannot deactivate your own account. Ask another admin of your organisation.")
+    account.active = False
+    session.add(account)
+    session.flush()
+    return account
+
+
+def set_password(*, session: Session, org_id: str, account_id: int, password: str) -> StaffAccount:
+    """A new password for the account: it also lifts a sign-in lock and ends the account's sessions."""
+    account = account_in(session=session, org_id=org_id, account_id=account_id)
+    if problem := _password_problem(password):
+        raise AccountError(problem, field="password")
+    account.password_hash = generate_password_hash(password)
+    account.failed_logins, account.locked_until = 0, None
+    session.add(account)
+    session.flush()
+    return account
+
+
+def reactivate_account(*, session: Session, org_id: str, account_id: int, password: str) -> StaffAccount:
+    """The account may sign in again, with a new password.
+
+    The new password is required so that a session from before the account was deactivated (the session
+    names a fragment of the password hash) does not come back to life.
+    """
+    account = set_password(session=session, org_id=org_id, account_id=account_id, password=password)
+    account.active = True
+    session.add(account)
+    session.flush()
+    return account
+
+
+def unlock_account(*, session: Session, org_id: str, account_id: int) -> StaffAccount:
+    """Lift a lock from repeated failed sign-ins before it ends by itself."""
+    account = account_in(session=session, org_id=org_id, account_id=account_id)
+    account.failed_logins, account.locked_until = 0, None
     session.add(account)
     session.flush()
     return account
@@ -142,10 +275,20 @@ def _hash_token(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def token_name_problem(name: str, *, required: bool = True) -> str | None:
+    if required and not name.strip():
+        return "Enter a name for the token, so you can tell it apart from others."
+    if len(name.strip()) > MAX_NAME:
+        return f"Use at most {MAX_NAME} characters for the token's name."
+    return None
+
+
 def issue_token(*, session: Session, org_id: str, name: str) -> tuple[ApiToken, str]:
     """A new API token for the organisation; the secret is shown once and never stored."""
     if not session.get(Organisation, org_id):
-        raise AccountError(f"There is no organisation called '{org_id}'.")
+        raise AccountError(f"There is no organisation called '{org_id}'.", field="org_id")
+    if problem := token_name_problem(name, required=False):
+        raise AccountError(problem, field="name")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         org_id=org_id, name=name.strip() or "API token", prefix=secret[:10], token_hash=_hash_token(secret)
@@ -161,10 +304,22 @@ def token_for(*, session: Session, secret: str) -> ApiToken | None:
     return token if token is not None and token.revoked_at is None else None
 
 
-def revoke_token(*, session: Session, org_id: str, token_id: int) -> ApiToken:
+def tokens_of(*, session: Session, org_id: str) -> list[ApiToken]:
+    """The organisation's API tokens, newest first (revoked ones too, so people can see what was revoked)."""
+    query = select(ApiToken).where(ApiToken.org_id == org_id)
+    return list(session.exec(query.order_by(col(ApiToken.created_at).desc(), col(ApiToken.id).desc())).all())
+
+
+def token_in(*, session: Session, org_id: str, token_id: int) -> ApiToken:
+    """One of the organisation's tokens; another organisation's token does not exist for you."""
     token = session.get(ApiToken, token_id)
-    if token is None or token.org_id != org_id:  # another organisation's token does not exist for you
-        raise AccountError("There is no such token.")
+    if token is None or token.org_id != org_id:
+        raise NoSuchRecord("There is no such token.")
+    return token
+
+
+def revoke_token(*, session: Session, org_id: str, token_id: int) -> ApiToken:
+    token = token_in(session=session, org_id=org_id, token_id=token_id)
     token.revoked_at = token.revoked_at or _now()
     session.add(token)
     session.flush()

@@ -1,17 +1,355 @@
-"""Admin pages: the organisation's accounts and API tokens, and new organisations."""
+"""Admin pages: the organisation's accounts and API tokens, and new organisations.
+
+Only admins use these pages, and only for their own organisation: an account or token id of another
+organisation is "not found". Every change is a POST with the form's CSRF token. A new API token's
+secret is shown once, in the response to the form that issued it, and is never stored or flashed
+(flashed messages travel in the session cookie, which is signed but readable).
+
+Any admin may create a new organisation (to onboard a partner charity) with its first admin account,
+in one transaction; the admin who creates it gets no access to it.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from flask import Blueprint, render_template
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_user
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 
-from impact.web import CAN_MANAGE, roles_required
+from impact.accounts import (
+    MAX_EMAIL,
+    MAX_NAME,
+    MAX_ORG_NAME,
+    MIN_PASSWORD_LENGTH,
+    AccountError,
+    NoSuchRecord,
+    Role,
+    account_in,
+    account_problems,
+    accounts_of,
+    create_account,
+    create_organisation_with_admin,
+    deactivate_account,
+    issue_token,
+    locked_until,
+    organisation_problems,
+    reactivate_account,
+    revoke_token,
+    set_password,
+    token_in,
+    token_name_problem,
+    tokens_of,
+    unlock_account,
+)
+from impact.web import CAN_MANAGE, ROLE_LABELS, SignedIn, get_engine, roles_required, signed_in
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+T = TypeVar("T")
+
+ROLES = [(str(role), *ROLE_LABELS[role].split(": ", 1)) for role in Role]  # (value, name, what they do)
+ROLE_NAMES = {value: name for value, name, _ in ROLES}
+ACCOUNT_FIELDS = {"email": "E-mail address", "name": "Full name", "role": "Role", "password": "Initial password"}
+ORGANISATION_FIELDS = {
+    "org_id": "Short name",
+    "org_name": "Organisation's full name",
+    "email": "First admin's e-mail address",
+    "name": "First admin's full name",
+    "password": "First admin's initial password",
+}
+PASSWORD_FIELDS = {"password": "New password"}
+TOKEN_FIELDS = {"name": "Token name"}
+TAKEN = "An account with that e-mail address already exists."
+
+
+@bp.before_request
+def _admins_only() -> Any:
+    """Every page here, present and future: sign in first, and be an admin."""
+    user: Any = current_user
+    if not user.is_authenticated:
+        return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
+    if not user.may(CAN_MANAGE):
+        abort(403)
+    return None
+
+
+@bp.after_request
+def _not_cached(response: Response) -> Response:
+    # Pages with people's details, and the one page that shows a token's secret: never kept in a cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _in_own_organisation(action: Callable[[Session], T]) -> T:
+    """Run `action` in a transaction and commit; a record of another organisation (or none) is a 404."""
+    with Session(get_engine(), expire_on_commit=False) as db:
+        try:
+            result = action(db)
+        except NoSuchRecord:
+            abort(404)
+        db.commit()
+        return result
+
+
+def _form(*names: str) -> dict[str, str]:
+    """The submitted values to show again (never a password)."""
+    return {name: request.form.get(name, "").strip() for name in names}
+
+
+# --- The organisation's accounts and tokens -------------------------------------------------------
 
 
 @bp.get("/")
 @roles_required(CAN_MANAGE)
 def index() -> Any:
-    return render_template("error.html", code=501, title="Accounts and tokens", message="Not built yet."), 501
+    me = signed_in()
+    with Session(get_engine()) as db:
+        accounts = [
+            {"account": account, "locked_until": locked_until(account), "you": account.id == me.account_id}
+            for account in accounts_of(session=db, org_id=me.org_id)
+        ]
+        tokens = tokens_of(session=db, org_id=me.org_id)
+        for row in accounts:
+            db.expunge(row["account"])
+        for token in tokens:
+            db.expunge(token)
+    return render_template("admin_index.html", accounts=accounts, tokens=tokens, role_names=ROLE_NAMES)
+
+
+@bp.route("/accounts/new", methods=["GET", "POST"])
+def new_account() -> Any:
+    me = signed_in()
+    form = _form("email", "name", "role")
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        password = request.form.get("password", "")
+        with Session(get_engine()) as db:
+            errors = account_problems(
+                session=db, email=form["email"], name=form["name"], role=form["role"], password=password
+            )
+            if not form["name"]:
+                errors["name"] = "Enter the person's full name."
+            errors = _in_order(errors, ACCOUNT_FIELDS)
+            if not errors:
+                try:
+                    account = create_account(
+                        session=db,
+                        org_id=me.org_id,
+                        email=form["email"],
+                        name=form["name"],
+                        role=form["role"],
+                        password=password,
+                    )
+                    db.commit()
+                except AccountError as exc:
+                    errors = {exc.field if exc.field in ACCOUNT_FIELDS else "email": str(exc)}
+                except IntegrityError:  # someone else took the address a moment ago
+                    db.rollback()
+                    errors = {"email": TAKEN}
+                else:
+                    flash(
+                        f"Account created for {account.name} ({account.email}). Give them their password "
+                        "in person or by phone, not in the same e-mail as the address of this site.",
+                        "success",
+                    )
+                    return redirect(url_for("admin.index"), 303)
+    return _page(
+        "admin_account_form.html",
+        errors,
+        fields=ACCOUNT_FIELDS,
+        form=form,
+        roles=ROLES,
+        min_password=MIN_PASSWORD_LENGTH,
+        max_name=MAX_NAME,
+        max_email=MAX_EMAIL,
+    )
+
+
+@bp.post("/accounts/<int:account_id>/deactivate")
+def deactivate(account_id: int) -> Any:
+    me = signed_in()
+    try:
+        account = _in_own_organisation(
+            lambda db: deactivate_account(
+                session=db, org_id=me.org_id, account_id=account_id, by_account_id=me.account_id
+            )
+        )
+    except AccountError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("admin.index"), 303)
+    flash(f"{account.name}'s account is deactivated: they cannot sign in, and were signed out.", "success")
+    return redirect(url_for("admin.index"), 303)
+
+
+@bp.post("/accounts/<int:account_id>/unlock")
+def unlock(account_id: int) -> Any:
+    me = signed_in()
+    account = _in_own_organisation(lambda db: unlock_account(session=db, org_id=me.org_id, account_id=account_id))
+    flash(f"{account.name}'s account is unlocked: they can try to sign in again now.", "success")
+    return redirect(url_for("admin.index"), 303)
+
+
+@bp.route("/accounts/<int:account_id>/password", methods=["GET", "POST"])
+def password(account_id: int) -> Any:
+    return _new_password(account_id, reactivate=False)
+
+
+@bp.route("/accounts/<int:account_id>/reactivate", methods=["GET", "POST"])
+def reactivate(account_id: int) -> Any:
+    return _new_password(account_id, reactivate=True)
+
+
+def _new_password(account_id: int, *, reactivate: bool) -> Any:
+    """Set a new password (which also unlocks the account and ends its sessions), or reactivate with one."""
+    me = signed_in()
+    errors: dict[str, str] = {}
+    with Session(get_engine()) as db:
+        try:
+            account = account_in(session=db, org_id=me.org_id, account_id=account_id)
+        except NoSuchRecord:
+            abort(404)
+        if request.method == "POST":
+            change = reactivate_account if reactivate else set_password
+            try:
+                account = change(
+                    session=db, org_id=me.org_id, account_id=account_id, password=request.form.get("password", "")
+                )
+            except AccountError as exc:
+                errors = {"password": str(exc)}
+            else:
+                db.commit()
+                if account.id == me.account_id:  # a new password ends sessions: keep this one
+                    login_user(SignedIn.of(account))
+                    message = "Your password is changed. Your other sessions have ended."
+                elif reactivate:
+                    message = f"{account.name}'s account is active again, with the new password you set."
+                else:
+                    message = f"{account.name}'s password is changed; their sessions have ended."
+                flash(message, "success")
+                return redirect(url_for("admin.index"), 303)
+        db.expunge(account)
+    return _page(
+        "admin_password.html",
+        errors,
+        fields=PASSWORD_FIELDS,
+        account=account,
+        reactivate=reactivate,
+        you=account.id == me.account_id,
+        min_password=MIN_PASSWORD_LENGTH,
+    )
+
+
+# --- API tokens ---------------------------------------------------------------------------------
+
+
+@bp.route("/tokens/new", methods=["GET", "POST"])
+def new_token() -> Any:
+    me = signed_in()
+    form = _form("name")
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        if problem := token_name_problem(form["name"]):
+            errors = {"name": problem}
+        else:
+            token, secret = _in_own_organisation(
+                lambda db: issue_token(session=db, org_id=me.org_id, name=form["name"])
+            )
+            # Shown in this response only: not flashed, not stored, not cached.
+            response = Response(render_template("admin_token_issued.html", token=token, secret=secret))
+            response.headers["Cache-Control"] = "no-store"
+            return response
+    return _page("admin_token_form.html", errors, fields=TOKEN_FIELDS, form=form, max_name=MAX_NAME)
+
+
+@bp.route("/tokens/<int:token_id>/revoke", methods=["GET", "POST"])
+def revoke(token_id: int) -> Any:
+    me = signed_in()
+    if request.method == "GET":  # the confirmation step
+        with Session(get_engine()) as db:
+            try:
+                token = token_in(session=db, org_id=me.org_id, token_id=token_id)
+            except NoSuchRecord:
+                abort(404)
+            db.expunge(token)
+        if token.revoked_at is not None:
+            flash(f"The token '{token.name}' is already revoked.", "info")
+            return redirect(url_for("admin.index"), 303)
+        return render_template("admin_revoke.html", token=token)
+    token = _in_own_organisation(lambda db: revoke_token(session=db, org_id=me.org_id, token_id=token_id))
+    flash(f"The token '{token.name}' is revoked: requests that use it are refused from now on.", "success")
+    return redirect(url_for("admin.index"), 303)
+
+
+# --- New organisations --------------------------------------------------------------------------
+
+
+@bp.route("/organisations/new", methods=["GET", "POST"])
+def new_organisation() -> Any:
+    form = _form("org_id", "org_name", "email", "name")
+    form["org_id"] = form["org_id"].lower()
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        password = request.form.get("password", "")
+        with Session(get_engine()) as db:
+            found = organisation_problems(session=db, org_id=form["org_id"], name=form["org_name"])
+            if "name" in found:
+                found["org_name"] = found.pop("name")
+            found |= account_problems(
+                session=db, email=form["email"], name=form["name"], role=Role.admin, password=password
+            )
+            if not form["name"]:
+                found["name"] = "Enter the first admin's full name."
+            errors = _in_order(found, ORGANISATION_FIELDS)
+            if not errors:
+                try:
+                    organisation, account = create_organisation_with_admin(
+                        session=db,
+                        org_id=form["org_id"],
+                        name=form["org_name"],
+                        admin_email=form["email"],
+                        admin_name=form["name"],
+                        password=password,
+                    )
+                    db.commit()
+                except AccountError as exc:
+                    db.rollback()
+                    field = {"name": "org_name", "admin_email": "email", "admin_name": "name"}.get(
+                        exc.field or "", exc.field or "org_id"
+                    )
+                    errors = {field if field in ORGANISATION_FIELDS else "org_id": str(exc)}
+                except IntegrityError:  # created by someone else a moment ago
+                    db.rollback()
+                    errors = {"org_id": "That organisation or e-mail address was taken a moment ago: check both."}
+                else:
+                    flash(
+                        f"Organisation {organisation.name} ({organisation.org_id}) is created, with its first "
+                        f"admin {account.email}, who can sign in now. You do not have access to it.",
+                        "success",
+                    )
+                    return redirect(url_for("admin.index"), 303)
+    return _page(
+        "admin_organisation_form.html",
+        errors,
+        fields=ORGANISATION_FIELDS,
+        form=form,
+        min_password=MIN_PASSWORD_LENGTH,
+        max_name=MAX_NAME,
+        max_org_name=MAX_ORG_NAME,
+        max_email=MAX_EMAIL,
+    )
+
+
+# --- Helpers ------------------------------------------------------------------------------------
+
+
+def _in_order(errors: dict[str, str], fields: dict[str, str]) -> dict[str, str]:
+    """The errors in the order of the fields on the page, so the summary reads top to bottom."""
+    return {name: errors[name] for name in fields if name in errors}
+
+
+def _page(template: str, errors: dict[str, str], **context: Any) -> tuple[str, int]:
+    """A form page: 200, or 422 when it is shown again with errors."""
+    return render_template(template, errors=errors, **context), 422 if errors else 200

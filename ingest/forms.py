@@ -107,6 +107,21 @@ def parse_day(value: str, errors: dict[str, str], name: str, *, required: bool =
 Placement = Callable[[tuple[int | str, ...]], str]
 
 
+def placer(labels: dict[str, str], fallback: str, renames: dict[str, str] | None = None) -> Placement:
+    """Where an error belongs: the deepest part of its location that names a field of the form."""
+    renames = renames or {}
+
+    def place(loc: tuple[int | str, ...]) -> str:
+        for part in reversed(loc):
+            if isinstance(part, str):
+                name = renames.get(part, part)
+                if name in labels:
+                    return name
+        return fallback
+
+    return place
+
+
 def validate(
     raw: dict[str, Any],
     errors: dict[str, str],
@@ -114,14 +129,20 @@ def validate(
     place: Placement,
     labels: dict[str, str],
     choose: dict[str, str] | None = None,
-) -> Envelope | None:
+) -> Any:
     """The event `raw` describes, or None with each problem added to `errors` under its form field."""
     choose = choose or {}
     try:
         event: Envelope = EVENT_ADAPTER.validate_python(raw)
     except ValidationError as exc:
+        checked = bool(errors)  # the form's own checks ran first and say the same things in its words
         for error in exc.errors(include_url=False):
             name = place(error["loc"])
+            if error["type"] == "value_error" and error["loc"][-1:] == ("payload",):
+                if checked:
+                    continue
+                # A rule across fields: file it under the first field its message names.
+                name = next((key for key in labels if key in str(error["msg"])), name)
             errors.setdefault(name, _message(name, error, labels, choose))
         return None
     return event if not errors else None

@@ -1,3 +1,195 @@
-"""Staff forms: activities."""
+"""Staff forms about activities: record an activity held, see it, mark who attended (several at once)."""
 
 from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import render_template, request, url_for
+
+from impact.web import get_engine
+from ingest import lookups
+from ingest.forms import (
+    area_choices,
+    bp,
+    choices,
+    confirm,
+    derived_id,
+    failed,
+    moment_of,
+    new_reference,
+    org_id,
+    parse_day,
+    placer,
+    render_form,
+    save,
+    submission_id,
+    validate,
+)
+from schemas.events import MAX_HOURS
+from schemas.vocab import SessionRole
+
+ACTIVITY_LABELS = {
+    "title": "Title",
+    "activity_id": "Reference",
+    "area": "Area of work",
+    "level": "Level of involvement",
+    "date": "Date held",
+    "duration_hours": "Length in hours",
+}
+LEVEL_CHOICES = [
+    ("consultation", "Consultation: people were asked for their views"),
+    ("co_production", "Co-production: people worked in partnership with staff"),
+    ("user_led", "User-led: people with lived experience led it"),
+]
+CHOOSE = {
+    "area": "Choose the area of work.",
+    "level": "Choose the level of involvement.",
+    "session_role": "Choose their role in the session.",
+}
+
+
+@bp.route("/activities/new", methods=["GET", "POST"])
+def new_activity() -> Any:
+    form = {name: "" for name in ACTIVITY_LABELS} | {"submission": str(submission_id())}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form = {name: request.form.get(name, "") for name in ACTIVITY_LABELS}
+        form["submission"] = str(submission_id(request.form.get("submission")))
+        submission = submission_id(form["submission"])
+        day = parse_day(form["date"], errors, "date")
+        raw = {
+            "event_id": str(derived_id(submission, "activity")),
+            "type": "activity.held",
+            "org_id": org_id(),
+            "occurred_at": moment_of(day).isoformat() if day else "",
+            "payload": {
+                "activity_id": form["activity_id"].strip() or new_reference("a", submission),
+                "title": form["title"],
+                "area": form["area"],
+                "level": form["level"],
+                "date": day.isoformat() if day else None,
+                "duration_hours": form["duration_hours"].strip() or None,
+            },
+        }
+        labels = ACTIVITY_LABELS
+        event = validate(
+            raw, errors, place=placer(labels, "title", {"occurred_at": "date"}), labels=labels, choose=CHOOSE
+        )
+        if event is not None and save([event], errors, "title"):
+            activity_id = event.payload.activity_id
+            return confirm(
+                f"Activity recorded: {event.payload.title} (reference {activity_id}). You can now mark who attended.",
+                url_for(
+                    "forms.attendance",
+                    activity_id=activity_id,
+                    new=1,
+                    date=event.payload.date.isoformat(),
+                    title=event.payload.title,
+                    hours=f"{event.payload.duration_hours:g}",
+                ),
+            )
+    return render_form(
+        "activity_form.html",
+        failed(errors) if errors else 200,
+        form=form,
+        errors=errors,
+        labels=ACTIVITY_LABELS,
+        areas=area_choices(),
+        levels=LEVEL_CHOICES,
+    )
+
+
+@bp.get("/activities/<activity_id>")
+def activity(activity_id: str) -> Any:
+    engine = get_engine()
+    held = lookups.activity_or_404(engine, org_id(), activity_id)
+    return render_template("activity.html", activity=held, attendees=lookups.attendees(engine, org_id(), activity_id))
+
+
+ATTENDANCE_LABELS = {"participants": "Who attended", "hours": "Hours each", "session_role": "Their role"}
+
+
+@bp.route("/activities/<activity_id>/attendance", methods=["GET", "POST"])
+def attendance(activity_id: str) -> Any:
+    engine = get_engine()
+    held = lookups.activity_or_none(engine, org_id(), activity_id)
+    just_recorded = _just_recorded(activity_id) if held is None else None
+    if held is None and just_recorded is None:
+        lookups.activity_or_404(engine, org_id(), activity_id)
+    title, held_on, duration = (
+        (held.title, held.held_on, held.duration_hours) if held is not None else just_recorded  # type: ignore[misc]
+    )
+    already = {row.participant_id for row, _name in lookups.attendees(engine, org_id(), activity_id)}
+    form: dict[str, Any] = {
+        "participants": [],
+        "hours": f"{duration:g}",
+        "session_role": "attendee",
+        "submission": str(submission_id()),
+    }
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form = {
+            "participants": request.form.getlist("participants"),
+            "hours": request.form.get("hours", ""),
+            "session_role": request.form.get("session_role", ""),
+            "submission": str(submission_id(request.form.get("submission"))),
+        }
+        submission = submission_id(form["submission"])
+        chosen = [p for p in dict.fromkeys(form["participants"]) if p]
+        if not chosen:
+            errors["participants"] = "Choose at least one person who attended."
+        events = []
+        labels = ATTENDANCE_LABELS
+        place = placer(labels, "participants", {"participant_id": "participants"})
+        for participant_id in chosen or ["-"]:
+            raw = {
+                "event_id": str(derived_id(submission, f"attended/{participant_id}")),
+                "type": "session.attended",
+                "org_id": org_id(),
+                "occurred_at": moment_of(held_on).isoformat(),
+                "payload": {
+                    "activity_id": activity_id,
+                    "participant_id": participant_id,
+                    "hours": form["hours"].strip() or None,
+                    "session_role": form["session_role"],
+                },
+            }
+            event = validate(raw, errors, place=place, labels=labels, choose=CHOOSE)
+            if event is not None:
+                events.append(event)
+        if not errors and save(events, errors, "participants"):
+            count = len(events)
+            return confirm(
+                f"Attendance recorded: {count} {'person' if count == 1 else 'people'} at {title}.",
+                url_for("forms.activity", activity_id=activity_id) if held else url_for("forms.activities"),
+            )
+    return render_form(
+        "attendance_form.html",
+        failed(errors) if errors else 200,
+        title=title,
+        held_on=held_on,
+        activity_id=activity_id,
+        carried={} if held else {"new": "1", "date": held_on.isoformat(), "title": title, "hours": f"{duration:g}"},
+        people=lookups.participants(engine, org_id()),
+        already=already,
+        form=form,
+        errors=errors,
+        labels=ATTENDANCE_LABELS,
+        session_roles=choices(SessionRole),
+    )
+
+
+def _just_recorded(activity_id: str) -> tuple[str, date, float] | None:
+    """An activity this person has just recorded, before it reaches the read models (from the confirmation link)."""
+    if not request.values.get("new"):
+        return None
+    day = parse_day(request.values.get("date", ""), {}, "date")
+    title = request.values.get("title", "").strip()[:200]
+    try:
+        hours = float(request.values.get("hours", ""))
+    except ValueError:
+        return None
+    if day is None or not title or not 0 < hours <= MAX_HOURS:
+        return None
+    return title, day, hours

@@ -1,3 +1,181 @@
-"""Staff forms: people."""
+"""Staff forms about people: register a participant, see them, update their consent to be contacted."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import render_template, request, url_for
+
+from impact.web import get_engine
+from ingest import lookups
+from ingest.forms import (
+    bp,
+    choices,
+    confirm,
+    derived_id,
+    failed,
+    new_reference,
+    org_id,
+    placer,
+    render_form,
+    save,
+    submission_id,
+    validate,
+)
+from schemas.vocab import AgeBand, Channel, Disability, Ethnicity, Gender, ParticipantRole, Region, label
+
+PARTICIPANT_LABELS = {
+    "display_name": "Name",
+    "participant_id": "Reference",
+    "role": "Role",
+    "email": "E-mail address",
+    "phone": "Phone number",
+    "postal_address": "Postal address",
+    "consent_to_contact": "Consent to be contacted",
+    "preferred_channel": "How they would like to hear",
+    "age_band": "Age",
+    "gender": "Gender",
+    "ethnicity": "Ethnic group",
+    "disability": "Disability",
+    "region": "Region",
+}
+DEMOGRAPHICS = {
+    "age_band": AgeBand,
+    "gender": Gender,
+    "ethnicity": Ethnicity,
+    "disability": Disability,
+    "region": Region,
+}
+YES_NO = [("yes", "Yes"), ("no", "No")]
+CHOOSE = {
+    "role": "Choose the person's role.",
+    "consent_to_contact": "Choose whether they agree to be contacted.",
+    "preferred_channel": "Choose how they would like to hear from you.",
+    "consent": "Choose whether they agree to be contacted.",
+    "channel": "Choose how they would like to hear from you.",
+}
+
+
+def _participant_event(form: dict[str, str], errors: dict[str, str]) -> Any:
+    submission = submission_id(form["submission"])
+    contact = {key: form[key].strip() or None for key in ("email", "phone", "postal_address")}
+    consent = form.get("consent_to_contact", "")
+    if consent not in {"yes", "no"}:
+        errors["consent_to_contact"] = CHOOSE["consent_to_contact"]
+    channel = form.get("preferred_channel", "")
+    if consent == "yes" and not channel:
+        errors["preferred_channel"] = CHOOSE["preferred_channel"]
+    needs = {
+        "email": ("email", "e-mail address"),
+        "phone": ("phone", "phone number"),
+        "post": ("postal_address", "postal address"),
+    }
+    if consent == "yes" and channel in needs and not form.get(needs[channel][0], "").strip():
+        errors["preferred_channel"] = (
+            f"To contact them by {label(channel).lower()}, enter their {needs[channel][1]} above, or choose another way."
+        )
+    raw = {
+        "event_id": str(derived_id(submission, "participant")),
+        "type": "participant.registered",
+        "org_id": org_id(),
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "payload": {
+            "participant_id": form["participant_id"].strip() or new_reference("p", submission),
+            "display_name": form["display_name"],
+            "role": form["role"],
+            "contact": contact if any(contact.values()) else None,
+            "consent_to_contact": consent == "yes",
+            "preferred_channel": (form["preferred_channel"] or None) if consent == "yes" else None,
+            "demographics": {key: form[key] or None for key in DEMOGRAPHICS},
+        },
+    }
+    return validate(
+        raw,
+        errors,
+        place=placer(PARTICIPANT_LABELS, "preferred_channel"),
+        labels=PARTICIPANT_LABELS,
+        choose=CHOOSE,
+    )
+
+
+@bp.route("/participants/new", methods=["GET", "POST"])
+def new_participant() -> Any:
+    form = {name: "" for name in PARTICIPANT_LABELS} | {"submission": str(submission_id())}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form = {name: request.form.get(name, "") for name in PARTICIPANT_LABELS}
+        form["submission"] = str(submission_id(request.form.get("submission")))
+        event = _participant_event(form, errors)
+        if event is not None and save([event], errors, "display_name"):
+            payload = event.payload
+            return confirm(
+                f"{payload.display_name} is registered (reference {payload.participant_id}).",
+                url_for("forms.new_participant"),
+            )
+    return render_form(
+        "participant_form.html",
+        failed(errors) if errors else 200,
+        form=form,
+        errors=errors,
+        labels=PARTICIPANT_LABELS,
+        roles=choices(ParticipantRole),
+        channels=choices(Channel),
+        yes_no=YES_NO,
+        demographics={key: choices(vocab) for key, vocab in DEMOGRAPHICS.items()},
+    )
+
+
+@bp.get("/participants/<participant_id>")
+def participant(participant_id: str) -> Any:
+    person = lookups.participant_or_404(get_engine(), org_id(), participant_id)
+    return render_template("participant.html", person=person)
+
+
+CONSENT_LABELS = {"consent": "Consent to be contacted", "channel": "How they would like to hear"}
+
+
+@bp.route("/participants/<participant_id>/consent", methods=["GET", "POST"])
+def consent(participant_id: str) -> Any:
+    person = lookups.participant_or_404(get_engine(), org_id(), participant_id)
+    form = {
+        "consent": "yes" if person.consent_to_contact else "no",
+        "channel": person.preferred_channel or "",
+        "submission": str(submission_id()),
+    }
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form = {name: request.form.get(name, "") for name in CONSENT_LABELS}
+        form["submission"] = str(submission_id(request.form.get("submission")))
+        if form["consent"] not in {"yes", "no"}:
+            errors["consent"] = CHOOSE["consent"]
+        elif form["consent"] == "yes" and not form["channel"]:
+            errors["channel"] = CHOOSE["channel"]
+        raw = {
+            "event_id": str(derived_id(submission_id(form["submission"]), "consent")),
+            "type": "participant.consent_changed",
+            "org_id": org_id(),
+            "occurred_at": datetime.now(UTC).isoformat(),
+            "payload": {
+                "participant_id": participant_id,
+                "consent": form["consent"] == "yes",
+                "channel": (form["channel"] or None) if form["consent"] == "yes" else None,
+            },
+        }
+        event = validate(raw, errors, place=placer(CONSENT_LABELS, "consent"), labels=CONSENT_LABELS, choose=CHOOSE)
+        if event is not None and save([event], errors, "consent"):
+            name = person.display_name or participant_id
+            said = "agrees to be contacted" if form["consent"] == "yes" else "will not be contacted"
+            return confirm(
+                f"Consent updated: {name} {said}.", url_for("forms.participant", participant_id=participant_id)
+            )
+    return render_form(
+        "consent_form.html",
+        failed(errors) if errors else 200,
+        person=person,
+        form=form,
+        errors=errors,
+        labels=CONSENT_LABELS,
+        yes_no=YES_NO,
+        channels=choices(Channel),
+    )

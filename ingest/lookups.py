@@ -7,6 +7,7 @@ never depends on them (the processors check references). Every query is scoped t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from flask import abort
 from sqlalchemy import Engine, func
@@ -36,8 +37,8 @@ class Counts:
 def counts(engine: Engine, org_id: str) -> Counts:
     with Session(engine) as session:
 
-        def count(model: type, *where: object) -> int:
-            return int(session.exec(select(func.count()).select_from(model).where(*where)).one())  # type: ignore[call-overload]
+        def count(model: type, *where: Any) -> int:
+            return int(session.exec(select(func.count()).select_from(model).where(*where)).one())
 
         return Counts(
             count(Participant, Participant.org_id == org_id, col(Participant.erased).is_(False)),
@@ -119,9 +120,13 @@ def participant_or_404(engine: Engine, org_id: str, participant_id: str) -> Part
     return found
 
 
-def activity_or_404(engine: Engine, org_id: str, activity_id: str) -> Activity:
+def activity_or_none(engine: Engine, org_id: str, activity_id: str) -> Activity | None:
     with Session(engine) as session:
-        found = session.get(Activity, (org_id, activity_id))
+        return session.get(Activity, (org_id, activity_id))
+
+
+def activity_or_404(engine: Engine, org_id: str, activity_id: str) -> Activity:
+    found = activity_or_none(engine, org_id, activity_id)
     if found is None:
         abort(404)
     return found

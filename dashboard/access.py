@@ -1,0 +1,203 @@
+"""Who may see the dashboard: sign-in, CSRF on its two forms, and one guard in front of everything else.
+
+Leadership and admins (CAN_READ) of an organisation see that organisation's figures and nothing else. The
+guard runs before every request: only the sign-in page, sign-out, the health check and the files that are
+the same for everyone (Dash's scripts, the assets folder, the favicon) are public. A signed-out visitor's
+page requests go to `/login?next=...` and Dash's JSON requests get a 401 (assets/session.js then opens the
+sign-in page); a signed-in person whose role may not read the dashboard gets a 403.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, cast
+
+import dash
+from flask import Flask, Response, has_request_context, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import Forbidden, Unauthorized
+
+from impact.web import CAN_READ, SignedIn, init_sign_in
+
+logger = logging.getLogger(__name__)
+
+SIGN_IN_HEADER = "X-Sign-In"  # on a 401 to a Dash request: the sign-in page, for assets/session.js
+SIGN_IN_TO_CONTINUE = "Sign in to see the dashboard."
+NOT_FOR_YOUR_ROLE = (
+    "The dashboard is for your organisation's leadership and admins. Ask an admin of your organisation "
+    "if you need to see it."
+)
+UNAVAILABLE = "The dashboard cannot be used right now. Please try again in a few minutes."
+FORM_EXPIRED = "This form had expired or did not come from this site. Please try again."
+NOT_A_CALLBACK = "This request does not match a callback of the dashboard."
+
+
+def _signed_in_person() -> SignedIn | None:
+    """Whoever is signed in, whatever their role (loading the account may raise SQLAlchemyError)."""
+    person = cast(Any, current_user)._get_current_object()
+    return person if isinstance(person, SignedIn) else None
+
+
+def current_reader() -> SignedIn | None:
+    """The signed-in person if they may read the dashboard; None outside a request, and for anyone else."""
+    if not has_request_context():
+        return None  # Dash builds the layout once at start-up to check it: nobody is signed in then
+    try:
+        person = _signed_in_person()
+    except SQLAlchemyError:
+        logger.warning("dashboard: the signed-in account could not be loaded", exc_info=True)
+        return None
+    return person if person is not None and person.may(CAN_READ) else None
+
+
+def reader() -> SignedIn:
+    """The signed-in reader, for callbacks: the organisation always comes from here, never from the browser.
+
+    The guard has already turned everyone else away; this refuses them again should a callback ever be
+    reached another way.
+    """
+    person = current_reader()
+    if person is None:
+        raise Unauthorized(SIGN_IN_TO_CONTINUE)
+    return person
+
+
+def init_access(app: dash.Dash, engine: Engine) -> None:
+    """Sign-in, CSRF protection, the guard and security headers on the dashboard's Flask server."""
+    server: Flask = app.server
+    prefix = app.config.routes_pathname_prefix
+    init_sign_in(server, engine, template="login.html", home=lambda person: app.config.requests_pathname_prefix)
+
+    # CSRF: every POST (PUT, PATCH, DELETE) needs the session's token, which the login and logout forms
+    # carry, except Dash's one POST endpoint, `_dash-update-component`. Exempting it is safe: it only reads
+    # figures; it takes nothing but a JSON body, which an HTML form cannot send and a script on another site
+    # can send only after a CORS preflight that this server never grants; and the session cookie is
+    # SameSite=Lax, so a cross-site POST does not carry it anyway. Exempting that one view, by the function
+    # Dash registered, keeps every other POST route (any added later too) protected by default.
+    csrf = CSRFProtect(server)
+    callback_endpoint = prefix + "_dash-update-component"
+    csrf.exempt(server.view_functions[callback_endpoint])
+
+    public = _public_endpoints(app)
+
+    def is_dash_request() -> bool:
+        return request.path.startswith(prefix + "_")  # Dash's own JSON routes: _dash-layout, _dash-update-...
+
+    @server.before_request
+    def guard() -> ResponseReturnValue | None:
+        if request.endpoint in public:
+            return None
+        try:
+            person = _signed_in_person()
+        except SQLAlchemyError:
+            logger.warning("dashboard: the accounts database is unreachable", exc_info=True)
+            return _refuse(503, "The dashboard is unavailable", UNAVAILABLE, as_json=is_dash_request())
+        if person is None:
+            return _sign_in_first(as_json=is_dash_request())
+        if not person.may(CAN_READ):
+            return _refuse(403, "You cannot use the dashboard", NOT_FOR_YOUR_ROLE, as_json=is_dash_request())
+        if request.endpoint == callback_endpoint and not _matches_a_callback(app.callback_map):
+            return _refuse(400, "That did not work", NOT_A_CALLBACK, as_json=True)
+        return None
+
+    @server.errorhandler(Unauthorized)
+    def unauthorized(_error: Unauthorized) -> ResponseReturnValue:
+        return _sign_in_first(as_json=is_dash_request())
+
+    @server.errorhandler(Forbidden)
+    def forbidden(_error: Forbidden) -> ResponseReturnValue:
+        return _refuse(403, "You cannot use the dashboard", NOT_FOR_YOUR_ROLE, as_json=is_dash_request())
+
+    @server.errorhandler(CSRFError)
+    def form_expired(error: CSRFError) -> ResponseReturnValue:
+        logger.info("dashboard: refused a form without a valid CSRF token: %s", error.description)
+        if request.endpoint == "sign_in.login":  # show the form again, with a fresh token
+            email, next_url = request.form.get("email", "").strip(), request.form.get("next", "")
+            return render_template("login.html", error=FORM_EXPIRED, email=email, next_url=next_url), 400
+        return _refuse(400, "The form could not be sent", FORM_EXPIRED, as_json=False)
+
+    @server.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.endpoint not in public or request.endpoint == "sign_in.login":
+            # an organisation's figures, or a form with a CSRF token: never kept by a shared cache
+            response.headers["Cache-Control"] = "no-store"
+            response.vary.add("Cookie")
+        return response
+
+    @server.context_processor
+    def page_resources() -> dict[str, str]:
+        """The look of the sign-in and message pages: the dashboard's own stylesheet and icon."""
+        return {
+            "stylesheet": app.get_asset_url("dashboard.css"),
+            "favicon": f"{app.config.requests_pathname_prefix}_favicon.ico",
+            "dashboard_url": app.config.requests_pathname_prefix,
+        }
+
+
+def _public_endpoints(app: dash.Dash) -> frozenset[str | None]:
+    """Endpoints anyone may use: sign-in, sign-out, the health check, and files that are the same for all."""
+    prefix = app.config.routes_pathname_prefix
+    shared_files = (prefix + "_dash-component-suites/", prefix + app.config.assets_url_path.strip("/") + "/")
+    dash_files = {
+        rule.endpoint
+        for rule in app.server.url_map.iter_rules()
+        if rule.rule.startswith(shared_files) or rule.rule == prefix + "_favicon.ico"
+    }
+    return frozenset({"sign_in.login", "sign_in.logout", "healthz", "static", *dash_files})
+
+
+def _matches_a_callback(callbacks: dict[str, Any]) -> bool:
+    """Does this callback request name one of our callbacks, with exactly its inputs and state?
+
+    Dash hands the inputs and state the browser sent to the callback by position, unchecked. Our callbacks
+    never take the organisation from them; refusing a request shaped unlike its callback also turns what
+    would be an exception in the callback into a plain 400. (Our callbacks use plain string ids only.)
+    """
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("output"), str):
+        return False
+    registered = callbacks.get(body["output"])
+    if registered is None:
+        return False
+
+    def sent(items: Any) -> list[tuple[Any, Any]] | None:
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            return None
+        return [(item.get("id"), item.get("property")) for item in items]
+
+    def expected(items: list[dict[str, Any]]) -> list[tuple[Any, Any]]:
+        return [(item["id"], item["property"]) for item in items]
+
+    inputs_match = sent(body.get("inputs", [])) == expected(registered["inputs"])
+    return inputs_match and sent(body.get("state", [])) == expected(registered["state"])
+
+
+def _sign_in_first(*, as_json: bool) -> ResponseReturnValue:
+    """A 401 for Dash's requests; for a page, the sign-in page, coming back here afterwards."""
+    if as_json:
+        response = jsonify(status=401, message=SIGN_IN_TO_CONTINUE)
+        response.status_code = 401
+        response.headers[SIGN_IN_HEADER] = url_for("sign_in.login")
+        return response
+    here = request.full_path if request.query_string else request.path
+    return redirect(url_for("sign_in.login", next=here))
+
+
+def _refuse(code: int, title: str, message: str, *, as_json: bool) -> ResponseReturnValue:
+    if as_json:
+        response = jsonify(status=code, message=message)
+        response.status_code = code
+        return response
+    try:
+        signed_in = _signed_in_person() is not None
+    except SQLAlchemyError:
+        signed_in = False
+    page = render_template("message.html", title=title, message=message, signed_in=signed_in)
+    return page, code
