@@ -72,8 +72,9 @@ def _participant_event(form: dict[str, str], errors: dict[str, str]) -> Any:
         "post": ("postal_address", "postal address"),
     }
     if consent == "yes" and channel in needs and not form.get(needs[channel][0], "").strip():
+        what = needs[channel][1]
         errors["preferred_channel"] = (
-            f"To contact them by {label(channel).lower()}, enter their {needs[channel][1]} above, or choose another way."
+            f"To contact them by {label(channel).lower()}, enter their {what} above, or choose another way."
         )
     raw = {
         "event_id": str(derived_id(submission, "participant")),
