@@ -1,18 +1,23 @@
-"""The leadership dashboard (Dash): impact figures read from the read models, never from the event log."""
+"""The leadership dashboard (Dash): impact figures read from the read models, never from the event log.
+
+Everything but sign-in, the health check and shared static files needs a signed-in reader (leadership or
+admin), who sees their own organisation's figures only: see dashboard/access.py.
+"""
 
 from __future__ import annotations
 
 import logging
-from functools import partial
 
 import dash
-from flask import Flask, Response, jsonify
+from dash import html
+from flask import Flask, Response, jsonify, url_for
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard import overview
+from dashboard import access, overview
 from impact.db import create_tables, engine_for
-from impact.settings import Settings
+from impact.settings import Environment, Settings
 
 TITLE = "Involvement Impact"
 
@@ -39,19 +44,38 @@ INDEX_STRING = """<!DOCTYPE html>
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> dash.Dash:
-    """Build the dashboard on `engine` (or the one the settings name), creating missing read-model tables."""
+    """Build the dashboard on `engine` (or the one the settings name), creating missing tables."""
+    settings = settings or Settings()
     if engine is None:
-        engine = engine_for(settings or Settings())
+        engine = engine_for(settings)
     create_tables(engine)
 
     app = dash.Dash(
-        __name__,
+        __name__,  # Flask("dashboard"): templates come from dashboard/templates
         title=TITLE,
         update_title="",  # a title flickering to "Updating..." is read out by screen readers
         serve_locally=True,  # the scripts come from this server: no CDN, works offline
     )
+    app.server.config.update(
+        SECRET_KEY=settings.signing_key,
+        # its own cookie: ingest runs on the same host (another port), and cookies do not tell ports apart
+        SESSION_COOKIE_NAME="impact_dashboard_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.env == Environment.production,
+        WTF_CSRF_TIME_LIMIT=None,  # the sign-out token lives as long as the session: a page left open works
+    )
     app.index_string = INDEX_STRING
-    app.layout = partial(overview.layout, engine)
+    access.init_access(app, engine)
+
+    def layout() -> html.Div:
+        person = access.current_reader()
+        if person is None:  # Dash's check of the layout at start-up; the guard serves it to readers only
+            return overview.layout(engine)
+        reader = overview.Reader(person, sign_out_url=url_for("sign_in.logout"), csrf_token=generate_csrf())
+        return overview.layout(engine, reader)
+
+    app.layout = layout
     overview.register_callbacks(app, engine)
     _add_health_check(app.server, engine)
     return app

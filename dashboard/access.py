@@ -13,7 +13,18 @@ import logging
 from typing import Any, cast
 
 import dash
-from flask import Flask, Response, has_request_context, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    g,
+    has_request_context,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -37,8 +48,16 @@ NOT_A_CALLBACK = "This request does not match a callback of the dashboard."
 
 
 def _signed_in_person() -> SignedIn | None:
-    """Whoever is signed in, whatever their role (loading the account may raise SQLAlchemyError)."""
-    person = cast(Any, current_user)._get_current_object()
+    """Whoever is signed in, whatever their role; None when nobody is, or their account cannot be loaded.
+
+    Raises SQLAlchemyError when the accounts database does not answer; the rest of the request then counts
+    as signed out, so that pages (whose templates read `current_user`) can still say what happened.
+    """
+    try:
+        person = cast(Any, current_user)._get_current_object()
+    except SQLAlchemyError:
+        g._login_user = cast(Any, current_app).login_manager.anonymous_user()
+        raise
     return person if isinstance(person, SignedIn) else None
 
 
@@ -117,7 +136,8 @@ def init_access(app: dash.Dash, engine: Engine) -> None:
         logger.info("dashboard: refused a form without a valid CSRF token: %s", error.description)
         if request.endpoint == "sign_in.login":  # show the form again, with a fresh token
             email, next_url = request.form.get("email", "").strip(), request.form.get("next", "")
-            return render_template("login.html", error=FORM_EXPIRED, email=email, next_url=next_url), 400
+            page = render_template("login.html", error=FORM_EXPIRED, form_expired=True, email=email, next_url=next_url)
+            return page, 400
         return _refuse(400, "The form could not be sent", FORM_EXPIRED, as_json=False)
 
     @server.after_request
@@ -198,6 +218,6 @@ def _refuse(code: int, title: str, message: str, *, as_json: bool) -> ResponseRe
     try:
         signed_in = _signed_in_person() is not None
     except SQLAlchemyError:
-        signed_in = False
+        signed_in = False  # and the request now counts as signed out (see _signed_in_person)
     page = render_template("message.html", title=title, message=message, signed_in=signed_in)
     return page, code

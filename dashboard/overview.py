@@ -1,10 +1,11 @@
-"""The overview page: headline figures and the monthly trend of one organisation over a chosen period."""
+"""The overview page: headline figures and the monthly trend of the reader's organisation over a chosen period."""
 
 from __future__ import annotations
 
 import logging
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from dashboard import access
 from dashboard.formatting import (
     SUPPRESSED,
     default_period,
@@ -26,7 +28,8 @@ from dashboard.formatting import (
     format_percent,
     suppress,
 )
-from dashboard.queries import Headline, MonthlyFigures, headline_figures, monthly_trend, organisations
+from dashboard.queries import Headline, MonthlyFigures, headline_figures, monthly_trend, organisation_name
+from impact.web import SignedIn
 
 logger = logging.getLogger(__name__)
 
@@ -48,27 +51,41 @@ OUTPUTS = (
     Output("trend-chart", "figure"),
     Output("trend-table", "children"),
 )
-INPUTS = (Input("org", "value"), Input("period", "start_date"), Input("period", "end_date"))
+INPUTS = (Input("period", "start_date"), Input("period", "end_date"))  # never the organisation: see below
 UNAVAILABLE = "The figures cannot be read right now. Please try again in a few minutes."
 PRIVACY_NOTE = f"Months with {SUPPRESSED} participants are left blank to protect privacy."
 
 
-def layout(engine: Engine, today: Callable[[], date] = date.today) -> html.Div:
-    """The page, built on each visit so the organisation list and the default period are current."""
+@dataclass(frozen=True)
+class Reader:
+    """Who the page is for: the signed-in person, and what the sign-out form needs."""
+
+    person: SignedIn
+    sign_out_url: str
+    csrf_token: str
+
+
+def layout(engine: Engine, reader: Reader | None = None, today: Callable[[], date] = date.today) -> html.Div:
+    """The page, built on each visit for the signed-in reader: their organisation and a current period.
+
+    Only the guard in dashboard/access.py lets this page be served, and only to a reader; without one (when
+    Dash checks the layout at start-up) it has the same components but names nobody.
+    """
     notices = []
-    try:
-        with Session(engine) as session:
-            orgs = organisations(session=session)
-    except SQLAlchemyError:
-        # Dash builds this page on its first request of any kind (even /healthz): never fail it
-        logger.warning("overview: organisations unavailable", exc_info=True)
-        orgs = []
-        notices.append(html.P(UNAVAILABLE, className="notice", role="alert"))
+    organisation = ""
+    if reader is not None:
+        organisation = reader.person.org_id
+        try:
+            with Session(engine) as session:
+                organisation = organisation_name(session=session, org_id=reader.person.org_id) or organisation
+        except SQLAlchemyError:
+            logger.warning("overview: the organisation's name is unavailable", exc_info=True)
+            notices.append(html.P(UNAVAILABLE, className="notice", role="alert"))
     start, end = default_period(today())
     return html.Div(
         [
             html.A("Skip to main content", href="#main", className="skip-link"),
-            html.Header(html.P("Involvement Impact", className="service-name"), className="site-header"),
+            _header(reader, organisation),
             html.Main(
                 [
                     html.H1("Involvement overview"),
@@ -77,7 +94,7 @@ def layout(engine: Engine, today: Callable[[], date] = date.today) -> html.Div:
                         "How people with lived experience were involved, and what changed because of it.",
                         className="lead",
                     ),
-                    _filters(orgs, start, end),
+                    _filters(start, end),
                     _figures(),
                     _trend(),
                 ],
@@ -89,23 +106,25 @@ def layout(engine: Engine, today: Callable[[], date] = date.today) -> html.Div:
     )
 
 
-def _filters(orgs: list[str], start: date, end: date) -> html.Section:
+def _header(reader: Reader | None, organisation: str) -> html.Header:
+    parts: list[Any] = [html.P("Involvement Impact", className="service-name")]
+    if reader is not None:
+        sign_out = html.Form(
+            # a submit button's name and value are sent with its form: the CSRF token, without a hidden input
+            html.Button("Sign out", type="submit", name="csrf_token", value=reader.csrf_token, className="link-button"),
+            method="post",
+            action=reader.sign_out_url,
+            className="sign-out",
+        )
+        signed_in = html.P(f"Signed in as {reader.person.name} · {organisation}", className="signed-in", id="signed-in")
+        parts.append(html.Div([signed_in, sign_out], className="account"))
+    return html.Header(parts, className="site-header")
+
+
+def _filters(start: date, end: date) -> html.Section:
     return html.Section(
         [
             html.H2("Choose what to show", id="filters-heading"),
-            html.Div(
-                [
-                    html.Label("Organisation", htmlFor="org", id="org-label"),
-                    dcc.Dropdown(
-                        id="org",
-                        options=[{"label": org, "value": org} for org in orgs],
-                        value=orgs[0] if orgs else None,
-                        clearable=False,
-                        placeholder="No organisation has figures yet",
-                    ),
-                ],
-                className="filter",
-            ),
             html.Fieldset(
                 [
                     html.Legend("Period (from and to dates, inclusive)"),
@@ -289,12 +308,15 @@ def overview_outputs(headline: Headline, trend: list[MonthlyFigures]) -> tuple[A
 
 
 def register_callbacks(app: Dash, engine: Engine) -> None:
-    """Connect the filters to the figures: one callback, one read-model session per request."""
+    """Connect the period to the figures: one callback, one read-model session per request."""
 
     @app.callback(*OUTPUTS, *INPUTS)
-    def update_overview(org_id: str | None, start_date: str | None, end_date: str | None) -> tuple[Any, ...]:
+    def update_overview(start_date: str | None, end_date: str | None) -> tuple[Any, ...]:
+        # The organisation is the signed-in reader's, from the session: the browser sends only the period,
+        # so no request can ask for another organisation's figures.
+        org_id = access.reader().org_id
         period = parse_period(start_date, end_date)
-        if not isinstance(org_id, str) or period is None:
+        if period is None:
             raise PreventUpdate
         start, end = period
         with Session(engine) as session:

@@ -1,6 +1,7 @@
 """Read-model queries behind the dashboard: the database aggregates, Python only shapes the few result rows.
 
-The dashboard never reads the event log (ARCHITECTURE.md); every query is scoped to one organisation.
+The dashboard never reads the event log (ARCHITECTURE.md); every query is scoped to one organisation, the
+signed-in reader's: nothing here lists or reads across organisations.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from dashboard.formatting import first_of_month, months_between
+from impact.accounts import Organisation
 from schemas.readmodels import (
     OVERALL,
     Attendance,
@@ -55,10 +57,10 @@ class MonthlyFigures:
     contributions: int
 
 
-def organisations(*, session: Session) -> list[str]:
-    """Organisations with impact figures, in order; the monthly metrics table is small, unlike the facts."""
-    statement = select(MonthlyMetric.org_id).distinct().order_by(MonthlyMetric.org_id)
-    return list(session.exec(statement).all())
+def organisation_name(*, session: Session, org_id: str) -> str | None:
+    """The organisation's name as its admin gave it, or None when there is no such organisation."""
+    organisation = session.get(Organisation, org_id)
+    return organisation.name if organisation else None
 
 
 def headline_figures(*, session: Session, org_id: str, start: date, end: date) -> Headline:

@@ -105,6 +105,69 @@ def _seed(settings: Settings, *, force: bool = False) -> int:
     return len(events)
 
 
+@main.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.option("--org", "org_id", required=True, help="The organisation's short name (the file has no org column).")
+@click.option(
+    "--kind",
+    type=click.Choice(["participants", "attendance", "contributions"]),
+    default=None,
+    help="What the file holds; told from its header row when left out.",
+)
+def import_file(file: str, org_id: str, kind: str | None) -> None:
+    """Import a spreadsheet (CSV or .xlsx) of participants, attendance or contributions: every row or none."""
+    from pathlib import Path
+
+    from sqlmodel import Session
+
+    from impact import importing
+    from impact.accounts import Organisation
+    from impact.db import create_tables, engine_for
+    from impact.eventlog import LogUnavailable, open_event_log
+    from impact.recording import ReusedEventId
+
+    settings = _settings()
+    engine = engine_for(settings)
+    create_tables(engine)
+    with Session(engine) as session:
+        if session.get(Organisation, org_id) is None:
+            raise click.ClickException(f"there is no organisation '{org_id}' (create it with `impact org create`)")
+    path = Path(file)
+    try:
+        table = importing.read_table(path.read_bytes(), path.name)
+        with click.progressbar(length=len(table.rows), label="Checking rows", file=sys.stderr) as bar:
+            checked = importing.check(
+                table, org_id=org_id, engine=engine, kind=importing.Kind(kind) if kind else None, progress=bar.update
+            )
+    except importing.FileProblem as exc:
+        raise click.ClickException(f"{exc} Nothing was imported.") from exc
+    if checked.errors:
+        for error in checked.errors:
+            click.echo(str(error), err=True)
+        lines = checked.bad_lines
+        click.echo(
+            f"{path.name}: {lines:,} {'row has' if lines == 1 else 'rows have'} problems; nothing was imported.",
+            err=True,
+        )
+        sys.exit(1)
+    try:
+        with (
+            open_event_log(settings) as event_log,
+            click.progressbar(length=len(checked.chunks()), label="Saving", file=sys.stderr) as bar,
+        ):
+            importing.append(
+                checked, event_log, settings.topic, recorded_by="import:cli", engine=engine, progress=bar.update
+            )
+    except LogUnavailable as exc:
+        raise click.ClickException(
+            f"the event log did not confirm the write ({exc}); run the same command again with the same file: "
+            "what was already saved is not saved twice"
+        ) from exc
+    except ReusedEventId as exc:
+        raise click.ClickException("this file is being imported at the same moment elsewhere; try again later") from exc
+    click.echo(checked.summary())
+
+
 @main.group()
 def db() -> None:
     """Manage the read-model database."""

@@ -62,12 +62,32 @@ def choices(values: Iterable[Any]) -> list[tuple[str, str]]:
 # --- Submissions ------------------------------------------------------------------------------
 
 
-def submission_id(value: str | None = None) -> uuid.UUID:
-    """The form's own id: kept across re-renders, so a resubmit or a double click records once."""
-    try:
-        return uuid.UUID(value or "")
-    except ValueError:
-        return uuid.uuid4()
+def submission(value: str | None = None) -> str:
+    """The form's own reference, "<uuid>.<when the form was first shown, in ms>", kept across re-renders.
+
+    Its id makes a resubmit or a double click record once; its time is the moment of facts dated "now",
+    so a resubmission describes exactly the same event.
+    """
+    if value:
+        ident, _, millis = value.partition(".")
+        try:
+            uuid.UUID(ident)
+            shown = datetime.fromtimestamp(int(millis) / 1000, UTC)
+        except (ValueError, OverflowError, OSError):
+            pass
+        else:
+            if shown <= datetime.now(UTC):
+                return f"{ident}.{millis}"
+    return f"{uuid.uuid4()}.{int(datetime.now(UTC).timestamp() * 1000)}"
+
+
+def submission_id(value: str) -> uuid.UUID:
+    return uuid.UUID(submission(value).partition(".")[0])
+
+
+def opened(value: str) -> datetime:
+    """When the form was first shown: the moment of a fact recorded "now"."""
+    return datetime.fromtimestamp(int(submission(value).partition(".")[2]) / 1000, UTC)
 
 
 def derived_id(submission: uuid.UUID, part: str) -> uuid.UUID:
@@ -80,10 +100,11 @@ def new_reference(prefix: str, submission: uuid.UUID) -> str:
     return f"{prefix}-{submission.hex[:10]}"
 
 
-def moment_of(day: date) -> datetime:
-    """A day's moment: now if it is today (never in the future), else midday UTC."""
-    now = datetime.now(UTC)
-    return now if day >= now.date() else datetime.combine(day, time(12), tzinfo=UTC)
+def moment_of(day: date, at: datetime) -> datetime:
+    """A day's moment: `at` (when the form was shown) on that day, else midday UTC, never in the future."""
+    if day == at.date():
+        return at
+    return min(datetime.combine(day, time(12), tzinfo=UTC), datetime.now(UTC))
 
 
 def parse_day(value: str, errors: dict[str, str], name: str, *, required: bool = True) -> date | None:
@@ -191,6 +212,10 @@ def confirm(message: str, to: str) -> Response:
 
 
 def render_form(template: str, status: int, **context: Any) -> tuple[str, int]:
+    """A form page; its error summary lists the problems in the order of the fields on the page."""
+    errors, labels = context.get("errors") or {}, context.get("labels") or {}
+    order = {name: i for i, name in enumerate(labels)}
+    context["errors"] = dict(sorted(errors.items(), key=lambda item: order.get(item[0], len(order))))
     return render_template(template, **context), status
 
 

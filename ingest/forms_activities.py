@@ -18,11 +18,13 @@ from ingest.forms import (
     failed,
     moment_of,
     new_reference,
+    opened,
     org_id,
     parse_day,
     placer,
     render_form,
     save,
+    submission,
     submission_id,
     validate,
 )
@@ -51,20 +53,20 @@ CHOOSE = {
 
 @bp.route("/activities/new", methods=["GET", "POST"])
 def new_activity() -> Any:
-    form = {name: "" for name in ACTIVITY_LABELS} | {"submission": str(submission_id())}
+    form = {name: "" for name in ACTIVITY_LABELS} | {"submission": submission()}
     errors: dict[str, str] = {}
     if request.method == "POST":
         form = {name: request.form.get(name, "") for name in ACTIVITY_LABELS}
-        form["submission"] = str(submission_id(request.form.get("submission")))
-        submission = submission_id(form["submission"])
+        form["submission"] = submission(request.form.get("submission"))
+        sid = submission_id(form["submission"])
         day = parse_day(form["date"], errors, "date")
         raw = {
-            "event_id": str(derived_id(submission, "activity")),
+            "event_id": str(derived_id(sid, "activity")),
             "type": "activity.held",
             "org_id": org_id(),
-            "occurred_at": moment_of(day).isoformat() if day else "",
+            "occurred_at": moment_of(day, opened(form["submission"])).isoformat() if day else "",
             "payload": {
-                "activity_id": form["activity_id"].strip() or new_reference("a", submission),
+                "activity_id": form["activity_id"].strip() or new_reference("a", sid),
                 "title": form["title"],
                 "area": form["area"],
                 "level": form["level"],
@@ -125,7 +127,7 @@ def attendance(activity_id: str) -> Any:
         "participants": [],
         "hours": f"{duration:g}",
         "session_role": "attendee",
-        "submission": str(submission_id()),
+        "submission": submission(),
     }
     errors: dict[str, str] = {}
     if request.method == "POST":
@@ -133,9 +135,9 @@ def attendance(activity_id: str) -> Any:
             "participants": request.form.getlist("participants"),
             "hours": request.form.get("hours", ""),
             "session_role": request.form.get("session_role", ""),
-            "submission": str(submission_id(request.form.get("submission"))),
+            "submission": submission(request.form.get("submission")),
         }
-        submission = submission_id(form["submission"])
+        sid = submission_id(form["submission"])
         chosen = [p for p in dict.fromkeys(form["participants"]) if p]
         if not chosen:
             errors["participants"] = "Choose at least one person who attended."
@@ -144,10 +146,10 @@ def attendance(activity_id: str) -> Any:
         place = placer(labels, "participants", {"participant_id": "participants"})
         for participant_id in chosen or ["-"]:
             raw = {
-                "event_id": str(derived_id(submission, f"attended/{participant_id}")),
+                "event_id": str(derived_id(sid, f"attended/{participant_id}")),
                 "type": "session.attended",
                 "org_id": org_id(),
-                "occurred_at": moment_of(held_on).isoformat(),
+                "occurred_at": moment_of(held_on, opened(form["submission"])).isoformat(),
                 "payload": {
                     "activity_id": activity_id,
                     "participant_id": participant_id,

@@ -19,11 +19,13 @@ from ingest.forms import (
     failed,
     moment_of,
     new_reference,
+    opened,
     org_id,
     parse_day,
     placer,
     render_form,
     save,
+    submission,
     submission_id,
     validate,
 )
@@ -52,24 +54,24 @@ def new_contribution() -> Any:
         "area": "",
         "made_on": datetime.now(UTC).date().isoformat(),
         "text": "",
-        "submission": str(submission_id()),
+        "submission": submission(),
     }
     errors: dict[str, str] = {}
     if request.method == "POST":
         form = {name: request.form.get(name, "") for name in CONTRIBUTION_LABELS}
         form["participants"] = [p for p in dict.fromkeys(request.form.getlist("participants")) if p]
-        form["submission"] = str(submission_id(request.form.get("submission")))
-        submission = submission_id(form["submission"])
+        form["submission"] = submission(request.form.get("submission"))
+        sid = submission_id(form["submission"])
         if not form["participants"]:
             errors["participants"] = "Choose at least one person who said it."
         day = parse_day(form["made_on"], errors, "made_on")
         raw = {
-            "event_id": str(derived_id(submission, "contribution")),
+            "event_id": str(derived_id(sid, "contribution")),
             "type": "contribution.made",
             "org_id": org_id(),
-            "occurred_at": moment_of(day).isoformat() if day else "",
+            "occurred_at": moment_of(day, opened(form["submission"])).isoformat() if day else "",
             "payload": {
-                "contribution_id": new_reference("c", submission),
+                "contribution_id": new_reference("c", sid),
                 "participant_ids": form["participants"] or ["-"],
                 "activity_id": form["activity_id"] or None,
                 "area": form["area"],
@@ -125,15 +127,15 @@ def new_change() -> Any:
     form: dict[str, Any] = {name: "" for name in CHANGE_LABELS} | {
         "links": [],
         "strengths": {},
-        "submission": str(submission_id()),
+        "submission": submission(),
     }
     errors: dict[str, str] = {}
     if request.method == "POST":
         form = {name: request.form.get(name, "") for name in CHANGE_LABELS}
         form["links"] = [c for c in dict.fromkeys(request.form.getlist("links")) if c]
         form["strengths"] = {c: request.form.get(f"strength-{c}", "") for c in form["links"]}
-        form["submission"] = str(submission_id(request.form.get("submission")))
-        submission = submission_id(form["submission"])
+        form["submission"] = submission(request.form.get("submission"))
+        sid = submission_id(form["submission"])
         missing = [c for c in form["links"] if form["strengths"][c] not in set(Strength)]
         if missing:
             errors["links"] = (
@@ -144,12 +146,12 @@ def new_change() -> Any:
         if not decided and form["decided_on"].strip():
             form["decided_on"] = ""  # a proposed change has no decision date yet; the field is ignored
         raw = {
-            "event_id": str(derived_id(submission, "change")),
+            "event_id": str(derived_id(sid, "change")),
             "type": "change.recorded",
             "org_id": org_id(),
-            "occurred_at": datetime.now(UTC).isoformat(),
+            "occurred_at": opened(form["submission"]).isoformat(),
             "payload": {
-                "change_id": new_reference("ch", submission),
+                "change_id": new_reference("ch", sid),
                 "area": form["area"],
                 "title": form["title"],
                 "description": form["description"],
@@ -194,18 +196,18 @@ STATUS_LABELS = {"status": "New status", "note": "Note"}
 @bp.route("/changes/<change_id>/status", methods=["GET", "POST"])
 def change_status(change_id: str) -> Any:
     found = lookups.change_or_404(get_engine(), org_id(), change_id)
-    form = {"status": "", "note": "", "submission": str(submission_id())}
+    form = {"status": "", "note": "", "submission": submission()}
     errors: dict[str, str] = {}
     if request.method == "POST":
         form = {name: request.form.get(name, "") for name in STATUS_LABELS}
-        form["submission"] = str(submission_id(request.form.get("submission")))
+        form["submission"] = submission(request.form.get("submission"))
         if form["status"] == ChangeStatus.declined and not form["note"].strip():
             errors["note"] = "Say why the change was declined: the people who suggested it will be told."
         raw = {
             "event_id": str(derived_id(submission_id(form["submission"]), "status")),
             "type": "change.status_changed",
             "org_id": org_id(),
-            "occurred_at": datetime.now(UTC).isoformat(),
+            "occurred_at": opened(form["submission"]).isoformat(),
             "payload": {"change_id": change_id, "status": form["status"], "note": form["note"].strip() or None},
         }
         labels = STATUS_LABELS

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import render_template, request, url_for
@@ -16,10 +15,12 @@ from ingest.forms import (
     derived_id,
     failed,
     new_reference,
+    opened,
     org_id,
     placer,
     render_form,
     save,
+    submission,
     submission_id,
     validate,
 )
@@ -58,7 +59,7 @@ CHOOSE = {
 
 
 def _participant_event(form: dict[str, str], errors: dict[str, str]) -> Any:
-    submission = submission_id(form["submission"])
+    sid = submission_id(form["submission"])
     contact = {key: form[key].strip() or None for key in ("email", "phone", "postal_address")}
     consent = form.get("consent_to_contact", "")
     if consent not in {"yes", "no"}:
@@ -77,12 +78,12 @@ def _participant_event(form: dict[str, str], errors: dict[str, str]) -> Any:
             f"To contact them by {label(channel).lower()}, enter their {what} above, or choose another way."
         )
     raw = {
-        "event_id": str(derived_id(submission, "participant")),
+        "event_id": str(derived_id(sid, "participant")),
         "type": "participant.registered",
         "org_id": org_id(),
-        "occurred_at": datetime.now(UTC).isoformat(),
+        "occurred_at": opened(form["submission"]).isoformat(),
         "payload": {
-            "participant_id": form["participant_id"].strip() or new_reference("p", submission),
+            "participant_id": form["participant_id"].strip() or new_reference("p", sid),
             "display_name": form["display_name"],
             "role": form["role"],
             "contact": contact if any(contact.values()) else None,
@@ -102,11 +103,11 @@ def _participant_event(form: dict[str, str], errors: dict[str, str]) -> Any:
 
 @bp.route("/participants/new", methods=["GET", "POST"])
 def new_participant() -> Any:
-    form = {name: "" for name in PARTICIPANT_LABELS} | {"submission": str(submission_id())}
+    form = {name: "" for name in PARTICIPANT_LABELS} | {"submission": submission()}
     errors: dict[str, str] = {}
     if request.method == "POST":
         form = {name: request.form.get(name, "") for name in PARTICIPANT_LABELS}
-        form["submission"] = str(submission_id(request.form.get("submission")))
+        form["submission"] = submission(request.form.get("submission"))
         event = _participant_event(form, errors)
         if event is not None and save([event], errors, "display_name"):
             payload = event.payload
@@ -142,12 +143,12 @@ def consent(participant_id: str) -> Any:
     form = {
         "consent": "yes" if person.consent_to_contact else "no",
         "channel": person.preferred_channel or "",
-        "submission": str(submission_id()),
+        "submission": submission(),
     }
     errors: dict[str, str] = {}
     if request.method == "POST":
         form = {name: request.form.get(name, "") for name in CONSENT_LABELS}
-        form["submission"] = str(submission_id(request.form.get("submission")))
+        form["submission"] = submission(request.form.get("submission"))
         if form["consent"] not in {"yes", "no"}:
             errors["consent"] = CHOOSE["consent"]
         elif form["consent"] == "yes" and not form["channel"]:
@@ -156,7 +157,7 @@ def consent(participant_id: str) -> Any:
             "event_id": str(derived_id(submission_id(form["submission"]), "consent")),
             "type": "participant.consent_changed",
             "org_id": org_id(),
-            "occurred_at": datetime.now(UTC).isoformat(),
+            "occurred_at": opened(form["submission"]).isoformat(),
             "payload": {
                 "participant_id": participant_id,
                 "consent": form["consent"] == "yes",

@@ -47,8 +47,13 @@ def openapi_document() -> dict[str, Any]:
             "title": "Involvement Impact ingest API",
             "version": "1",
             "description": "Record involvement events: one as an object, or up to "
-            f"{MAX_BATCH:,} as an array. A 202 means every event is durably in the event log.",
+            f"{MAX_BATCH:,} as an array. A 202 means every event is durably in the event log. "
+            "Authenticate with an API token of your organisation (an admin issues one): "
+            "`Authorization: Bearer ii_...`. Every event's org_id must be the token's organisation. "
+            "Supply your own event_id to make retries safe: the same event_id with the same event gets "
+            "the same answer and is stored once; with a different event it is refused (409).",
         },
+        "security": [{"apiToken": []}],
         "paths": {
             "/api/v1/events": {
                 "post": {
@@ -64,6 +69,9 @@ def openapi_document() -> dict[str, Any]:
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}},
                         },
                         "400": _problem("The body is not JSON."),
+                        "401": _problem("No API token, or one that is unknown or revoked."),
+                        "403": _problem("An event belongs to another organisation than the token's."),
+                        "409": _problem("An event_id already names a different event; nothing was stored."),
                         "413": _problem("The body is larger than the limit."),
                         "415": _problem("The body is not sent as application/json."),
                         "422": _problem("Some fields need correcting; nothing was stored."),
@@ -75,11 +83,15 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "operationId": "eventSchema",
                     "summary": "The JSON Schema of an event or a batch",
+                    "security": [],
                     "responses": {"200": {"description": "JSON Schema (draft 2020-12)."}},
                 }
             },
         },
         "components": {
+            "securitySchemes": {
+                "apiToken": {"type": "http", "scheme": "bearer", "description": "An API token: ii_ and 43 characters."}
+            },
             "schemas": {
                 **definitions,
                 "EventOrBatch": schema,
@@ -92,7 +104,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                 },
                 "Problem": _PROBLEM,
-            }
+            },
         },
     }
     # The models' references point at "#/$defs/..."; in OpenAPI they live under components.

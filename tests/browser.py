@@ -6,6 +6,7 @@ Without Playwright the browser tests are skipped on a developer's machine and fa
 from __future__ import annotations
 
 import importlib.util
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
-from tests.conftest import IN_CI, free_port
+from tests.conftest import IN_CI, PASSWORD, free_port
 
 try:
     from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -36,6 +37,9 @@ __all__ = [
     "launch",
     "screenshot",
     "serve",
+    "sign_in",
+    "sign_out",
+    "summary_links",
 ]
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's chromium; Playwright's own downloads are never used
@@ -116,3 +120,28 @@ def describe(violations: list[dict[str, Any]]) -> str:
             target = " ".join(str(part) for part in node["target"])
             lines.append(f"    {target}: {node.get('failureSummary', '').replace(chr(10), ' ')}")
     return "\n".join(lines)
+
+
+# --- Signing in and out, as a person would ------------------------------------------------------
+
+
+def sign_in(page: Page, base_url: str, email: str, password: str = PASSWORD) -> None:
+    """Sign in through the `/login` form of the app at `base_url`; it then shows its start page."""
+    page.goto(f"{base_url}/login")
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+    expect(page).not_to_have_url(re.compile(r"/login\b"))
+
+
+def sign_out(page: Page) -> None:
+    """Press the "Sign out" button in the page's header (a POST form)."""
+    page.get_by_role("banner").get_by_role("button", name="Sign out").click()
+    page.wait_for_load_state()
+
+
+def summary_links(page: Page) -> list[str]:
+    """The fragment each link of the error summary points to, in the summary's order."""
+    links = page.get_by_role("alert").get_by_role("link")
+    return [str(link.get_attribute("href")) for link in links.all()]

@@ -1,14 +1,19 @@
-"""In a real (headless) browser: the staff form, the dashboard, and axe-core's WCAG 2.2 AA checks of both.
+"""In a real (headless) browser, signed in: every staff form end to end and on into the dashboard, error
+summaries, typed markup, sign-out, and axe-core's WCAG 2.0-2.2 A/AA checks of every page.
 
-The apps run in this process on free ports (embedded log + SQLite); Chromium is Debian's, and it can
-reach nothing but this machine. Screenshots go to test-artifacts/ for people to look at.
+One Chromium and one served stack for the module: ingest and the dashboard run in this process on free
+ports, on an embedded log and one SQLite file. Each test works in an organisation of its own, so tests
+share the servers but never each other's records. Processing is asynchronous in the product: tests run
+the processor (`Stack.process`) wherever the next page needs the read models. Screenshots of every page,
+empty and in its error state, go to test-artifacts/.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime, time
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +21,13 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from dashboard import create_app as create_dashboard
-from dashboard.formatting import add_months, default_period, format_month, months_between
 from impact.db import create_tables, make_engine
-from impact.eventlog import open_event_log
+from impact.eventlog import EventLog, open_event_log
+from impact.recording import record
 from impact.settings import Settings
 from ingest import create_app as create_ingest
 from processors.quality import QualityGate
-from schemas.events import StoredEvent
+from schemas.events import EVENT_ADAPTER
 from schemas.readmodels import DeadLetter
 from tests.browser import (
     CHROMIUM,
@@ -36,19 +40,53 @@ from tests.browser import (
     launch,
     screenshot,
     serve,
+    sign_in,
+    sign_out,
+    summary_links,
 )
-from tests.conftest import process_all, unavailable
+from tests.conftest import add_organisation, process_all, unavailable
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = pytest.mark.timeout(300)
 
-ORG, OTHER = "north-carers", "south-voices"
+TODAY = datetime.now(UTC).date()  # what the forms call today
 SCRIPT = "<script>alert(1)</script>"
-TODAY = date.today()  # the dashboard's default period ends on the server's (local) today
-EARLY = add_months(TODAY, -2).replace(day=10)  # two past months, both inside the dashboard's default period
-LATE = add_months(TODAY, -1).replace(day=10)
+IMAGE = "<img src=x onerror=alert(2)>"
 
 
-# --- Fixtures ---------------------------------------------------------------------------------
+# --- The served stack -------------------------------------------------------------------------
+
+
+@dataclass
+class Stack:
+    """Ingest served on `ingest`, its log and database, and the processor that fills the read models."""
+
+    settings: Settings
+    engine: Engine
+    event_log: EventLog
+    gate: QualityGate
+    ingest: str
+
+    def organisation(self, org_id: str) -> dict[str, str]:
+        """A new organisation with one account per role: {"staff": e-mail, "leadership": ..., "admin": ...}."""
+        return add_organisation(self.engine, org_id)
+
+    def seed(self, org_id: str, *events: tuple[str, dict[str, Any]]) -> None:
+        """Record (type, payload) events for `org_id` straight into the log, as the API would."""
+        now = datetime.now(UTC)
+        envelopes = [
+            EVENT_ADAPTER.validate_python(
+                {"type": type_, "org_id": org_id, "occurred_at": now.isoformat(), "payload": payload}
+            )
+            for type_, payload in events
+        ]
+        record(self.event_log, self.settings.topic, envelopes, recorded_by="test:seed", engine=self.engine)
+
+    def process(self) -> None:
+        """Run the processor until it has caught up; nothing the pages recorded may be rejected."""
+        process_all(self.settings, self.engine, self.gate)
+        with Session(self.engine) as session:
+            rejected = session.exec(select(DeadLetter)).all()
+        assert rejected == [], f"events were rejected: {[(d.event_id, d.reason) for d in rejected]}"
 
 
 @pytest.fixture(scope="module")
@@ -68,344 +106,766 @@ def axe() -> str:
         raise  # unreachable: unavailable() always raises
 
 
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh page (own cookies); fails the test if a script on it threw."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB", timezone_id="UTC")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert errors == [], f"scripts threw in the page: {errors}"
-
-
-@pytest.fixture
-def dialogs(page: Page) -> list[str]:
-    """Messages of every alert/confirm/prompt the page opens (each dismissed)."""
-    opened: list[str] = []
-
-    def dismiss(dialog: Any) -> None:
-        opened.append(dialog.message)
-        dialog.dismiss()
-
-    page.on("dialog", dismiss)
-    return opened
-
-
-@pytest.fixture
-def settings(log_settings: Callable[[str], Settings], tmp_path: Path) -> Settings:
-    """The embedded default: an embedded log and a SQLite read-model file, both fresh."""
-    return log_settings("embedded").model_copy(update={"database_url": f"sqlite:///{tmp_path / 'readmodels.db'}"})
-
-
-@pytest.fixture
-def ingest_url(settings: Settings) -> Iterator[str]:
-    with open_event_log(settings) as event_log, serve(create_ingest(settings, event_log)) as url:
-        yield url
-
-
-@pytest.fixture
-def dashboard_url(settings: Settings, gate: QualityGate) -> Iterator[str]:
-    """The dashboard, after the involvement below went through the ingest API and the processor."""
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, gate: QualityGate) -> Iterator[Stack]:
+    root: Path = tmp_path_factory.mktemp("browser")
+    settings = Settings.model_validate(
+        {
+            "env": "test",
+            "data_dir": root / "var",
+            "database_url": f"sqlite:///{root / 'impact.db'}",
+            "secret_key": "t" * 40,
+            "topic": "events",
+            "dead_letter_topic": "dead-letters",
+            "consumer_group": "browser-tests",
+            "poll_timeout_ms": 200,
+        }
+    )
     engine = make_engine(settings.sqlalchemy_url)
     create_tables(engine)
-    with open_event_log(settings) as event_log:
-        client = create_ingest(settings, event_log, test_config={"TESTING": True}).test_client()
-        response = client.post("/api/v1/events", json=involvement())
-        assert response.status_code == 202, response.get_json()
-    process(settings, engine, gate)
-    with serve(create_dashboard(settings, engine).server) as url:
-        yield url
+    with open_event_log(settings) as event_log, serve(create_ingest(settings, event_log, engine=engine)) as url:
+        yield Stack(settings, engine, event_log, gate, url)
     engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def dashboard_url(stack: Stack) -> Iterator[str]:
+    """The dashboard on the same database (imported here: the staff tests do not depend on it)."""
+    from dashboard import create_app as create_dashboard
+
+    with serve(create_dashboard(stack.settings, stack.engine).server) as url:
+        yield url
+
+
+class Tabs:
+    """Fresh browser contexts (each with its own cookies), watched for script errors and dialogs."""
+
+    def __init__(self, browser: Browser) -> None:
+        self.browser = browser
+        self.contexts: list[Any] = []
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+
+    def open(self) -> Page:
+        context = self.browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB", timezone_id="UTC")
+        self.contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+        def dismiss(dialog: Any) -> None:
+            self.dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", dismiss)
+        return page
+
+    def close(self) -> None:
+        for context in self.contexts:
+            context.close()
+
+
+@pytest.fixture
+def tabs(browser: Browser) -> Iterator[Tabs]:
+    """Fails the test if a script threw or a dialog opened in any of its pages."""
+    opened = Tabs(browser)
+    yield opened
+    opened.close()
+    assert opened.errors == [], f"scripts threw in the page: {opened.errors}"
+    assert opened.dialogs == [], f"dialogs opened (a script ran): {opened.dialogs}"
+
+
+@pytest.fixture
+def page(tabs: Tabs) -> Page:
+    return tabs.open()
 
 
 # --- Test data --------------------------------------------------------------------------------
 
 
-def event(type_: str, payload: dict[str, Any], day: date, org: str = ORG) -> dict[str, Any]:
-    occurred_at = datetime.combine(day, time(12), tzinfo=UTC).isoformat()
-    return {"type": type_, "org_id": org, "occurred_at": occurred_at, "payload": payload}
+def registered(participant_id: str, name: str, *, role: str = "carer") -> tuple[str, dict[str, Any]]:
+    return "participant.registered", {"participant_id": participant_id, "display_name": name, "role": role}
 
 
-def activity(activity_id: str, day: date, hours: float, people: list[str], org: str = ORG) -> list[dict[str, Any]]:
-    """An activity on `day` and each person's attendance of `hours`."""
-    held = {
+def held(activity_id: str, title: str, hours: float = 1.5) -> tuple[str, dict[str, Any]]:
+    payload = {
         "activity_id": activity_id,
-        "title": "Carers' panel",
+        "title": title,
         "area": "research",
-        "level": "co_production",
-        "date": day.isoformat(),
+        "level": "consultation",
+        "date": TODAY.isoformat(),
         "duration_hours": hours,
     }
-    return [
-        event("activity.held", held, day, org),
-        *(
-            event("session.attended", {"activity_id": activity_id, "participant_id": who, "hours": hours}, day, org)
-            for who in people
-        ),
-    ]
+    return "activity.held", payload
 
 
-def contribution(contribution_id: str, people: list[str], day: date, org: str = ORG) -> dict[str, Any]:
-    payload = {"contribution_id": contribution_id, "participant_ids": people, "area": "research", "text": "An idea."}
-    return event("contribution.made", payload, day, org)
+def attended(activity_id: str, participant_id: str, hours: float = 1.5) -> tuple[str, dict[str, Any]]:
+    return "session.attended", {"activity_id": activity_id, "participant_id": participant_id, "hours": hours}
 
 
-def change(change_id: str, contribution_id: str, day: date) -> dict[str, Any]:
+def said(contribution_id: str, participant_id: str, text: str) -> tuple[str, dict[str, Any]]:
+    payload = {"contribution_id": contribution_id, "participant_ids": [participant_id], "area": "support", "text": text}
+    return "contribution.made", payload
+
+
+def changed(change_id: str, title: str, contribution_id: str) -> tuple[str, dict[str, Any]]:
     payload = {
         "change_id": change_id,
-        "area": "research",
-        "title": f"Change {change_id}",
-        "description": "What we did.",
-        "links": [{"contribution_id": contribution_id, "strength": "major"}],
+        "area": "support",
+        "title": title,
+        "description": "Agendas now go out a week before each meeting.",
+        "links": [{"contribution_id": contribution_id, "strength": "moderate"}],
     }
-    return event("change.recorded", payload, day)
+    return "change.recorded", payload
 
 
-def register(people: list[str], day: date, org: str = ORG) -> list[dict[str, Any]]:
-    return [
-        event("participant.registered", {"participant_id": who, "display_name": who, "role": "carer"}, day, org)
-        for who in people
-    ]
-
-
-def involvement() -> list[dict[str, Any]]:
-    """Two months of one organisation and one month of a smaller one.
-
-    north-carers, EARLY: n1-n5 attend 2 h each (10 h); c1 by n1, n2 -> ch1, implemented.
-    north-carers, LATE: n2-n6 attend 1.5 h each (7.5 h); c2 by n6 -> ch2, only proposed; c3 by n3.
-    south-voices, LATE: s1-s4 attend 1 h each; d1 by s1.
-    """
-    north = [f"n{i}" for i in range(1, 7)]
-    south = [f"s{i}" for i in range(1, 5)]
-    return [
-        *register(north, EARLY),
-        *activity("a-early", EARLY, 2, north[:5]),
-        contribution("c1", ["n1", "n2"], EARLY),
-        *activity("a-late", LATE, 1.5, north[1:]),
-        contribution("c2", ["n6"], LATE),
-        contribution("c3", ["n3"], LATE),
-        change("ch1", "c1", LATE),
-        event("change.status_changed", {"change_id": "ch1", "status": "implemented"}, LATE),
-        change("ch2", "c2", LATE),
-        *register(south, LATE, OTHER),
-        *activity("b-late", LATE, 1, south, OTHER),
-        contribution("d1", ["s1"], LATE, OTHER),
-    ]
-
-
-def process(settings: Settings, engine: Engine, gate: QualityGate) -> None:
-    process_all(settings, engine, gate)
-    with Session(engine) as session:
-        rejected = session.exec(select(DeadLetter)).all()
-    assert rejected == [], f"the test data must be valid: {[(d.event_id, d.reason) for d in rejected]}"
-
-
-def logged_events(settings: Settings) -> list[StoredEvent]:
-    with open_event_log(settings) as event_log, event_log.consumer(settings.topic, "test-reader") as consumer:
-        return [StoredEvent.from_bytes(message.value) for message in consumer.poll(100, 500)]
+def one_of_each(stack: Stack, org_id: str) -> None:
+    """A participant (who has not agreed to be contacted), an activity they attended, what they said there,
+    and a proposed change it influenced; processed."""
+    stack.seed(
+        org_id,
+        registered("p-sam", "Sam Example"),
+        held("a-panel", "Carers' panel"),
+        attended("a-panel", "p-sam"),
+        said("c-agenda", "p-sam", "Send the agenda a week earlier."),
+        changed("ch-agenda", "Agendas go out a week ahead", "c-agenda"),
+    )
+    stack.process()
 
 
 # --- Page helpers -----------------------------------------------------------------------------
 
 
-def open_form(page: Page, ingest_url: str) -> None:
-    page.goto(f"{ingest_url}/staff/contributions/new")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Record a contribution")
+def visit(page: Page, url: str) -> None:
+    response = page.goto(url)
+    assert response is not None and response.ok, f"{url} answered {response.status if response else 'nothing'}"
 
 
-def submit(page: Page) -> None:
-    page.get_by_role("button", name="Record contribution").click()
-    page.wait_for_load_state()
+def press(page: Page, button: str) -> None:
+    """Press a form's button and wait for the page it leads to."""
+    with page.expect_navigation():
+        page.get_by_role("button", name=button, exact=True).click()
 
 
-def show_errors(page: Page) -> None:
-    """Submit the form with participant IDs and text left empty."""
-    page.get_by_label("Organisation").fill(ORG)
-    page.get_by_label("Activity area").select_option(label="Support")
-    page.get_by_label("Date it was said").fill(EARLY.isoformat())
-    submit(page)
-    expect(page.get_by_role("alert")).to_contain_text("There is a problem")
+def notice(page: Page, text: str | re.Pattern[str]) -> Any:
+    """The confirmation (role=status) the page announces; forms with filter boxes have other, empty ones."""
+    return page.get_by_role("status").filter(has_text=text)
 
 
-def open_dashboard(page: Page, dashboard_url: str) -> None:
-    page.goto(dashboard_url)
-    expect(page.locator("#contributions")).not_to_have_text("…")  # the callback has filled the figures in
+def heading(page: Page) -> Any:
+    return page.get_by_role("heading", level=1)
 
 
-def expect_figures(page: Page, **figures: str) -> None:
-    for figure_id, shown in figures.items():
-        expect(page.locator(f"#{figure_id.replace('_', '-')}")).to_have_text(shown)
-
-
-def choose_period_from(page: Page, start: date) -> None:
-    """Type a new start date (the picker shows DD/MM/YYYY), as a keyboard user would."""
-    field = page.get_by_role("textbox", name="From date")
-    field.fill(start.strftime("%d/%m/%Y"))
-    field.press("Enter")
-    page.keyboard.press("Escape")  # close the calendar the picker opens
-
-
-def trend_months(page: Page) -> list[str]:
-    return page.locator("#trend-table tbody th").all_inner_texts()
-
-
-def trend_row(page: Page, month: date) -> list[str]:
-    row = page.locator("#trend-table tbody tr").filter(has=page.get_by_role("rowheader", name=format_month(month)))
-    return row.locator("td").all_inner_texts()
-
-
-# --- The staff form ---------------------------------------------------------------------------
-
-
-def test_staff_form_records_a_contribution(page: Page, dialogs: list[str], ingest_url: str, settings: Settings) -> None:
-    open_form(page, ingest_url)
-    screenshot(page, "form-empty")
-
-    page.get_by_label("Organisation").click()
-    page.keyboard.type(ORG)
-    page.keyboard.press("Tab")
-    expect(page.get_by_label("Participant IDs")).to_be_focused()
-    page.keyboard.type("p1, p2")
-    page.keyboard.press("Tab")
-    expect(page.get_by_label("Activity ID (optional)")).to_be_focused()
-    page.keyboard.press("Tab")
-    expect(page.get_by_label("Activity area")).to_be_focused()
-    page.get_by_label("Activity area").select_option(label="Research")
-    page.get_by_label("Date it was said").fill(EARLY.isoformat())
-    said = f"Send the agenda earlier {SCRIPT}"
-    page.get_by_label("What they said").fill(said)
-    submit(page)
-
-    confirmation = page.get_by_role("status")
-    expect(confirmation).to_contain_text("Contribution recorded")
-    reference = re.search(r"reference (c-[0-9a-f]{12})", confirmation.inner_text())
-    assert reference, confirmation.inner_text()
-    expect(page.get_by_label("Organisation")).to_have_value(ORG)  # ready for the next one
-    assert dialogs == [], "a script ran"
-    screenshot(page, "form-confirmation")
-
-    [recorded] = logged_events(settings)
-    assert recorded.payload["contribution_id"] == reference.group(1)
-    assert recorded.payload["participant_ids"] == ["p1", "p2"]
-    assert (recorded.payload["area"], recorded.payload["text"]) == ("research", said)  # stored exactly as typed
-    assert recorded.occurred_at.date() == EARLY
-
-
-def test_staff_form_errors_are_summarised_linked_and_keep_the_values(page: Page, ingest_url: str) -> None:
-    open_form(page, ingest_url)
-    show_errors(page)
-    screenshot(page, "form-errors")
-
-    assert page.title().startswith("Error: ")
+def expect_problems(page: Page, *fields: str) -> None:
+    """The error summary lists a problem for each of `fields` (ids), each linked to its field, which is marked
+    invalid and has its own message. (The order is checked on its own: test_the_error_summary_follows_the_form.)"""
     summary = page.get_by_role("alert")
-    links = summary.get_by_role("link")
-    expect(links).to_have_count(2)
-    assert [link.get_attribute("href") for link in links.all()] == ["#participant_ids", "#text"]
-    expect(links.first).to_have_text("Participant IDs: Enter at least one participant ID.")
+    expect(summary).to_contain_text("There is a problem")
+    assert page.title().startswith("Error: "), page.title()
+    assert sorted(summary_links(page)) == sorted(f"#{name}" for name in fields)
+    for name in fields:
+        expect(page.locator(f"[id='{name}']")).to_have_count(1)
+        expect(page.locator(f"[id='{name}-error']")).to_be_visible()
+        control = page.locator(f"input[id='{name}'][type=text], select[id='{name}'], textarea[id='{name}']")
+        if control.count():
+            expect(control).to_have_attribute("aria-invalid", "true")
+            expect(control).to_have_attribute("aria-describedby", re.compile(rf"\b{name}-error\b"))
 
-    participants = page.get_by_label("Participant IDs")
-    expect(participants).to_have_attribute("aria-invalid", "true")
-    expect(participants).to_have_attribute("aria-describedby", re.compile(r"\bparticipant_ids-error\b"))
-    expect(page.locator("#participant_ids-error")).to_contain_text("Enter at least one participant ID.")
-    expect(page.get_by_label("What they said")).to_have_attribute("aria-invalid", "true")
-    expect(page.get_by_label("Organisation")).to_have_attribute("aria-invalid", "false")
 
-    expect(page.get_by_label("Organisation")).to_have_value(ORG)
-    expect(page.get_by_label("Activity area")).to_have_value("support")
-    expect(page.get_by_label("Date it was said")).to_have_value(EARLY.isoformat())
-
-    links.first.focus()
+def follow_first_problem(page: Page, field: str) -> None:
+    """Keyboard users follow the summary's first link to the field it names."""
+    page.get_by_role("alert").get_by_role("link").first.focus()
     page.keyboard.press("Enter")
-    expect(participants).to_be_focused()
+    expect(page.locator(f"[id='{field}']")).to_be_focused()
 
 
-def test_staff_form_shows_typed_markup_back_as_text_and_never_runs_it(
-    page: Page, dialogs: list[str], ingest_url: str
+def tick(page: Page, filter_label: str, search: str, box: str) -> None:
+    """Type into a "Find" box above a list of checkboxes, then tick the one labelled `box`."""
+    page.get_by_label(filter_label).fill(search)
+    expect(page.get_by_role("checkbox", name=re.compile(re.escape(box)))).to_be_visible()
+    page.get_by_role("checkbox", name=re.compile(re.escape(box))).check()
+
+
+def open_dashboard(page: Page, dashboard_url: str, email: str) -> None:
+    """Sign in to the dashboard and wait until its callback has filled the figures in."""
+    page.goto(dashboard_url)
+    expect(page).to_have_url(re.compile(r"/login\b"))  # signed out: the sign-in page first
+    sign_in(page, dashboard_url, email)
+    expect(page.locator("#contributions")).not_to_have_text("…")
+
+
+def figures(page: Page) -> dict[str, str]:
+    ids = ("participants-involved", "involvement-hours", "contributions", "changes-influenced", "influence-rate")
+    return {figure_id: page.locator(f"#{figure_id}").inner_text() for figure_id in ids}
+
+
+# --- 1. The whole journey: staff record, leadership read ---------------------------------------
+
+
+def test_staff_record_everything_in_the_browser_and_leadership_see_it_on_the_dashboard(
+    stack: Stack, tabs: Tabs, dashboard_url: str
 ) -> None:
-    breaking_out_of_a_value = f'x">{SCRIPT}'
-    breaking_out_of_the_textarea = f"</textarea>{SCRIPT}<img src=x onerror=alert(2)>"
-    open_form(page, ingest_url)
-    page.get_by_label("Organisation").fill(breaking_out_of_a_value)
-    page.get_by_label("What they said").fill(breaking_out_of_the_textarea)
-    submit(page)  # invalid (no participants, bad organisation): the page shows both values back
+    accounts = stack.organisation("flow-org")
+    # Four people already registered: with the one registered below, five attend (no small-count suppression).
+    stack.seed("flow-org", *(registered(f"p-seed-{i}", f"Seeded Person {i}") for i in range(1, 5)))
+    page = tabs.open()
+    sign_in(page, stack.ingest, accounts["staff"])
+    expect(heading(page)).to_have_text("Record involvement")
+    expect(page.get_by_role("banner")).to_contain_text("flow-org")
 
+    # Register a participant who agrees to hear back by e-mail.
+    page.get_by_role("link", name="Register a participant").click()
+    expect(heading(page)).to_have_text("Register a participant")
+    page.get_by_label("Name", exact=True).fill("Priya Shah")
+    page.get_by_label("Reference (optional)").fill("p-priya")
+    page.get_by_role("radio", name="Carer").check()
+    page.get_by_label("E-mail address").fill("priya@example.org")
+    page.get_by_role("group", name="Do they agree").get_by_role("radio", name="Yes").check()
+    page.get_by_role("radio", name="Email").check()
+    press(page, "Register participant")
+    expect(notice(page, "Priya Shah is registered (reference p-priya).")).to_be_visible()
+    screenshot(page, "flow-participant-registered")
+    stack.process()  # the attendance and contribution forms list people from the read models
+
+    # Record an activity held today; the confirmation leads straight on to its attendance.
+    visit(page, f"{stack.ingest}/staff/")
+    page.get_by_role("link", name="Record an activity held").click()
+    page.get_by_label("Title").fill("Carers' panel on respite")
+    page.get_by_label("Area of work").select_option(label="Research")
+    page.get_by_role("radio", name=re.compile("^Co-production")).check()
+    page.get_by_label("Date held").fill(TODAY.isoformat())
+    page.get_by_label("Length in hours").fill("2")
+    press(page, "Record activity")
+    expect(notice(page, "Activity recorded: Carers' panel on respite")).to_be_visible()
+    expect(heading(page)).to_have_text("Mark attendance")
+
+    # Mark attendance: find Priya with the filter box, then tick the four others too.
+    tick(page, "Find a person", "priya", "Priya Shah")
+    expect(page.get_by_role("checkbox", name=re.compile("Seeded Person 1"))).to_be_hidden()
+    expect(page.locator("#participant-filter-status")).to_have_text("1 of 5 shown")
+    page.get_by_label("Find a person").fill("")
+    for i in range(1, 5):
+        page.get_by_role("checkbox", name=re.compile(f"Seeded Person {i}")).check()
+    expect(page.get_by_label("Hours each")).to_have_value("2")  # the activity's length
+    screenshot(page, "flow-attendance-ticked")
+    press(page, "Record attendance")
+    expect(notice(page, "Attendance recorded: 5 people at Carers' panel on respite.")).to_be_visible()
+    stack.process()
+
+    # Record what Priya said at the activity.
+    visit(page, f"{stack.ingest}/staff/contributions/new")
+    tick(page, "Find a person", "shah", "Priya Shah")
+    page.get_by_label("Activity (optional)").select_option(label=f"{TODAY:%-d %b %Y}: Carers' panel on respite")
+    page.get_by_label("Area of work").select_option(label="Research")
+    expect(page.get_by_label("Date it was said")).to_have_value(TODAY.isoformat())
+    page.get_by_label("What they said").fill("Let carers book respite online, in the evening.")
+    press(page, "Record contribution")
+    confirmation = notice(page, "Contribution recorded")
+    expect(confirmation).to_be_visible()
+    reference = re.search(r"reference (c-[0-9a-f]+)", confirmation.inner_text())
+    assert reference, confirmation.inner_text()
+    stack.process()
+
+    # Record the change it led to: find the contribution, tick it, say how strongly it influenced the change.
+    visit(page, f"{stack.ingest}/staff/changes/new")
+    page.get_by_label("Title").fill("Online evening booking of respite")
+    page.get_by_label("Area of work").select_option(label="Research")
+    page.get_by_label("What the organisation did or will do").fill("Carers can now book respite online.")
+    page.get_by_role("radio", name=re.compile("^Agreed")).check()
+    page.get_by_label("Date decided").fill(TODAY.isoformat())
+    strength = page.get_by_label("Strength of influence")
+    expect(strength).to_be_hidden()  # shown only for a ticked contribution
+    tick(page, "Find a contribution", "respite online", "book respite online")
+    expect(page.locator("#contribution-filter-status")).to_have_text("1 of 1 shown")
+    expect(strength).to_be_visible()
+    strength.select_option(label="Major: it shaped the decision")
+    screenshot(page, "flow-change-linked")
+    press(page, "Record change")
+    expect(notice(page, "Change recorded: Online evening booking of respite")).to_be_visible()
+    expect(notice(page, "linked to 1 contribution.")).to_be_visible()
+    stack.process()
+
+    # The records are on the staff pages.
+    visit(page, f"{stack.ingest}/staff/changes")
+    page.get_by_role("link", name="Online evening booking of respite").click()
+    expect(page.locator("main")).to_contain_text("“Let carers book respite online, in the evening.” (major influence)")
+    visit(page, f"{stack.ingest}/staff/activities")
+    page.get_by_role("link", name="Carers' panel on respite").click()
+    expect(page.locator("main li")).to_have_count(5)
+    expect(page.locator("main")).to_contain_text("Priya Shah (attendee, 2 hours)")
+    visit(page, f"{stack.ingest}/staff/")
+    expect(page.locator("main")).to_contain_text("5 participants, 1 activity, 1 contribution and 1 change")
+
+    # Leadership see it on the dashboard (a separate browser: the apps share a host, and so its cookies).
+    board = tabs.open()
+    open_dashboard(board, dashboard_url, accounts["leadership"])
+    expect(board.get_by_role("banner")).to_contain_text("Flow Org")
+    expect(board.locator("#participants-involved")).to_have_text("5")
+    assert figures(board) == {
+        "participants-involved": "5",
+        "involvement-hours": "10.0",  # five people, two hours each
+        "contributions": "1",
+        "changes-influenced": "1",
+        "influence-rate": "100%",  # the one contribution led to an agreed change
+    }
+    this_month = board.locator("#trend-table tbody tr").last
+    expect(this_month.locator("td")).to_have_text(["1", "5", "10.0"])
+    screenshot(board, "flow-dashboard")
+
+
+# --- 2. Every form: a linked error summary, values kept, a confirmation -------------------------
+
+
+def test_login_form_errors(stack: Stack, page: Page) -> None:
+    accounts = stack.organisation("login-org")
+    visit(page, f"{stack.ingest}/login")
+    page.get_by_label("E-mail address").fill(accounts["staff"])
+    page.get_by_label("Password").fill("not the password")
+    press(page, "Sign in")
+    summary = page.get_by_role("alert")
+    expect(summary).to_contain_text("There is a problem")
+    assert summary_links(page) == ["#email"]
+    expect(page.get_by_label("E-mail address")).to_have_value(accounts["staff"])
+    expect(page.get_by_label("E-mail address")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Password")).to_have_value("")  # never sent back
+    assert page.title().startswith("Error: ")
+    follow_first_problem(page, "email")
+
+    page.get_by_label("Password").fill("correct horse battery staple")
+    press(page, "Sign in")
+    expect(heading(page)).to_have_text("Record involvement")
+
+
+def test_participant_form_errors_values_and_confirmation(stack: Stack, page: Page) -> None:
+    accounts = stack.organisation("people-org")
+    sign_in(page, stack.ingest, accounts["staff"])
+    visit(page, f"{stack.ingest}/staff/participants/new")
+    page.get_by_label("Name", exact=True).fill("Jo Bloggs")
+    page.get_by_label("Phone number").fill("0113 496 0000")
+    page.get_by_role("group", name="Do they agree").get_by_role("radio", name="Yes").check()
+    page.get_by_label("Age").select_option(label="25 to 34")
+    press(page, "Register participant")  # no role; agrees to be contacted, but not how
+
+    expect_problems(page, "role", "preferred_channel")
+    expect(page.get_by_label("Name", exact=True)).to_have_value("Jo Bloggs")
+    expect(page.get_by_label("Phone number")).to_have_value("0113 496 0000")
+    expect(page.get_by_role("group", name="Do they agree").get_by_role("radio", name="Yes")).to_be_checked()
+    expect(page.get_by_label("Age")).to_have_value("25_34")
+    follow_first_problem(page, "role")
+
+    page.get_by_role("radio", name="Service user").check()
+    page.get_by_role("radio", name="Phone").check()
+    press(page, "Register participant")
+    expect(notice(page, re.compile(r"Jo Bloggs is registered \(reference p-[0-9a-f]+\)\."))).to_be_visible()
+    expect(page.get_by_label("Name", exact=True)).to_have_value("")  # ready for the next person
+    assert not page.title().startswith("Error")
+
+
+def test_activity_form_errors_values_and_confirmation(stack: Stack, page: Page) -> None:
+    accounts = stack.organisation("activity-org")
+    sign_in(page, stack.ingest, accounts["staff"])
+    visit(page, f"{stack.ingest}/staff/activities/new")
+    page.get_by_label("Title").fill("Focus group")
+    page.get_by_label("Area of work").select_option(label="Training")
+    page.get_by_label("Length in hours").fill("twenty")
+    press(page, "Record activity")  # no level, no date, hours not a number
+
+    expect_problems(page, "level", "date", "duration_hours")
+    expect(page.get_by_label("Title")).to_have_value("Focus group")
+    expect(page.get_by_label("Area of work")).to_have_value("training")
+    expect(page.get_by_label("Length in hours")).to_have_value("twenty")
+    follow_first_problem(page, "level")
+
+    page.get_by_role("radio", name=re.compile("^User-led")).check()
+    page.get_by_label("Date held").fill(TODAY.isoformat())
+    page.get_by_label("Length in hours").fill("1.5")
+    press(page, "Record activity")
+    expect(notice(page, re.compile(r"Activity recorded: Focus group \(reference a-[0-9a-f]+\)"))).to_be_visible()
+
+
+def test_attendance_form_errors_values_and_confirmation(stack: Stack, page: Page) -> None:
+    accounts = stack.organisation("attend-org")
+    one_of_each(stack, "attend-org")
+    stack.seed("attend-org", registered("p-kim", "Kim Other"))
+    stack.process()
+    sign_in(page, stack.ingest, accounts["staff"])
+    visit(page, f"{stack.ingest}/staff/activities/a-panel/attendance")
+    expect(page.get_by_role("checkbox", name=re.compile("Sam Example"))).to_be_disabled()  # already recorded
+    page.get_by_label("Hours each").fill("")
+    page.get_by_label("Their role").select_option(label="Speaker")
+    press(page, "Record attendance")  # nobody ticked, no hours
+
+    expect_problems(page, "participants", "hours")
+    expect(page.get_by_label("Their role")).to_have_value("speaker")
+    follow_first_problem(page, "participants")
+
+    tick(page, "Find a person", "kim", "Kim Other")
+    press(page, "Record attendance")
+    expect_problems(page, "hours")
+    expect(page.get_by_role("checkbox", name=re.compile("Kim Other"))).to_be_checked()  # kept
+
+    page.get_by_label("Hours each").fill("1.5")
+    press(page, "Record attendance")
+    expect(notice(page, "Attendance recorded: 1 person at Carers' panel.")).to_be_visible()
+    expect(heading(page)).to_have_text("Carers' panel")
+
+
+def test_contribution_form_errors_values_and_confirmation(stack: Stack, page: Page) -> None:
+    accounts = stack.organisation("said-org")
+    one_of_each(stack, "said-org")
+    sign_in(page, stack.ingest, accounts["staff"])
+    visit(page, f"{stack.ingest}/staff/contributions/new")
+    page.get_by_label("Activity (optional)").select_option("a-panel")
+    page.get_by_label("What they said").fill("More breaks, please.")
+    page.get_by_label("Date it was said").fill("")
+    press(page, "Record contribution")  # nobody, no area, no date
+
+    expect_problems(page, "participants", "area", "made_on")
+    expect(page.get_by_label("Activity (optional)")).to_have_value("a-panel")
+    expect(page.get_by_label("What they said")).to_have_value("More breaks, please.")
+    follow_first_problem(page, "participants")
+
+    tick(page, "Find a person", "sam", "Sam Example")
+    page.get_by_label("Area of work").select_option(label="Support")
+    page.get_by_label("Date it was said").fill(TODAY.isoformat())
+    press(page, "Record contribution")
+    expect(notice(page, re.compile(r"Contribution recorded \(reference c-[0-9a-f]+\)"))).to_be_visible()
+    expect(page.get_by_label("What they said")).to_have_value("")
+
+
+def test_change_form_errors_values_and_confirmation(stack: Stack, page: Page) -> None:
+    accounts = stack.organisation("change-org")
+    one_of_each(stack, "change-org")
+    sign_in(page, stack.ingest, accounts["staff"])
+    visit(page, f"{stack.ingest}/staff/changes/new")
+    page.get_by_label("Title").fill("Longer breaks")
+    page.get_by_role("radio", name=re.compile("^Implemented")).check()
+    tick(page, "Find a contribution", "agenda", "Send the agenda")
+    press(page, "Record change")  # no area, no description, no date decided, no strength
+
+    expect_problems(page, "area", "description", "decided_on", "links")
+    expect(page.get_by_label("Title")).to_have_value("Longer breaks")
+    expect(page.get_by_role("radio", name=re.compile("^Implemented"))).to_be_checked()
+    expect(page.get_by_role("checkbox", name=re.compile("Send the agenda"))).to_be_checked()
+    expect(page.get_by_label("Strength of influence")).to_be_visible()
+    follow_first_problem(page, "area")
+
+    page.get_by_label("Area of work").select_option(label="Support")
+    page.get_by_label("What the organisation did or will do").fill("Breaks are now 20 minutes.")
+    page.get_by_label("Date decided").fill(TODAY.isoformat())
+    page.get_by_label("Strength of influence").select_option("minor")
+    press(page, "Record change")
+    expect(notice(page, re.compile(r"Change recorded: Longer breaks \(reference ch-[0-9a-f]+\)"))).to_be_visible()
+    expect(heading(page)).to_have_text("Changes")
+
+
+def test_consent_form_errors_values_and_confirmation(stack: Stack, page: Page) -> None:
+    accounts = stack.organisation("consent-org")
+    one_of_each(stack, "consent-org")
+    sign_in(page, stack.ingest, accounts["staff"])
+    visit(page, f"{stack.ingest}/staff/participants")
+    page.get_by_role("link", name="Sam Example").click()
+    page.get_by_role("link", name="Update consent to be contacted").click()
+    expect(page.get_by_role("group", name="Do they agree").get_by_role("radio", name="No")).to_be_checked()
+    page.get_by_role("group", name="Do they agree").get_by_role("radio", name="Yes").check()
+    press(page, "Save consent")  # yes, but not how
+
+    expect_problems(page, "channel")
+    expect(page.get_by_role("group", name="Do they agree").get_by_role("radio", name="Yes")).to_be_checked()
+    follow_first_problem(page, "channel")
+
+    page.get_by_role("radio", name="In person").check()
+    press(page, "Save consent")
+    expect(notice(page, "Consent updated: Sam Example agrees to be contacted.")).to_be_visible()
+    expect(heading(page)).to_have_text("Sam Example")
+    stack.process()
+    page.reload()
+    expect(page.locator("main")).to_contain_text("Yes, by in person")
+
+
+# --- 5. A declined change needs a reason ---------------------------------------------------------
+
+
+def test_a_change_is_declined_only_with_a_reason(stack: Stack, page: Page) -> None:
+    accounts = stack.organisation("status-org")
+    one_of_each(stack, "status-org")
+    sign_in(page, stack.ingest, accounts["staff"])
+    visit(page, f"{stack.ingest}/staff/changes")
+    page.get_by_role("link", name="Update status of Agendas go out a week ahead").click()
+    expect(heading(page)).to_have_text("Update the status of a change")
+    expect(page.get_by_role("radio", name=re.compile("^Proposed"))).to_have_count(0)  # it is proposed now
+    page.get_by_role("radio", name=re.compile("^Declined")).check()
+    press(page, "Update status")
+
+    expect_problems(page, "note")
+    expect(page.locator("#note-error")).to_contain_text("Say why the change was declined")
+    expect(page.get_by_role("radio", name=re.compile("^Declined"))).to_be_checked()
+    follow_first_problem(page, "note")
+
+    page.get_by_label("Note (needed if declined)").fill("The room is booked by another group until May.")
+    press(page, "Update status")
+    expect(notice(page, "The status of “Agendas go out a week ahead” is now declined.")).to_be_visible()
+    stack.process()
+    page.reload()
+    expect(page.locator("dl.summary")).to_contain_text("Declined")
+    expect(page.locator("dl.summary")).to_contain_text("The room is booked by another group until May.")
+
+
+# --- 4. Typed markup is shown as text and never runs ----------------------------------------------
+
+
+def test_markup_in_names_and_texts_shows_literally_and_never_runs(stack: Stack, tabs: Tabs) -> None:
+    accounts = stack.organisation("hostile-org")
+    stack.seed("hostile-org", held("a-hostile", "Hostile panel"))
+    page = tabs.open()
+    sign_in(page, stack.ingest, accounts["staff"])
+
+    visit(page, f"{stack.ingest}/staff/participants/new")
+    page.get_by_label("Name", exact=True).fill(SCRIPT)
+    page.get_by_label("Reference (optional)").fill("p-script")
+    page.get_by_role("radio", name="Other").check()
+    page.get_by_role("group", name="Do they agree").get_by_role("radio", name="No").check()
+    press(page, "Register participant")
+    expect(notice(page, f"{SCRIPT} is registered (reference p-script).")).to_be_visible()
+    stack.process()
+
+    visit(page, f"{stack.ingest}/staff/participants")
+    page.get_by_role("link", name=SCRIPT, exact=True).click()
+    expect(heading(page)).to_have_text(SCRIPT)
+    assert SCRIPT in page.title()
+
+    visit(page, f"{stack.ingest}/staff/activities/a-hostile/attendance")
+    tick(page, "Find a person", "script", SCRIPT)
+    press(page, "Record attendance")
+    expect(notice(page, "Attendance recorded: 1 person at Hostile panel.")).to_be_visible()
+
+    visit(page, f"{stack.ingest}/staff/contributions/new")
+    tick(page, "Find a person", "alert", SCRIPT)
+    page.get_by_label("What they said").fill(IMAGE)
+    press(page, "Record contribution")  # no area: the text comes back in the textarea
     expect(page.get_by_role("alert")).to_be_visible()
-    expect(page.get_by_label("Organisation")).to_have_value(breaking_out_of_a_value)
-    expect(page.get_by_label("What they said")).to_have_value(breaking_out_of_the_textarea)
+    expect(page.get_by_label("What they said")).to_have_value(IMAGE)
+    page.get_by_label("Area of work").select_option(label="Support")
+    press(page, "Record contribution")
+    expect(notice(page, "Contribution recorded")).to_be_visible()
+    stack.process()
+
+    visit(page, f"{stack.ingest}/staff/changes/new")
+    picked = page.get_by_role("checkbox", name=re.compile(re.escape(IMAGE)))
+    expect(picked).to_have_accessible_name(f"“{IMAGE}” {SCRIPT}, {TODAY:%-d %b %Y}, Support")
+    page.get_by_label("Title").fill(f"Change {SCRIPT}")
+    page.get_by_label("Area of work").select_option(label="Support")
+    page.get_by_label("What the organisation did or will do").fill(IMAGE)
+    page.get_by_role("radio", name=re.compile("^Proposed")).check()
+    tick(page, "Find a contribution", "onerror", IMAGE)
+    page.get_by_label("Strength of influence").select_option("major")
+    press(page, "Record change")
+    expect(notice(page, f"Change recorded: Change {SCRIPT}")).to_be_visible()
+    stack.process()
+
+    # Everywhere it shows up: lists, pickers, detail pages.
+    visit(page, f"{stack.ingest}/staff/changes")
+    page.get_by_role("link", name=f"Change {SCRIPT}", exact=True).click()
+    expect(heading(page)).to_have_text(f"Change {SCRIPT}")
+    expect(page.locator("main")).to_contain_text(f"“{IMAGE}” (major influence)")
+    expect(page.locator("p.prewrap")).to_have_text(IMAGE)
+    page.get_by_role("link", name="Update the status").click()
+    expect(page.locator("main")).to_contain_text(f"Change {SCRIPT} is now proposed")
+    visit(page, f"{stack.ingest}/staff/activities/a-hostile")
+    expect(page.locator("main li")).to_have_text([f"{SCRIPT} (attendee, 1.5 hours)"])
+    visit(page, f"{stack.ingest}/staff/activities/a-hostile/attendance")
+    expect(page.get_by_role("checkbox", name=re.compile(re.escape(SCRIPT)))).to_be_disabled()
+    visit(page, f"{stack.ingest}/staff/contributions/new")
+    expect(page.get_by_role("checkbox", name=re.compile(re.escape(SCRIPT)))).to_be_visible()
+    visit(page, f"{stack.ingest}/staff/participants/p-script/consent")
+    expect(page.locator("main")).to_contain_text(f"For {SCRIPT} (reference p-script)")
+    visit(page, f"{stack.ingest}/staff/changes/new")
+    expect(page.locator("#contribution-list")).to_contain_text(f"“{IMAGE}” {SCRIPT}")
+    screenshot(page, "hostile-change-form")
+
     expect(page.locator("main script, main img")).to_have_count(0)
-    assert dialogs == [], "a script ran"
+    assert tabs.dialogs == [], "a script ran"
 
 
-# --- The dashboard ----------------------------------------------------------------------------
+# --- 6. Signing out -----------------------------------------------------------------------------
 
 
-def test_dashboard_shows_the_processed_figures_and_follows_the_filters(page: Page, dashboard_url: str) -> None:
-    open_dashboard(page, dashboard_url)
-    expect(page.get_by_role("button", name=re.compile("Organisation"))).to_contain_text(ORG)
-    expect_figures(
-        page,
-        participants_involved="6",
-        involvement_hours="17.5",
-        contributions="3",
-        changes_influenced="2",
-        influence_rate="33%",  # c1 of c1-c3 led to an implemented change
-    )
-    start, end = default_period(TODAY)
-    assert trend_months(page) == [format_month(month) for month in months_between(start, end)]
-    assert trend_row(page, EARLY) == ["1", "5", "10.0"]  # contributions, participants, hours
-    assert trend_row(page, LATE) == ["2", "5", "7.5"]
-    assert trend_row(page, TODAY) == ["0", "0", "0.0"]
-    screenshot(page, "dashboard")
+def test_signing_out_ends_the_session_and_staff_pages_ask_to_sign_in(stack: Stack, page: Page) -> None:
+    accounts = stack.organisation("leaving-org")
+    one_of_each(stack, "leaving-org")
+    sign_in(page, stack.ingest, accounts["staff"])
+    visit(page, f"{stack.ingest}/staff/participants")
+    sign_out(page)
+    expect(page).to_have_url(re.compile(r"/login\?signed_out=1$"))
+    expect(notice(page, "You have signed out.")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
 
-    choose_period_from(page, LATE.replace(day=1))
-    expect_figures(
-        page,
-        participants_involved="5",
-        involvement_hours="7.5",
-        contributions="2",
-        changes_influenced="2",
-        influence_rate="0%",  # c2's change is only proposed
-    )
-    expect(page.locator("#trend-caption")).to_have_text(
-        f"Monthly figures, {format_month(LATE)} to {format_month(TODAY)}"
-    )
-    assert trend_months(page) == [format_month(LATE), format_month(TODAY)]
-
-    page.get_by_role("button", name=re.compile("Organisation")).click()
-    page.get_by_role("option", name=OTHER).click()
-    expect_figures(
-        page,
-        participants_involved="fewer than 5",  # four people: suppressed
-        involvement_hours="4.0",
-        contributions="1",
-        changes_influenced="0",
-        influence_rate="0%",
-    )
-    assert trend_row(page, LATE) == ["1", "fewer than 5", "4.0"]
-    screenshot(page, "dashboard-other-organisation")
+    for path in (
+        "/staff/",
+        "/staff/participants",
+        "/staff/participants/new",
+        "/staff/participants/p-sam",
+        "/staff/activities/a-panel/attendance",
+        "/staff/contributions/new",
+        "/staff/changes/ch-agenda/status",
+        "/staff/import/",
+    ):
+        page.goto(f"{stack.ingest}{path}")
+        expect(page).to_have_url(re.compile(r"/login\?next=" + re.escape(path.replace("/", "%2F"))))
+        expect(heading(page)).to_have_text("Sign in")
 
 
-# --- Accessibility (axe-core, WCAG 2.0/2.1/2.2 A and AA) --------------------------------------
+def test_signing_out_of_the_dashboard(stack: Stack, page: Page, dashboard_url: str) -> None:
+    accounts = stack.organisation("leaving-board-org")
+    open_dashboard(page, dashboard_url, accounts["admin"])
+    sign_out(page)
+    expect(page).to_have_url(re.compile(r"/login\?signed_out=1$"))
+    page.goto(dashboard_url)
+    expect(page).to_have_url(re.compile(r"/login\b"))
+    expect(heading(page)).to_have_text("Sign in")
 
 
-@pytest.mark.parametrize("state", ["empty", "errors"])
-def test_staff_form_has_no_wcag_violations(page: Page, axe: str, ingest_url: str, state: str) -> None:
-    open_form(page, ingest_url)
+# --- 3. Accessibility (axe-core, WCAG 2.0/2.1/2.2 A and AA) of every page -----------------------
+
+
+@dataclass(frozen=True)
+class Screen:
+    """A page to check: where it is, who signs in to see it, and how to bring up its errors."""
+
+    name: str
+    path: str
+    role: str | None = "staff"  # None: nobody signed in
+    show_errors: Callable[[Page], None] | None = None
+    app: str = "ingest"
+
+
+def wrong_password(page: Page) -> None:
+    page.get_by_label("E-mail address").fill("nobody@a11y-org.example.org")
+    page.get_by_label("Password").fill("wrong")
+    press(page, "Sign in")
+
+
+def just_press(button: str) -> Callable[[Page], None]:
+    return lambda page: press(page, button)
+
+
+def attendance_errors(page: Page) -> None:
+    page.get_by_label("Hours each").fill("")
+    press(page, "Record attendance")
+
+
+def change_errors(page: Page) -> None:
+    page.get_by_role("checkbox", name=re.compile("Send the agenda")).check()  # with no strength
+    press(page, "Record change")
+
+
+def status_errors(page: Page) -> None:
+    page.get_by_role("radio", name=re.compile("^Declined")).check()
+    press(page, "Update status")
+
+
+def consent_errors(page: Page) -> None:
+    page.get_by_role("group", name="Do they agree").get_by_role("radio", name="Yes").check()
+    press(page, "Save consent")
+
+
+SCREENS = (
+    Screen("login", "/login", role=None, show_errors=wrong_password),
+    Screen("home", "/"),
+    Screen("staff-start", "/staff/"),
+    Screen("participants", "/staff/participants"),
+    Screen("participant", "/staff/participants/p-sam"),
+    Screen("participant-form", "/staff/participants/new", show_errors=just_press("Register participant")),
+    Screen("consent-form", "/staff/participants/p-sam/consent", show_errors=consent_errors),
+    Screen("activities", "/staff/activities"),
+    Screen("activity", "/staff/activities/a-panel"),
+    Screen("activity-form", "/staff/activities/new", show_errors=just_press("Record activity")),
+    Screen("attendance-form", "/staff/activities/a-panel/attendance", show_errors=attendance_errors),
+    Screen("contribution-form", "/staff/contributions/new", show_errors=just_press("Record contribution")),
+    Screen("changes", "/staff/changes"),
+    Screen("change", "/staff/changes/ch-agenda"),
+    Screen("change-form", "/staff/changes/new", show_errors=change_errors),
+    Screen("status-form", "/staff/changes/ch-agenda/status", show_errors=status_errors),
+    Screen("import", "/staff/import/"),
+    Screen("admin", "/admin/", role="admin"),
+    Screen("dashboard-login", "/login", role=None, show_errors=wrong_password, app="dashboard"),
+    Screen("dashboard", "/", role="leadership", app="dashboard"),
+)
+CASES = [
+    pytest.param(screen, state, id=f"{screen.name}-{state}")
+    for screen in SCREENS
+    for state in (("empty", "errors") if screen.show_errors else ("empty",))
+]
+
+
+@pytest.fixture(scope="module")
+def a11y_accounts(stack: Stack) -> dict[str, str]:
+    """An organisation with one record of each kind, so every list and detail page has something to show."""
+    accounts = stack.organisation("a11y-org")
+    one_of_each(stack, "a11y-org")
+    return accounts
+
+
+@pytest.mark.parametrize(("screen", "state"), CASES)
+def test_every_page_has_no_wcag_violations(
+    request: pytest.FixtureRequest,
+    stack: Stack,
+    a11y_accounts: dict[str, str],
+    page: Page,
+    axe: str,
+    screen: Screen,
+    state: str,
+) -> None:
+    base = stack.ingest if screen.app == "ingest" else request.getfixturevalue("dashboard_url")
+    if screen.role is not None:
+        sign_in(page, base, a11y_accounts[screen.role])
+    visit(page, f"{base}{screen.path}")
+    if screen.app == "dashboard" and screen.role is not None:
+        expect(page.locator("#contributions")).to_have_text("1")
+        expect(page.locator("#trend-chart .main-svg").first).to_be_visible()
     if state == "errors":
-        show_errors(page)
+        assert screen.show_errors is not None
+        screen.show_errors(page)
+        expect(page.get_by_role("alert")).to_contain_text("There is a problem")
+    screenshot(page, f"{screen.name}-{state}")
     violations = axe_violations(page, axe)
     assert violations == [], describe(violations)
 
 
-@pytest.fixture
-def dashboard_violations(page: Page, axe: str, dashboard_url: str) -> list[dict[str, Any]]:
-    open_dashboard(page, dashboard_url)
-    expect(page.locator("#contributions")).to_have_text("3")
-    expect(page.locator("#trend-chart .main-svg").first).to_be_visible()
-    return axe_violations(page, axe)
+# --- Focus goes to the error summary ----------------------------------------------------------------
+
+FORMS_WITH_ERRORS = [pytest.param(screen, id=screen.name) for screen in SCREENS if screen.show_errors]
 
 
-def test_dashboard_has_no_wcag_violations(dashboard_violations: list[dict[str, Any]]) -> None:
-    assert dashboard_violations == [], describe(dashboard_violations)
+@pytest.mark.parametrize("screen", FORMS_WITH_ERRORS)
+def test_the_error_summary_takes_focus(
+    request: pytest.FixtureRequest, stack: Stack, a11y_accounts: dict[str, str], page: Page, screen: Screen
+) -> None:
+    """Screen-reader and keyboard users land on the problems first (the summary's comment in _field.html)."""
+    base = stack.ingest if screen.app == "ingest" else request.getfixturevalue("dashboard_url")
+    if screen.role is not None:
+        sign_in(page, base, a11y_accounts[screen.role])
+    visit(page, f"{base}{screen.path}")
+    assert screen.show_errors is not None
+    screen.show_errors(page)
+    expect(page.get_by_role("alert")).to_be_focused()
+
+
+def document_order(page: Page, ids: list[str]) -> list[str]:
+    """`ids` in the order their elements come in the page."""
+    every_id: list[str] = page.eval_on_selector_all("main [id]", "elements => elements.map(e => e.id)")
+    return [found for found in every_id if found in ids]
+
+
+@pytest.mark.parametrize("screen", FORMS_WITH_ERRORS)
+def test_the_error_summary_follows_the_form(
+    request: pytest.FixtureRequest, stack: Stack, a11y_accounts: dict[str, str], page: Page, screen: Screen
+) -> None:
+    """The summary lists the problems in the order of the fields on the page, so it reads like the form."""
+    base = stack.ingest if screen.app == "ingest" else request.getfixturevalue("dashboard_url")
+    if screen.role is not None:
+        sign_in(page, base, a11y_accounts[screen.role])
+    visit(page, f"{base}{screen.path}")
+    assert screen.show_errors is not None
+    screen.show_errors(page)
+    linked = [href.removeprefix("#") for href in summary_links(page)]
+    assert linked == document_order(page, linked), "the error summary's order differs from the form's"

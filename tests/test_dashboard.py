@@ -1,17 +1,26 @@
-"""Dashboard: formatting and suppression, read-model queries on SQLite and PostgreSQL, the page end to end."""
+"""Dashboard: formatting and suppression, read-model queries on SQLite and PostgreSQL, the page end to end.
+
+The page needs a signed-in reader (leadership or admin) and shows only their organisation's figures.
+"""
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
+from plotly.io.json import to_json_plotly
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from dashboard import create_app
+from dashboard import create_app, overview
 from dashboard.formatting import (
     SMALL_COUNT,
     add_months,
@@ -25,8 +34,11 @@ from dashboard.formatting import (
     suppress,
 )
 from dashboard.overview import parse_period
-from dashboard.queries import Headline, MonthlyFigures, headline_figures, monthly_trend, organisations
+from dashboard.queries import Headline, MonthlyFigures, headline_figures, monthly_trend, organisation_name
+from impact.accounts import Role
 from impact.db import make_engine, session_scope
+from impact.settings import Environment, Settings
+from impact.web import SignedIn
 from schemas.readmodels import (
     OVERALL,
     Attendance,
@@ -36,6 +48,7 @@ from schemas.readmodels import (
     ContributionParticipant,
     MonthlyMetric,
 )
+from tests.conftest import PASSWORD, add_organisation, csrf_from, sign_in
 
 OVERVIEW_OUTPUTS = (
     ("participants-involved", "children"),
@@ -48,20 +61,33 @@ OVERVIEW_OUTPUTS = (
 )
 
 
-def post_overview(client: FlaskClient, org_id: str, start: date | str, end: date | str) -> dict[str, object]:
-    """Run the overview callback exactly as the browser's Dash renderer does; output id -> new value."""
-    body = {
+def callback_body(
+    start: date | str,
+    end: date | str,
+    *,
+    inputs: list[dict[str, Any]] | None = None,
+    state: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The overview callback's request exactly as the browser's Dash renderer sends it (or as given)."""
+    period = [
+        {"id": "period", "property": "start_date", "value": str(start)},
+        {"id": "period", "property": "end_date", "value": str(end)},
+    ]
+    body: dict[str, Any] = {
         "output": ".." + "...".join(f"{id_}.{prop}" for id_, prop in OVERVIEW_OUTPUTS) + "..",
         "outputs": [{"id": id_, "property": prop} for id_, prop in OVERVIEW_OUTPUTS],
-        "inputs": [
-            {"id": "org", "property": "value", "value": org_id},
-            {"id": "period", "property": "start_date", "value": str(start)},
-            {"id": "period", "property": "end_date", "value": str(end)},
-        ],
+        "inputs": period if inputs is None else inputs,
         "changedPropIds": ["period.start_date"],
         "parsedChangedPropsIds": ["period.start_date"],
     }
-    response = client.post("/_dash-update-component", json=body)
+    if state is not None:
+        body["state"] = state
+    return body
+
+
+def post_overview(client: FlaskClient, start: date | str, end: date | str) -> dict[str, object]:
+    """Run the overview callback as the signed-in browser does; output id -> new value."""
+    response = client.post("/_dash-update-component", json=callback_body(start, end))
     assert response.status_code == 200, response.get_data(as_text=True)
     payload = response.get_json()
     assert payload["multi"] is True
@@ -325,21 +351,95 @@ def test_monthly_trend_starts_at_the_first_of_the_start_month_and_fills_gaps(inv
     ]
 
 
-def test_organisations_are_listed_once_in_order(involvement: Engine) -> None:
+def test_organisation_name_is_the_one_its_admin_gave(involvement: Engine) -> None:
+    add_organisation(involvement, "org-a", name="Alpha Carers Forum")
     with Session(involvement) as session:
-        assert organisations(session=session) == ["org-a", "org-b"]
+        assert organisation_name(session=session, org_id="org-a") == "Alpha Carers Forum"
+        assert organisation_name(session=session, org_id="org-z") is None
 
 
-# --- the app end to end ------------------------------------------------------------------------------
+# --- the app end to end: signed in, and scoped to the reader's organisation ----------------------------
+
+ORG_NAMES = {"org-a": "Alpha Carers Forum", "org-b": "Beta Voices Network"}
+FEBRUARY = (date(2025, 2, 1), date(2025, 2, 28))
+# February 2025 in the `involvement` fixture: participants, hours, contributions, changes, influence rate
+FEBRUARY_FIGURES = {
+    "org-a": ["fewer than 5", "1.3", "1", "1", "0%"],  # p2's 1.25 hours; c2 linked to the proposed ch2
+    "org-b": ["fewer than 5", "7.0", "1", "1", "100%"],  # p1's 7 hours; its c2 linked to its implemented ch2
+}
+ORG_B_ONLY = ("7.0", "100%", "Beta Voices Network", "org-b")  # nothing of org-a's shows any of these
+
+
+def headline(outputs: dict[str, object]) -> list[object]:
+    return [outputs[id_] for id_, _ in OVERVIEW_OUTPUTS[:5]]
+
+
+def components(layout: Any) -> dict[str, list[dict[str, Any]]]:
+    """Every component of a serialised layout, by type, as its props."""
+    found: dict[str, list[dict[str, Any]]] = {}
+
+    def walk(component: Any) -> None:
+        if isinstance(component, list):
+            for child in component:
+                walk(child)
+        elif isinstance(component, dict) and "type" in component:
+            found.setdefault(component["type"], []).append(component["props"])
+            walk(component["props"].get("children"))
+
+    walk(layout)
+    return found
+
+
+def sign_out_token(client: FlaskClient) -> str:
+    """The CSRF token of the page's sign-out button (a submit button sends its name and value)."""
+    [button] = [props for props in components(client.get("/_dash-layout").get_json())["Button"]]
+    assert (button["children"], button["type"], button["name"]) == ("Sign out", "submit", "csrf_token")
+    return str(button["value"])
 
 
 @pytest.fixture
-def client(involvement: Engine) -> FlaskClient:
-    return create_app(engine=involvement).server.test_client()
+def settings(tmp_path: Path) -> Settings:
+    return Settings(env=Environment.test, secret_key="t" * 40, data_dir=tmp_path / "var")
+
+
+@pytest.fixture
+def accounts(involvement: Engine) -> dict[str, dict[str, str]]:
+    """org-a and org-b, each with one account per role: {org: {role: e-mail}}."""
+    return {org_id: add_organisation(involvement, org_id, name=name) for org_id, name in ORG_NAMES.items()}
+
+
+@pytest.fixture
+def server(involvement: Engine, settings: Settings) -> Flask:
+    server: Flask = create_app(settings, involvement).server
+    return server
+
+
+@pytest.fixture
+def visitor(server: Flask) -> FlaskClient:
+    """Nobody signed in."""
+    return server.test_client()
+
+
+@pytest.fixture
+def client_of(server: Flask, accounts: dict[str, dict[str, str]]) -> Callable[..., FlaskClient]:
+    """`client_of(org_id, role="leadership")` -> a client signed in as that organisation's account."""
+
+    def signed_in(org_id: str, role: str = "leadership") -> FlaskClient:
+        client = server.test_client()
+        sign_in(client, accounts[org_id][role])
+        return client
+
+    return signed_in
+
+
+@pytest.fixture
+def client(client_of: Callable[..., FlaskClient]) -> FlaskClient:
+    """Leadership of org-a."""
+    return client_of("org-a")
 
 
 def test_overview_callback_shows_the_figures_with_small_counts_suppressed(client: FlaskClient) -> None:
-    outputs = post_overview(client, "org-a", "2025-01-15", "2025-03-31")
+    outputs = post_overview(client, "2025-01-15", "2025-03-31")
 
     assert outputs["participants-involved"] == "fewer than 5"  # p1, p2 attended; p5, p2 contributed
     assert outputs["involvement-hours"] == "4.3"  # 1.25 + 3.0: the 10 January attendance is before the start
@@ -364,67 +464,292 @@ def test_overview_callback_shows_the_figures_with_small_counts_suppressed(client
 
 
 def test_overview_callback_over_a_longer_period_shows_five_or_more_people(client: FlaskClient) -> None:
-    outputs = post_overview(client, "org-a", date(2024, 12, 1), date(2025, 4, 30))
-    assert [outputs[id_] for id_, _ in OVERVIEW_OUTPUTS[:5]] == ["7", "20.8", "4", "4", "75%"]
+    outputs = post_overview(client, date(2024, 12, 1), date(2025, 4, 30))
+    assert headline(outputs) == ["7", "20.8", "4", "4", "75%"]
 
 
-def test_overview_callback_shows_zero_and_a_dash_for_an_empty_period(client: FlaskClient) -> None:
-    outputs = post_overview(client, "org-b", "2025-03-01", "2025-03-31")
-    assert [outputs[id_] for id_, _ in OVERVIEW_OUTPUTS[:5]] == ["0", "0.0", "0", "0", "—"]
+def test_overview_callback_shows_zero_and_a_dash_for_an_empty_period(client_of: Callable[..., FlaskClient]) -> None:
+    outputs = post_overview(client_of("org-b"), "2025-03-01", "2025-03-31")
+    assert headline(outputs) == ["0", "0.0", "0", "0", "—"]
     assert table_rows(outputs["trend-table"]) == [["Mar 2025", "0", "0", "0.0"]]
 
 
-def test_page_has_labelled_filters_landmarks_and_a_live_figures_region(client: FlaskClient) -> None:
-    layout = client.get("/_dash-layout").get_json()
-    found: dict[str, list[dict[str, Any]]] = {}
+@pytest.mark.parametrize(("org_id", "role"), [("org-a", "leadership"), ("org-b", "leadership"), ("org-b", "admin")])
+def test_each_reader_sees_their_own_organisations_figures(
+    client_of: Callable[..., FlaskClient], org_id: str, role: str
+) -> None:
+    outputs = post_overview(client_of(org_id, role), *FEBRUARY)
+    assert headline(outputs) == FEBRUARY_FIGURES[org_id]
+    trend_row = ["Feb 2025", "1", "fewer than 5", "7.0"] if org_id == "org-b" else ["Feb 2025", "0", "0", "0.0"]
+    assert table_rows(outputs["trend-table"]) == [trend_row]
 
-    def walk(component: Any) -> None:
-        if isinstance(component, list):
-            for child in component:
-                walk(child)
-        elif isinstance(component, dict) and "type" in component:
-            found.setdefault(component["type"], []).append(component["props"])
-            walk(component["props"].get("children"))
 
-    walk(layout)
-    assert {"Header", "Main", "H1", "Fieldset", "Legend", "Dl", "Table"} <= found.keys()
+ORG_B = {"id": "org", "property": "value", "value": "org-b"}
+PERIOD = [
+    {"id": "period", "property": "start_date", "value": "2025-02-01"},
+    {"id": "period", "property": "end_date", "value": "2025-02-28"},
+]
+
+
+@pytest.mark.parametrize(
+    "tampered",
+    [
+        pytest.param({"inputs": [ORG_B, *PERIOD]}, id="org-b-as-the-old-organisation-input"),
+        pytest.param({"inputs": [*PERIOD, ORG_B]}, id="org-b-as-an-extra-input"),
+        pytest.param({"inputs": PERIOD, "state": [ORG_B]}, id="org-b-as-state"),
+        pytest.param({"inputs": [{**PERIOD[0], "id": "org-b"}, PERIOD[1]]}, id="org-b-as-a-component-id"),
+    ],
+)
+def test_no_callback_request_gets_another_organisations_figures(client: FlaskClient, tampered: dict[str, Any]) -> None:
+    """Leadership of org-a sends org-b's id every way the callback request allows: never org-b's figures."""
+    response = client.post("/_dash-update-component", json=callback_body(*FEBRUARY, **tampered))
+
+    body = response.get_data(as_text=True)
+    assert not any(shown in body for shown in ORG_B_ONLY), body[:500]
+    # the callback takes the period only, so a request naming an organisation does not match it
+    assert response.status_code == 400, body[:500]
+    assert response.get_json()["message"] == "This request does not match a callback of the dashboard."
+
+
+def test_the_organisation_comes_from_the_session_not_the_request(client: FlaskClient) -> None:
+    """Well-formed callback requests carrying org-b's id elsewhere still get org-a's figures."""
+    body = callback_body(*FEBRUARY) | {"org_id": "org-b"}
+    for response in (
+        client.post("/_dash-update-component?org_id=org-b", json=body),
+        client.post("/_dash-update-component", json=body, headers={"X-Org-Id": "org-b"}),
+    ):
+        assert response.status_code == 200
+        outputs = {id_: response.get_json()["response"][id_][prop] for id_, prop in OVERVIEW_OUTPUTS}
+        assert headline(outputs) == FEBRUARY_FIGURES["org-a"]
+        assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_signed_out_pages_go_to_the_sign_in_page(visitor: FlaskClient) -> None:
+    for path, next_url in (("/", "/"), ("/anything?period=1", "/anything?period=1")):
+        response = visitor.get(path)
+        assert response.status_code == 302
+        location = urlsplit(response.headers["Location"])
+        assert (location.path, parse_qs(location.query)) == ("/login", {"next": [next_url]})
+
+
+def test_signed_out_dash_requests_get_401_and_no_figures(visitor: FlaskClient) -> None:
+    responses = [
+        visitor.get("/_dash-layout"),
+        visitor.get("/_dash-dependencies"),
+        visitor.post("/_dash-update-component", json=callback_body(*FEBRUARY)),
+    ]
+    for response in responses:
+        assert response.status_code == 401
+        assert response.get_json() == {"status": 401, "message": "Sign in to see the dashboard."}
+        assert response.headers["X-Sign-In"] == "/login"  # assets/session.js opens it
+
+
+def test_files_that_are_the_same_for_everyone_stay_public(client: FlaskClient, visitor: FlaskClient) -> None:
+    page = client.get("/").get_data(as_text=True)
+    scripts = re.findall(r'src="(/_dash-component-suites/[^"]+)"', page)
+    assert scripts, page[:500]
+    for path in (scripts[0], "/assets/dashboard.css", "/assets/session.js", "/_favicon.ico"):
+        with visitor.get(path) as response:  # files: closed after reading
+            assert response.status_code == 200, path
+
+
+def test_staff_may_not_read_the_dashboard(client_of: Callable[..., FlaskClient]) -> None:
+    staff = client_of("org-a", "staff")
+
+    page = staff.get("/")
+    assert page.status_code == 403
+    text = page.get_data(as_text=True)
+    assert "<h1>You cannot use the dashboard</h1>" in text
+    assert 'action="/logout"' in text and 'name="csrf_token"' in text  # to sign in as someone else
+    for response in (staff.get("/_dash-layout"), staff.post("/_dash-update-component", json=callback_body(*FEBRUARY))):
+        assert response.status_code == 403
+        assert "response" not in response.get_json()
+
+
+def test_layout_names_only_the_reader_and_their_organisation(client: FlaskClient) -> None:
+    response = client.get("/_dash-layout")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    layout = response.get_json()
+    found = components(layout)
+
+    [signed_in] = [props for props in found["P"] if props.get("id") == "signed-in"]
+    assert signed_in["children"] == "Signed in as Leadership of org-a · Alpha Carers Forum"
+    [form] = found["Form"]
+    assert (form["method"], form["action"]) == ("post", "/logout")
+    assert "Dropdown" not in found  # no organisation to choose
+    text = json.dumps(layout)
+    assert not any(other in text for other in ORG_B_ONLY)
+
+
+def test_page_has_a_period_filter_landmarks_and_a_live_figures_region(client: FlaskClient) -> None:
+    found = components(client.get("/_dash-layout").get_json())
+
+    assert {"Header", "Main", "H1", "Fieldset", "Legend", "Dl", "Table", "Form", "Button"} <= found.keys()
     assert [props["children"] for props in found["H1"]] == ["Involvement overview"]
-    assert {"htmlFor": "org", "children": "Organisation"}.items() <= found["Label"][0].items()
-    assert found["Dropdown"][0]["value"] == "org-a"
+    assert [props["children"] for props in found["Legend"]] == ["Period (from and to dates, inclusive)"]
+    assert found["DatePickerRange"][0]["id"] == "period"
     assert found["Dl"][0]["aria-live"] == "polite"
     assert {props["id"] for props in found["Dd"] if "id" in props} == {id_ for id_, _ in OVERVIEW_OUTPUTS[:5]}
 
     with client.get("/") as page:
+        assert page.status_code == 200
         assert '<html lang="en-GB">' in page.get_data(as_text=True)
 
 
-def test_healthz_is_ok_when_the_database_answers(client: FlaskClient) -> None:
-    response = client.get("/healthz")
+def test_the_layout_says_so_when_the_organisation_cannot_be_read(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.db"
+    broken.mkdir()  # a directory where the database should be: SQLite cannot open it
+    engine = make_engine(f"sqlite:///{broken}")
+    person = SignedIn(1, "org-a", Role.leadership, "Lee", "lee@org-a.example.org", "v")
+
+    page = overview.layout(engine, overview.Reader(person, sign_out_url="/logout", csrf_token="t"))
+
+    found = components(json.loads(to_json_plotly(page)))
+    assert overview.UNAVAILABLE in component_text(found["Main"][0]["children"])
+    [signed_in] = [props for props in found["P"] if props.get("id") == "signed-in"]
+    assert signed_in["children"] == "Signed in as Lee · org-a"  # the organisation's id stands in for its name
+    engine.dispose()
+
+
+def test_login_page_is_accessible_and_carries_a_csrf_token(visitor: FlaskClient) -> None:
+    response = visitor.get("/login?next=/")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert '<html lang="en-GB">' in page
+    assert "<title>Sign in to the dashboard \N{EN DASH} Involvement Impact</title>" in page
+    assert "<h1>Sign in to the dashboard</h1>" in page
+    assert '<label for="email">' in page and 'id="email"' in page and 'autocomplete="username"' in page
+    assert '<label for="password">' in page and 'autocomplete="current-password"' in page
+    assert '<input type="hidden" name="next" value="/">' in page
+    assert csrf_from(visitor, "/login")
+    assert 'role="alert"' not in page
+
+    signed_out = visitor.get("/login?signed_out=1").get_data(as_text=True)
+    assert '<div class="notice notice-success" role="status">You have signed out.</div>' in signed_out
+
+
+def test_a_wrong_password_is_summarised_and_linked_to_the_field(
+    visitor: FlaskClient, accounts: dict[str, dict[str, str]]
+) -> None:
+    email = accounts["org-a"]["leadership"]
+    data = {"email": email, "password": "not the password", "csrf_token": csrf_from(visitor, "/login")}
+
+    response = visitor.post("/login", data=data)
+
+    assert response.status_code == 401
+    page = response.get_data(as_text=True)
+    assert "<title>Error: Sign in to the dashboard" in page
+    assert 'role="alert"' in page and '<a href="#email">The e-mail address or password is not right.</a>' in page
+    assert 'aria-invalid="true" aria-describedby="email-error"' in page and 'id="email-error"' in page
+    assert f'value="{email}"' in page
+    assert visitor.get("/").status_code == 302  # not signed in
+
+
+@pytest.mark.parametrize("token", [None, "not-a-token"])
+def test_login_without_a_valid_csrf_token_is_refused(
+    visitor: FlaskClient, accounts: dict[str, dict[str, str]], token: str | None
+) -> None:
+    csrf_from(visitor, "/login")  # the session has a CSRF secret: only the form's token is missing or wrong
+    data = {"email": accounts["org-a"]["leadership"], "password": PASSWORD}
+    if token is not None:
+        data["csrf_token"] = token
+
+    response = visitor.post("/login", data=data)
+
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "This form had expired or did not come from this site" in page
+    assert 'aria-invalid="true"' not in page  # nothing is wrong with the fields
+    assert visitor.get("/").status_code == 302
+    assert visitor.post("/_dash-update-component", json=callback_body(*FEBRUARY)).status_code == 401
+
+
+def test_signing_in_returns_to_the_page_asked_for_and_never_to_another_site(
+    visitor: FlaskClient, accounts: dict[str, dict[str, str]]
+) -> None:
+    email = accounts["org-a"]["leadership"]
+    for next_url, expected in (("/?period=1", "/?period=1"), ("https://evil.example/", "/"), ("", "/")):
+        client = visitor.application.test_client()
+        data = {"email": email, "password": PASSWORD, "next": next_url, "csrf_token": csrf_from(client, "/login")}
+        response = client.post("/login", data=data)
+        assert response.status_code == 302
+        assert response.headers["Location"] == expected
+
+
+def test_sign_out_needs_the_token_and_ends_the_session(client: FlaskClient) -> None:
+    token = sign_out_token(client)
+
+    assert client.post("/logout").status_code == 400  # a cross-site form cannot sign anyone out
+    assert client.post("/logout", data={"csrf_token": "forged"}).status_code == 400
+    assert post_overview(client, *FEBRUARY)  # still signed in
+
+    response = client.post("/logout", data={"csrf_token": token})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login?signed_out=1"
+
+    after = client.post("/_dash-update-component", json=callback_body(*FEBRUARY))
+    assert after.status_code == 401
+    assert "response" not in after.get_json()
+    assert client.get("/").status_code == 302
+
+
+def test_session_cookie_is_http_only_and_same_site_lax(
+    visitor: FlaskClient, accounts: dict[str, dict[str, str]]
+) -> None:
+    data = {"email": accounts["org-a"]["leadership"], "password": PASSWORD}
+    response = visitor.post("/login", data=data | {"csrf_token": csrf_from(visitor, "/login")})
+    [cookie] = [value for value in response.headers.getlist("Set-Cookie") if "session=" in value]
+    assert cookie.startswith("impact_dashboard_session=")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" not in cookie  # plain HTTP outside production
+
+
+def test_session_cookie_is_secure_in_production(involvement: Engine, tmp_path: Path) -> None:
+    settings = Settings(
+        env=Environment.production, secret_key="p" * 40, database_url="sqlite://", data_dir=tmp_path / "var"
+    )
+    server = create_app(settings, involvement).server
+    assert server.config["SESSION_COOKIE_SECURE"] is True
+    assert server.config["SECRET_KEY"] == "p" * 40
+
+
+def test_healthz_is_public_and_ok_when_the_database_answers(visitor: FlaskClient) -> None:
+    response = visitor.get("/healthz")
     assert response.status_code == 200
     assert response.get_json() == {"status": "ok"}
 
 
-def test_healthz_is_unavailable_when_the_database_is_gone(tmp_path: Path) -> None:
+def test_healthz_is_unavailable_when_the_database_is_gone(tmp_path: Path, settings: Settings) -> None:
     path = tmp_path / "impact.db"
     engine = make_engine(f"sqlite:///{path}")
-    client = create_app(engine=engine).server.test_client()
+    server = create_app(settings, engine).server
+    emails = add_organisation(engine, "org-a")
+    client, visitor = server.test_client(), server.test_client()
+    sign_in(client, emails["leadership"])
     engine.dispose()
     for leftover in tmp_path.glob("impact.db*"):
         leftover.unlink()
     path.mkdir()  # a directory where the database file was: SQLite cannot open it
 
-    response = client.get("/healthz")
-
+    response = visitor.get("/healthz")
     assert response.status_code == 503
     assert response.get_json()["status"] == "unavailable"
-    assert "cannot be read right now" in component_text(client.get("/_dash-layout").get_json())
+
+    layout = client.get("/_dash-layout")  # the signed-in account cannot be loaded: unavailable, not an error
+    assert layout.status_code == 503
+    assert "cannot be used right now" in layout.get_json()["message"]
+    page = client.get("/")
+    assert page.status_code == 503
+    assert "cannot be used right now" in page.get_data(as_text=True)
     engine.dispose()
 
 
-def test_app_factory_makes_the_tables_of_a_fresh_database(tmp_path: Path) -> None:
+def test_app_factory_makes_the_tables_of_a_fresh_database(tmp_path: Path, settings: Settings) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
-    client = create_app(engine=engine).server.test_client()
+    client = create_app(settings, engine).server.test_client()
     assert client.get("/healthz").status_code == 200
-    outputs = post_overview(client, "org-a", "2025-01-01", "2025-01-31")
+    sign_in(client, add_organisation(engine, "org-a")["leadership"])
+    outputs = post_overview(client, "2025-01-01", "2025-01-31")
     assert outputs["influence-rate"] == "—"
     engine.dispose()

@@ -6,7 +6,6 @@ Runs on the embedded default (embedded log + SQLite) and at scale (Kafka broker 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -22,7 +21,7 @@ from impact.settings import Settings
 from ingest import create_app as create_ingest
 from processors.quality import QualityGate
 from schemas.readmodels import OVERALL, Change, DeadLetter, MonthlyMetric, Participant
-from tests.conftest import process_all
+from tests.conftest import add_organisation, csrf_from, issue_token, process_all, sign_in
 from tests.test_dashboard import post_overview
 
 pytestmark = pytest.mark.timeout(180)
@@ -133,20 +132,42 @@ def involvement() -> list[dict[str, Any]]:
 
 
 def post_form(client: FlaskClient, fields: dict[str, str]) -> Any:
-    page = client.get(f"/staff/contributions/new?org_id={ORG}").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert token, "the form carries a CSRF token"
-    return client.post("/staff/contributions/new", data={"csrf_token": token.group(1), **fields})
+    return client.post(
+        "/staff/contributions/new", data={"csrf_token": csrf_from(client, "/staff/contributions/new"), **fields}
+    )
+
+
+def ingest_clients(settings: Settings, event_log: Any, engine: Engine) -> dict[str, FlaskClient]:
+    """API clients with a token of ORG and of OTHER, and ORG's signed-in staff member ("staff")."""
+    app = create_ingest(settings, event_log, test_config={"TESTING": True}, engine=engine)
+    clients = {}
+    for org in (ORG, OTHER):
+        add_organisation(engine, org)
+        clients[org] = app.test_client()
+        clients[org].environ_base["HTTP_AUTHORIZATION"] = f"Bearer {issue_token(engine, org)}"
+    clients["staff"] = app.test_client()
+    sign_in(clients["staff"], f"staff@{ORG}.example.org")
+    return clients
+
+
+def post_events(clients: dict[str, FlaskClient], events: list[dict[str, Any]]) -> list[Any]:
+    """Each organisation's events through its own token."""
+    return [
+        clients[org].post("/api/v1/events", json=[e for e in events if e["org_id"] == org])
+        for org in (ORG, OTHER)
+        if any(e["org_id"] == org for e in events)
+    ]
 
 
 def test_events_travel_from_api_and_form_to_the_dashboard(stack: tuple[Settings, Engine], gate: QualityGate) -> None:
     settings, engine = stack
     with open_event_log(settings) as event_log:
-        client = create_ingest(settings, event_log, test_config={"TESTING": True}).test_client()
+        clients = ingest_clients(settings, event_log, engine)
+        client = clients[ORG]
 
-        accepted = client.post("/api/v1/events", json=involvement())
-        assert accepted.status_code == 202, accepted.get_json()
-        assert accepted.get_json()["accepted"] == len(involvement())
+        answers = post_events(clients, involvement())
+        assert [a.status_code for a in answers] == [202, 202], [a.get_json() for a in answers]
+        assert sum(a.get_json()["accepted"] for a in answers) == len(involvement())
 
         malformed = client.post("/api/v1/events", json=event("session.attended", {"activity_id": "a1", "hours": 30}))
         assert malformed.status_code == 422
@@ -161,10 +182,9 @@ def test_events_travel_from_api_and_form_to_the_dashboard(stack: tuple[Settings,
         ghost_id = ghost.get_json()["event_ids"][0]
 
         rejected = post_form(
-            client,
+            clients["staff"],
             {
-                "org_id": ORG,
-                "participant_ids": "",
+                "participants": "",
                 "area": "support",
                 "made_on": DAY.isoformat(),
                 "text": "Kept after the error",
@@ -172,20 +192,19 @@ def test_events_travel_from_api_and_form_to_the_dashboard(stack: tuple[Settings,
         )
         assert rejected.status_code == 422
         page = rejected.get_data(as_text=True)
-        assert "There is a problem" in page and 'href="#participant_ids"' in page and "Kept after the error" in page
+        assert "There is a problem" in page and 'href="#participants"' in page and "Kept after the error" in page
 
         recorded = post_form(
-            client,
+            clients["staff"],
             {
-                "org_id": ORG,
-                "participant_ids": "p6",
+                "participants": "p6",
                 "area": "support",
                 "made_on": DAY.isoformat(),
                 "text": "Peer support <script>alert(1)</script>",
             },
         )
         assert recorded.status_code == 302
-        confirmation = client.get(recorded.headers["Location"]).get_data(as_text=True)
+        confirmation = clients["staff"].get(recorded.headers["Location"]).get_data(as_text=True)
         assert "Contribution recorded" in confirmation
 
     process_all(settings, engine, gate, batch_size=7)
@@ -232,9 +251,9 @@ def test_processing_twice_changes_nothing(stack: tuple[Settings, Engine], gate: 
     for item in batch:
         item["event_id"] = str(__import__("uuid").uuid4())
     with open_event_log(settings) as event_log:
-        client = create_ingest(settings, event_log, test_config={"TESTING": True}).test_client()
-        assert client.post("/api/v1/events", json=batch).status_code == 202
-        assert client.post("/api/v1/events", json=batch).status_code == 202  # the retry
+        clients = ingest_clients(settings, event_log, engine)
+        assert [a.status_code for a in post_events(clients, batch)] == [202, 202]
+        assert [a.status_code for a in post_events(clients, batch)] == [202, 202]  # the retry
     process_all(settings, engine, gate, batch_size=7)
     with Session(engine) as session:
         overall = session.get(MonthlyMetric, (ORG, DAY.replace(day=1), OVERALL))

@@ -10,14 +10,18 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import Engine
+from sqlmodel import Session
 
+from impact.accounts import revoke_token, token_for
+from impact.db import create_tables, engine_for
 from impact.eventlog import EventLog, open_event_log
 from impact.eventlog.embedded import EmbeddedLog
 from impact.eventlog.kafka import KafkaLog
 from impact.settings import LogBackend, Settings
 from ingest import create_app
 from schemas.events import MAX_BATCH, StoredEvent
-from tests.conftest import Broker, free_port
+from tests.conftest import Broker, add_organisation, csrf_from, free_port, issue_token, sign_in
 
 WHEN = (datetime.now(UTC) - timedelta(days=2)).isoformat()
 
@@ -39,9 +43,36 @@ def event_log(settings: Settings) -> Iterator[EventLog]:
     log.close()
 
 
+ORG = "mind-leeds"
+
+
 @pytest.fixture
-def client(settings: Settings, event_log: EventLog) -> FlaskClient:
-    return create_app(settings, event_log, test_config={"TESTING": True}).test_client()
+def accounts(settings: Settings) -> Engine:
+    """The accounts database (SQLite in the settings' data dir) with one organisation."""
+    engine = engine_for(settings)
+    create_tables(engine)
+    add_organisation(engine, ORG)
+    return engine
+
+
+def api_client(settings: Settings, event_log: EventLog, accounts: Engine) -> FlaskClient:
+    """A client of the API that sends a live token of ORG with every request."""
+    client = create_app(settings, event_log, test_config={"TESTING": True}, engine=accounts).test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {issue_token(accounts, ORG)}"
+    return client
+
+
+@pytest.fixture
+def client(settings: Settings, event_log: EventLog, accounts: Engine) -> FlaskClient:
+    return api_client(settings, event_log, accounts)
+
+
+@pytest.fixture
+def staff(settings: Settings, event_log: EventLog, accounts: Engine) -> FlaskClient:
+    """A browser-like client signed in as ORG's staff member."""
+    client = create_app(settings, event_log, test_config={"TESTING": True}, engine=accounts).test_client()
+    sign_in(client, f"staff@{ORG}.example.org")
+    return client
 
 
 def stored(log: EventLog, topic: str) -> list[StoredEvent]:
@@ -54,7 +85,7 @@ def test_one_event_is_accepted_and_stamped(client: FlaskClient, event_log: Event
     assert response.status_code == 202
     [event] = stored(event_log, settings.topic)
     assert response.get_json() == {"accepted": 1, "event_ids": [str(event.event_id)]}
-    assert event.recorded_by == "api" and event.recorded_at >= event.occurred_at
+    assert event.recorded_by.startswith("token:") and event.recorded_at >= event.occurred_at
 
 
 def test_a_batch_of_the_maximum_size_is_accepted(client: FlaskClient, event_log: EventLog, settings: Settings) -> None:
@@ -79,8 +110,24 @@ def test_client_event_id_is_kept(client: FlaskClient, event_log: EventLog, setti
         ("[]", "application/json", 422, "need"),
         (json.dumps([contribution(i) for i in range(MAX_BATCH + 1)]), "application/json", 422, "need"),
         ("[" + " " * (2 * 1024 * 1024) + "]", "application/json", 413, "larger than 2,097,152 bytes"),
+        (json.dumps(contribution() | {"colour": "blue"}), "application/json", 422, "1 field needs correcting"),
+        (
+            json.dumps(contribution() | {"payload": contribution()["payload"] | {"participant_ids": "p1"}}),
+            "application/json",
+            422,
+            "1 field needs correcting",
+        ),
     ],
-    ids=["wrong-content-type", "broken-json", "not-an-object", "empty-batch", "batch-over-1000", "body-over-2MiB"],
+    ids=[
+        "wrong-content-type",
+        "broken-json",
+        "not-an-object",
+        "empty-batch",
+        "batch-over-1000",
+        "body-over-2MiB",
+        "unknown-field",
+        "wrong-type",
+    ],
 )
 def test_bad_requests_get_a_clear_4xx_and_store_nothing(
     client: FlaskClient,
@@ -131,11 +178,11 @@ def test_accepted_events_survive_later_bad_requests(
     assert [e.payload["contribution_id"] for e in stored(event_log, settings.topic)] == ["c1"]
 
 
-def test_an_unwritable_log_answers_503_with_retry_after(settings: Settings, tmp_path: Path) -> None:
+def test_an_unwritable_log_answers_503_with_retry_after(settings: Settings, accounts: Engine, tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("where the log's folder should be")
     broken = EmbeddedLog(blocker / "events.db")
-    client = create_app(settings, broken, test_config={"TESTING": True}).test_client()
+    client = api_client(settings, broken, accounts)
     response = client.post("/api/v1/events", json=contribution())
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "5"
@@ -145,21 +192,24 @@ def test_an_unwritable_log_answers_503_with_retry_after(settings: Settings, tmp_
 
 
 def test_form_posts_without_a_csrf_token_are_refused(
-    client: FlaskClient, event_log: EventLog, settings: Settings
+    staff: FlaskClient, event_log: EventLog, settings: Settings
 ) -> None:
-    fields = {"org_id": "mind-leeds", "participant_ids": "p1", "area": "support", "made_on": "2026-01-05", "text": "x"}
-    response = client.post("/staff/contributions/new", data=fields)
+    fields = {"participants": "p1", "area": "support", "made_on": "2026-01-05", "text": "x"}
+    response = staff.post("/staff/contributions/new", data=fields)
     assert response.status_code == 400
+    assert "did not come from this site" in response.get_data(as_text=True)
     assert stored(event_log, settings.topic) == []
+    fields["csrf_token"] = csrf_from(staff, "/staff/contributions/new")
+    assert staff.post("/staff/contributions/new", data=fields).status_code == 302, "the same post with its token"
+    assert len(stored(event_log, settings.topic)) == 1
 
 
-def test_form_shows_free_text_escaped_after_an_error(client: FlaskClient) -> None:
-    page = client.get("/staff/contributions/new").get_data(as_text=True)
-    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+def test_form_shows_free_text_escaped_after_an_error(staff: FlaskClient) -> None:
+    token = csrf_from(staff, "/staff/contributions/new")
     hostile = "<script>alert('x')</script>"
-    response = client.post(
+    response = staff.post(
         "/staff/contributions/new",
-        data={"csrf_token": token, "org_id": "mind-leeds", "participant_ids": "", "area": "", "text": hostile},
+        data={"csrf_token": token, "participants": "", "area": "", "text": hostile},
     )
     body = response.get_data(as_text=True)
     assert response.status_code == 422
@@ -178,11 +228,13 @@ def private_broker(tmp_path: Path) -> Iterator[Broker]:
     broker.stop()
 
 
-def test_kafka_down_means_503_and_every_202_is_in_the_log(private_broker: Broker, settings: Settings) -> None:
+def test_kafka_down_means_503_and_every_202_is_in_the_log(
+    private_broker: Broker, settings: Settings, accounts: Engine
+) -> None:
     bootstrap, start, stop = private_broker.bootstrap, private_broker.start, private_broker.stop
     kafka_settings = settings.model_copy(update={"event_log": LogBackend.kafka, "kafka_bootstrap": bootstrap})
     log = KafkaLog(bootstrap, topics=(settings.topic, settings.dead_letter_topic), timeout_s=3)
-    client = create_app(kafka_settings, log, test_config={"TESTING": True}).test_client()
+    client = api_client(kafka_settings, log, accounts)
     answers = [client.post("/api/v1/events", json=contribution(1))]
     stop()
     answers.append(client.post("/api/v1/events", json=contribution(2)))
@@ -231,28 +283,95 @@ def test_an_unknown_type_points_at_type(client: FlaskClient) -> None:
     assert [e["path"] for e in response.get_json()["errors"]] == ["type"]
 
 
-def test_responses_carry_security_headers(client: FlaskClient) -> None:
-    headers = client.get("/staff/contributions/new").headers
+def test_responses_carry_security_headers(staff: FlaskClient) -> None:
+    headers = staff.get("/staff/contributions/new").headers
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
     assert headers["Cache-Control"] == "no-store"
 
 
-def test_the_form_refuses_a_future_date(client: FlaskClient, event_log: EventLog, settings: Settings) -> None:
-    page = client.get("/staff/contributions/new").get_data(as_text=True)
-    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+def test_the_form_refuses_a_future_date(staff: FlaskClient, event_log: EventLog, settings: Settings) -> None:
+    token = csrf_from(staff, "/staff/contributions/new")
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
-    fields = {"org_id": "mind-leeds", "participant_ids": "p1", "area": "support", "made_on": tomorrow, "text": "x"}
-    response = client.post("/staff/contributions/new", data={"csrf_token": token, **fields})
+    fields = {"participants": "p1", "area": "support", "made_on": tomorrow, "text": "x"}
+    response = staff.post("/staff/contributions/new", data={"csrf_token": token, **fields})
     assert response.status_code == 422
     assert "cannot be in the future" in response.get_data(as_text=True)
     assert stored(event_log, settings.topic) == []
 
 
-def test_session_cookies_are_secure_in_production(settings: Settings, event_log: EventLog) -> None:
+def test_session_cookies_are_secure_in_production(settings: Settings, event_log: EventLog, accounts: Engine) -> None:
     production = settings.model_copy(update={"env": "production", "database_url": "sqlite:///unused.db"})
-    config = create_app(production, event_log).config
+    config = create_app(production, event_log, engine=accounts).config
     assert config["SESSION_COOKIE_SECURE"] is True
     assert config["SESSION_COOKIE_HTTPONLY"] is True and config["SESSION_COOKIE_SAMESITE"] == "Lax"
-    assert create_app(settings, event_log).config["SESSION_COOKIE_SECURE"] is False
+    assert create_app(settings, event_log, engine=accounts).config["SESSION_COOKIE_SECURE"] is False
+
+
+# --- Tokens, organisations and retries ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [(None, "Authorization: Bearer"), ("Basic dXNlcjpwdw==", "Authorization: Bearer"), ("Bearer ii_guess", "revoked")],
+    ids=["no-header", "not-bearer", "unknown-token"],
+)
+def test_the_api_needs_a_live_token(
+    settings: Settings, event_log: EventLog, accounts: Engine, header: str | None, message: str
+) -> None:
+    client = create_app(settings, event_log, test_config={"TESTING": True}, engine=accounts).test_client()
+    headers = {"Authorization": header} if header else {}
+    response = client.post("/api/v1/events", json=contribution(), headers=headers)
+    assert response.status_code == 401
+    assert message in response.get_json()["error"]
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert stored(event_log, settings.topic) == []
+
+
+def test_a_revoked_token_stops_working_at_once(
+    settings: Settings, event_log: EventLog, accounts: Engine, client: FlaskClient
+) -> None:
+    assert client.post("/api/v1/events", json=contribution(1)).status_code == 202
+    secret = client.environ_base["HTTP_AUTHORIZATION"].removeprefix("Bearer ")
+    with Session(accounts) as session:
+        token = token_for(session=session, secret=secret)
+        assert token is not None and token.id is not None
+        revoke_token(session=session, org_id=ORG, token_id=token.id)
+        session.commit()
+    response = client.post("/api/v1/events", json=contribution(2))
+    assert response.status_code == 401
+    assert [e.payload["contribution_id"] for e in stored(event_log, settings.topic)] == ["c1"]
+
+
+def test_a_token_records_for_its_own_organisation_only(
+    client: FlaskClient, event_log: EventLog, settings: Settings, accounts: Engine
+) -> None:
+    add_organisation(accounts, "other-charity")
+    response = client.post("/api/v1/events", json=[contribution(1), contribution(2, org_id="other-charity")])
+    assert response.status_code == 403
+    assert "'mind-leeds' only" in response.get_json()["error"] and "[1].org_id" in response.get_json()["error"]
+    assert stored(event_log, settings.topic) == []
+
+
+def test_a_retry_with_the_same_event_id_gets_the_same_answer_and_stores_one_fact(
+    client: FlaskClient, event_log: EventLog, settings: Settings
+) -> None:
+    event = contribution(1, event_id="3f2b1c0d-9e8f-4a7b-8c6d-5e4f3a2b1c0d")
+    first = client.post("/api/v1/events", json=event)
+    again = client.post("/api/v1/events", json=event)
+    assert first.status_code == again.status_code == 202
+    assert first.get_json() == again.get_json() == {"accepted": 1, "event_ids": [event["event_id"]]}
+    assert len(stored(event_log, settings.topic)) == 1, "the retry appended nothing"
+
+
+def test_an_event_id_reused_for_a_different_event_is_refused(
+    client: FlaskClient, event_log: EventLog, settings: Settings
+) -> None:
+    event_id = "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d"
+    assert client.post("/api/v1/events", json=contribution(1, event_id=event_id)).status_code == 202
+    response = client.post("/api/v1/events", json=[contribution(2), contribution(3, event_id=event_id)])
+    assert response.status_code == 409
+    assert response.get_json()["event_ids"] == [event_id]
+    assert "already names a different event" in response.get_json()["error"]
+    assert [e.payload["contribution_id"] for e in stored(event_log, settings.topic)] == ["c1"]
