@@ -1,0 +1,220 @@
+"""Isolation between charities, for every route of the ingest app (enumerated from its URL map).
+
+Another organisation's participant, activity, change, account or token answers 404 to every route that
+names one; every other page shows none of its data. A route this test does not know fails it, so a new
+route cannot slip through unexamined.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+from werkzeug.routing import Rule
+
+from impact.accounts import ApiToken, StaffAccount
+from impact.eventlog import open_event_log
+from impact.eventlog.embedded import EmbeddedLog
+from impact.settings import Settings
+from ingest import create_app
+from schemas.events import StoredEvent
+from schemas.readmodels import (
+    Activity,
+    Attendance,
+    Change,
+    ChangeLink,
+    Contribution,
+    ContributionParticipant,
+    Participant,
+)
+from tests.conftest import add_organisation, issue_token, sign_in
+
+OURS, THEIRS = "mind-leeds", "south-voices"
+SECRET = "THEIRS-SECRET"  # in every text of the other organisation, so any leak is visible
+DAY = (datetime.now(UTC) - timedelta(days=3)).date()
+
+# What each route argument names, and so how the test fills it in with the other organisation's record.
+ORG_RECORDS = {"participant_id", "activity_id", "change_id", "account_id", "token_id"}
+NOT_ORG_DATA = {"filename", "kind"}  # static files; import template kinds
+
+
+def _records(org: str, text: str) -> list[Any]:
+    return [
+        Participant(
+            org_id=org,
+            participant_id="p-1",
+            display_name=f"{text} person",
+            role="carer",
+            email=f"{org}@example.org",
+            registered_at=datetime.now(UTC),
+        ),
+        Participant(
+            org_id=org,
+            participant_id=f"p-{org}",
+            display_name=f"{text} other person",
+            role="patient",
+            registered_at=datetime.now(UTC),
+        ),
+        Activity(
+            org_id=org,
+            activity_id=f"a-{org}",
+            title=f"{text} panel",
+            area="support",
+            level="consultation",
+            held_on=DAY,
+            duration_hours=2,
+        ),
+        Attendance(
+            event_id=f"att-{org}",
+            org_id=org,
+            activity_id=f"a-{org}",
+            participant_id="p-1",
+            hours=2,
+            session_role="attendee",
+            attended_on=DAY,
+        ),
+        Contribution(org_id=org, contribution_id=f"c-{org}", area="support", text=f"{text} said this", made_on=DAY),
+        ContributionParticipant(org_id=org, contribution_id=f"c-{org}", participant_id="p-1"),
+        Change(
+            org_id=org,
+            change_id=f"ch-{org}",
+            area="support",
+            title=f"{text} change",
+            description=f"{text} did",
+            status="proposed",
+            recorded_on=DAY,
+        ),
+        ChangeLink(org_id=org, change_id=f"ch-{org}", contribution_id=f"c-{org}", strength="major"),
+    ]
+
+
+@pytest.fixture
+def world(log_settings: Callable[[str], Settings], engine: Engine) -> tuple[Flask, Settings, dict[str, Any]]:
+    """Two organisations with records, accounts and tokens; the app; the other organisation's ids."""
+    add_organisation(engine, OURS)
+    add_organisation(engine, THEIRS, name=f"{SECRET} charity")
+    with Session(engine) as session:
+        session.add_all(_records(OURS, "Our"))
+        session.add_all(_records(THEIRS, SECRET))
+        session.commit()
+    issue_token(engine, OURS, name="our client")
+    issue_token(engine, THEIRS, name=f"{SECRET} client")
+    with Session(engine) as session:
+        their_admin = session.exec(
+            select(StaffAccount).where(StaffAccount.email == f"admin@{THEIRS}.example.org")
+        ).one()
+        their_token = session.exec(select(ApiToken).where(ApiToken.org_id == THEIRS)).one()
+        theirs = {
+            "participant_id": f"p-{THEIRS}",
+            "activity_id": f"a-{THEIRS}",
+            "change_id": f"ch-{THEIRS}",
+            "account_id": their_admin.id,
+            "token_id": their_token.id,
+            "kind": "participants",
+        }
+    settings = log_settings("embedded")
+    app = create_app(settings, open_event_log(settings), test_config={"TESTING": True}, engine=engine)
+    return app, settings, theirs
+
+
+def _ours_signed_in(app: Flask) -> FlaskClient:
+    client = app.test_client()
+    sign_in(client, f"admin@{OURS}.example.org")  # admins may use every staff and admin page
+    return client
+
+
+def _csrf(client: FlaskClient) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/staff/").get_data(as_text=True))
+    assert found
+    return found.group(1)
+
+
+def _rules(app: Flask) -> list[Rule]:
+    return [rule for rule in app.url_map.iter_rules() if rule.endpoint != "static"]
+
+
+def test_every_route_is_examined(world: tuple[Flask, Settings, dict[str, Any]]) -> None:
+    app, _settings, _theirs = world
+    unknown = {arg for rule in _rules(app) for arg in rule.arguments} - ORG_RECORDS - NOT_ORG_DATA
+    assert not unknown, f"routes take arguments this test does not know how to fill: {unknown}; add them here"
+
+
+def test_another_organisations_records_are_not_found_on_any_route(
+    world: tuple[Flask, Settings, dict[str, Any]], engine: Engine
+) -> None:
+    app, settings, theirs = world
+    client = _ours_signed_in(app)
+    token = _csrf(client)
+    checked = []
+    for rule in _rules(app):
+        if not rule.arguments & ORG_RECORDS:
+            continue
+        url = rule.build({arg: theirs[arg] for arg in rule.arguments}, append_unknown=False)[1]
+        for method in sorted((rule.methods or set()) & {"GET", "POST"}):
+            data = {"csrf_token": token, "status": "agreed", "consent": "no", "participants": "p-1", "hours": "1"}
+            response = client.open(url, method=method, data=data if method == "POST" else None)
+            assert response.status_code == 404, f"{method} {url} answered {response.status_code}"
+            assert SECRET not in response.get_data(as_text=True)
+            checked.append(f"{method} {rule.rule}")
+    assert len(checked) >= 12, checked
+    log = app.extensions["impact.event_log"]
+    assert isinstance(log, EmbeddedLog) and log.read(settings.topic, 0, 100) == [], "nothing was recorded"
+    with Session(engine) as session:
+        their_admin = session.get(StaffAccount, theirs["account_id"])
+        their_token = session.get(ApiToken, theirs["token_id"])
+        assert (
+            their_admin is not None
+            and their_admin.active
+            and their_token is not None
+            and their_token.revoked_at is None
+        )
+
+
+def test_no_other_page_shows_another_organisations_data(world: tuple[Flask, Settings, dict[str, Any]]) -> None:
+    app, settings, theirs = world
+    client = _ours_signed_in(app)
+    token = _csrf(client)
+    pages = 0
+    for rule in _rules(app):
+        if rule.arguments & ORG_RECORDS:
+            continue
+        url = rule.build({arg: theirs[arg] for arg in rule.arguments}, append_unknown=False)[1]
+        for method in sorted((rule.methods or set()) & {"GET", "POST"}):
+            if method == "POST" and (rule.rule.startswith("/api/") or rule.endpoint == "sign_in.logout"):
+                continue  # the API has its own test below; signing out would end the examination
+            response = client.open(url, method=method, data={"csrf_token": token} if method == "POST" else None)
+            assert response.status_code < 500, f"{method} {url}"
+            assert not response.headers.get("Location", "").startswith("/login"), f"{method} {url} was not examined"
+            assert SECRET not in response.get_data(as_text=True), f"{method} {url} shows the other organisation's data"
+            pages += 1
+    assert pages >= 15
+    # Same reference, two organisations: ours is shown.
+    page = client.get("/staff/participants/p-1").get_data(as_text=True)
+    assert "Our person" in page and SECRET not in page
+    log = app.extensions["impact.event_log"]
+    assert isinstance(log, EmbeddedLog)
+    assert {StoredEvent.from_bytes(m.value).org_id for m in log.read(settings.topic, 0, 100)} <= {OURS}
+
+
+def test_the_api_records_for_the_token_s_organisation_only(
+    world: tuple[Flask, Settings, dict[str, Any]], engine: Engine
+) -> None:
+    app, settings, _theirs = world
+    secret = issue_token(engine, OURS)
+    event = {
+        "type": "participant.consent_changed",
+        "org_id": THEIRS,
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "payload": {"participant_id": "p-1", "consent": False},
+    }
+    response = app.test_client().post("/api/v1/events", json=event, headers={"Authorization": f"Bearer {secret}"})
+    assert response.status_code == 403
+    log = app.extensions["impact.event_log"]
+    assert isinstance(log, EmbeddedLog) and log.read(settings.topic, 0, 100) == []
