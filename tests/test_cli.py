@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from impact.db import make_engine
+from impact.demo import DEMO_PASSWORD
 from schemas.readmodels import MonthlyMetric, ProcessedEvent
 from tests.conftest import free_port
 
@@ -40,6 +44,21 @@ def get(url: str) -> tuple[int, Any]:
         return exc.code, None
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return 0, None
+
+
+def signed_in_page(base: str, email: str, password: str, path: str) -> str:
+    """Sign in over HTTP as a browser would (cookie, CSRF token) and fetch `path`."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    with opener.open(f"{base}/login", timeout=10) as response:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', response.read().decode())
+    assert token, "the sign-in page has a CSRF token"
+    form = urllib.parse.urlencode({"email": email, "password": password, "csrf_token": token.group(1)}).encode()
+    try:
+        opener.open(f"{base}/login", data=form, timeout=10).close()
+    except urllib.error.HTTPError as refused:  # a wrong password is a 401 with the form again
+        refused.close()
+    with opener.open(f"{base}{path}", timeout=10) as response:
+        return str(response.read().decode())
 
 
 def wait_for(predicate: Any, timeout_s: float) -> bool:
@@ -76,14 +95,18 @@ def test_impact_run_serves_everything_with_demo_data(tmp_path: Path) -> None:
             orgs = session.execute(select(func.count(func.distinct(MonthlyMetric.org_id)))).scalar_one()
         engine.dispose()
         assert orgs >= 3
-        assert get(f"{dashboard}/")[0] == 200
-        assert get(f"{ingest}/staff/contributions/new")[0] == 200
+        staff_page = signed_in_page(ingest, "staff@mind-leeds.example.org", DEMO_PASSWORD, "/staff/")
+        assert "Record involvement" in staff_page and "participants" in staff_page
+        assert "Sign in" in signed_in_page(ingest, "staff@mind-leeds.example.org", "wrong password", "/staff/")
+        dashboard_page = signed_in_page(dashboard, "leadership@mind-leeds.example.org", DEMO_PASSWORD, "/")
+        assert "_dash-app-content" in dashboard_page or "react-entry-point" in dashboard_page
     finally:
         run.send_signal(signal.SIGTERM)
         output, _ = run.communicate(timeout=60)
         log.close()
     assert run.returncode == 0, (output, (tmp_path / "run.log").read_text()[-3000:])
     assert "seeded" in output and f"http://localhost:{ports['DASHBOARD']}/" in output
+    assert f"admin@mind-leeds.example.org (or staff@…, leadership@…), password {DEMO_PASSWORD}" in output
 
     again = subprocess.run(
         [sys.executable, "-m", "impact.cli", "seed"], env=env, capture_output=True, text=True, timeout=60, check=True
