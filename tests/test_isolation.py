@@ -218,3 +218,32 @@ def test_the_api_records_for_the_token_s_organisation_only(
     assert response.status_code == 403
     log = app.extensions["impact.event_log"]
     assert isinstance(log, EmbeddedLog) and log.read(settings.topic, 0, 100) == []
+
+
+def test_every_form_refuses_a_post_without_its_csrf_token(
+    world: tuple[Flask, Settings, dict[str, Any]], engine: Engine
+) -> None:
+    """Cross-site request forgery: every POST route but the token-authenticated API needs the form's token."""
+    app, settings, _theirs = world
+    client = _ours_signed_in(app)
+    ours = {"participant_id": "p-1", "activity_id": f"a-{OURS}", "change_id": f"ch-{OURS}", "kind": "participants"}
+    with Session(engine) as session:
+        ours["account_id"] = (
+            session.exec(select(StaffAccount).where(StaffAccount.email == f"staff@{OURS}.example.org")).one().id
+        )
+        ours["token_id"] = session.exec(select(ApiToken).where(ApiToken.org_id == OURS)).first().id  # type: ignore[union-attr]
+    refused = []
+    for rule in _rules(app):
+        if "POST" not in (rule.methods or set()) or rule.rule.startswith("/api/"):
+            continue
+        url = rule.build({arg: ours[arg] for arg in rule.arguments}, append_unknown=False)[1]
+        response = client.post(url, data={"status": "agreed", "consent": "no", "name": "forged", "hours": "1"})
+        assert response.status_code == 400, f"POST {url} without a CSRF token answered {response.status_code}"
+        refused.append(rule.rule)
+    assert len(refused) >= 12, refused
+    assert client.get("/staff/").status_code == 200, "still signed in: not even signing out can be forged"
+    log = app.extensions["impact.event_log"]
+    assert isinstance(log, EmbeddedLog) and log.read(settings.topic, 0, 100) == []
+    with Session(engine) as session:
+        assert all(account.active for account in session.exec(select(StaffAccount)).all())
+        assert all(token.revoked_at is None for token in session.exec(select(ApiToken)).all())
