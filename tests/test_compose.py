@@ -185,8 +185,8 @@ def test_app_services_wait_for_healthy_infrastructure(services: dict[str, Any], 
     assert deps["postgres"] == "service_healthy"
 
 
-@pytest.mark.parametrize("name", ["processor", "dashboard"])
-def test_read_model_services_wait_for_migrations(services: dict[str, Any], name: str) -> None:
+@pytest.mark.parametrize("name", ["ingest", "processor", "dashboard"])
+def test_database_services_wait_for_migrations(services: dict[str, Any], name: str) -> None:
     assert depends_on(services[name])["migrate"] == "service_completed_successfully"
 
 
