@@ -2,31 +2,44 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from impact.accounts import (
     LOCK_AFTER_FAILURES,
     LOCK_FOR,
+    MAX_NAME,
     AccountError,
+    NoSuchRecord,
+    Organisation,
     Role,
     StaffAccount,
+    account_problems,
+    accounts_of,
     authenticate,
     create_account,
     create_organisation,
+    create_organisation_with_admin,
+    deactivate_account,
     issue_token,
+    locked_until,
+    reactivate_account,
     revoke_token,
+    set_password,
     token_for,
+    tokens_of,
+    unlock_account,
 )
 
 PASSWORD = "a long enough passphrase"
 
 
 @pytest.fixture
-def session(engine: Engine) -> Session:
+def session(engine: Engine) -> Iterator[Session]:
     with Session(engine) as session:
         create_organisation(session=session, org_id="mind-leeds", name="Mind in Leeds")
         create_organisation(session=session, org_id="carers-east", name="Carers East")
@@ -77,8 +90,9 @@ def test_repeated_failures_lock_the_account_for_a_while(session: Session) -> Non
 )
 def test_bad_accounts_are_refused_with_a_reason(session: Session, fields: dict[str, str], message: str) -> None:
     values = {"org_id": "mind-leeds", "email": "bo@example.org", "name": "Bo", "role": "staff", "password": PASSWORD}
-    with pytest.raises(AccountError, match=message):
-        create_account(session=session, **(values | fields))  # type: ignore[arg-type]
+    with pytest.raises(AccountError, match=message) as raised:
+        create_account(session=session, **(values | fields))
+    assert raised.value.field == next(iter(fields)), "the error names the field it is about"
     assert session.get(StaffAccount, 2) is None
 
 
@@ -92,3 +106,109 @@ def test_tokens_are_hashed_scoped_and_revocable(session: Session) -> None:
     assert token_for(session=session, secret=secret) is not None, "another organisation cannot revoke it"
     revoke_token(session=session, org_id="mind-leeds", token_id=token.id or 0)
     assert token_for(session=session, secret=secret) is None
+
+
+def test_every_problem_with_a_new_account_is_found_at_once(session: Session) -> None:
+    problems = account_problems(session=session, email="ann@example.org", name="x" * 121, role="owner", password="")
+    assert list(problems) == ["email", "name", "role", "password"]
+    assert account_problems(session=session, email="bo@example.org", name="Bo", role="staff", password=PASSWORD) == {}
+
+
+def ann(session: Session) -> StaffAccount:
+    return session.exec(select(StaffAccount).where(StaffAccount.email == "ann@example.org")).one()
+
+
+def test_accounts_are_listed_and_managed_within_their_organisation(session: Session) -> None:
+    create_account(
+        session=session, org_id="carers-east", email="cy@example.org", name="Cy", role="admin", password=PASSWORD
+    )
+    cy = session.exec(select(StaffAccount).where(StaffAccount.email == "cy@example.org")).one()
+    assert [a.email for a in accounts_of(session=session, org_id="mind-leeds")] == ["ann@example.org"]
+    target = ann(session).id or 0
+    for manage in (
+        lambda: deactivate_account(session=session, org_id="carers-east", account_id=target, by_account_id=cy.id or 0),
+        lambda: set_password(session=session, org_id="carers-east", account_id=target, password=PASSWORD * 2),
+        lambda: reactivate_account(session=session, org_id="carers-east", account_id=target, password=PASSWORD * 2),
+        lambda: unlock_account(session=session, org_id="carers-east", account_id=target),
+    ):
+        with pytest.raises(NoSuchRecord, match="no such account"):
+            manage()
+    assert ann(session).active and authenticate(session=session, email="ann@example.org", password=PASSWORD)
+
+
+def test_a_deactivated_account_cannot_sign_in_until_reactivated_with_a_new_password(session: Session) -> None:
+    target = ann(session)
+    deactivate_account(session=session, org_id="mind-leeds", account_id=target.id or 0, by_account_id=0)
+    with pytest.raises(AccountError, match="not right"):
+        authenticate(session=session, email="ann@example.org", password=PASSWORD)
+    old_hash = target.password_hash
+    with pytest.raises(AccountError, match="at least 12"):
+        reactivate_account(session=session, org_id="mind-leeds", account_id=target.id or 0, password="short")
+    assert not ann(session).active
+    reactivate_account(session=session, org_id="mind-leeds", account_id=target.id or 0, password="new and long enough")
+    assert ann(session).active and ann(session).password_hash != old_hash, "sessions from before end"
+    assert authenticate(session=session, email="ann@example.org", password="new and long enough")
+
+
+def test_nobody_deactivates_their_own_account(session: Session) -> None:
+    target = ann(session).id or 0
+    with pytest.raises(AccountError, match="your own account"):
+        deactivate_account(session=session, org_id="mind-leeds", account_id=target, by_account_id=target)
+    assert ann(session).active
+
+
+def test_a_new_password_or_an_unlock_lifts_the_lock(session: Session) -> None:
+    now = datetime.now(UTC)
+    for _ in range(LOCK_AFTER_FAILURES):
+        with pytest.raises(AccountError):
+            authenticate(session=session, email="ann@example.org", password="guess", now=now)
+    assert locked_until(ann(session), now) is not None
+    assert locked_until(ann(session), now + LOCK_FOR + timedelta(seconds=1)) is None
+    unlock_account(session=session, org_id="mind-leeds", account_id=ann(session).id or 0)
+    assert locked_until(ann(session)) is None
+    for _ in range(LOCK_AFTER_FAILURES):
+        with pytest.raises(AccountError):
+            authenticate(session=session, email="ann@example.org", password="guess")
+    set_password(session=session, org_id="mind-leeds", account_id=ann(session).id or 0, password="fresh passphrase")
+    assert authenticate(session=session, email="ann@example.org", password="fresh passphrase").name == "Ann"
+
+
+def test_an_organisation_and_its_first_admin_are_created_together_or_not_at_all(
+    session: Session, engine: Engine
+) -> None:
+    with pytest.raises(AccountError, match="already exists") as raised:
+        create_organisation_with_admin(
+            session=session,
+            org_id="new-org",
+            name="New Org",
+            admin_email="ann@example.org",
+            admin_name="Dee",
+            password=PASSWORD,
+        )
+    assert raised.value.field == "admin_email"
+    session.rollback()
+    with Session(engine) as other:
+        assert other.get(Organisation, "new-org") is None
+
+    organisation, admin = create_organisation_with_admin(
+        session=session,
+        org_id="new-org",
+        name="New Org",
+        admin_email="dee@example.org",
+        admin_name="Dee",
+        password=PASSWORD,
+    )
+    session.commit()
+    assert (organisation.name, admin.org_id, admin.role) == ("New Org", "new-org", "admin")
+
+
+def test_tokens_are_listed_per_organisation_and_need_a_short_name(session: Session) -> None:
+    issue_token(session=session, org_id="mind-leeds", name="First")
+    issue_token(session=session, org_id="carers-east", name="Theirs")
+    second, _secret = issue_token(session=session, org_id="mind-leeds", name="Second")
+    revoke_token(session=session, org_id="mind-leeds", token_id=second.id or 0)
+    assert {t.name for t in tokens_of(session=session, org_id="mind-leeds")} == {"First", "Second"}
+    with pytest.raises(AccountError, match=f"at most {MAX_NAME}"):
+        issue_token(session=session, org_id="mind-leeds", name="x" * (MAX_NAME + 1))
+    with pytest.raises(NoSuchRecord):
+        revoke_token(session=session, org_id="mind-leeds", token_id=10_000)
