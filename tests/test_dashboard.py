@@ -548,7 +548,7 @@ def test_files_that_are_the_same_for_everyone_stay_public(client: FlaskClient, v
     page = client.get("/").get_data(as_text=True)
     scripts = re.findall(r'src="(/_dash-component-suites/[^"]+)"', page)
     assert scripts, page[:500]
-    for path in (scripts[0], "/assets/dashboard.css", "/assets/session.js", "/_favicon.ico"):
+    for path in (scripts[0], "/assets/dashboard.css", "/assets/session.js", "/_favicon.ico", "/static/sign_in.js"):
         with visitor.get(path) as response:  # files: closed after reading
             assert response.status_code == 200, path
 
@@ -618,7 +618,8 @@ def test_login_page_is_accessible_and_carries_a_csrf_token(visitor: FlaskClient)
     page = response.get_data(as_text=True)
     assert '<html lang="en-GB">' in page
     assert "<title>Sign in to the dashboard \N{EN DASH} Involvement Impact</title>" in page
-    assert "<h1>Sign in to the dashboard</h1>" in page
+    assert "<h1>Sign in</h1>" in page
+    assert '<script src="/static/sign_in.js" defer></script>' in page  # focuses the error summary
     assert '<label for="email">' in page and 'id="email"' in page and 'autocomplete="username"' in page
     assert '<label for="password">' in page and 'autocomplete="current-password"' in page
     assert '<input type="hidden" name="next" value="/">' in page
