@@ -232,14 +232,17 @@ def test_events_travel_from_api_and_form_to_the_dashboard(stack: tuple[Settings,
         letters_in_log = [json.loads(m.value) for _ in range(10) for m in consumer.poll(100, 200)]
     assert [(d["event_id"], d["expectation"]) for d in letters_in_log] == [(ghost_id, "participant_registered")]
 
-    dashboard = create_dashboard(settings, engine).server.test_client()
-    figures = post_overview(dashboard, ORG, DAY - timedelta(days=1), DAY + timedelta(days=1))
+    server = create_dashboard(settings, engine).server
+    dashboard, theirs = server.test_client(), server.test_client()
+    sign_in(dashboard, f"leadership@{ORG}.example.org")
+    sign_in(theirs, f"leadership@{OTHER}.example.org")
+    figures = post_overview(dashboard, DAY - timedelta(days=1), DAY + timedelta(days=1))
     assert figures["participants-involved"] == "6"
     assert figures["involvement-hours"] == "10.0"
     assert figures["contributions"] == "3"
     assert figures["changes-influenced"] == "2"
     assert figures["influence-rate"] == "33%"
-    elsewhere = post_overview(dashboard, OTHER, DAY - timedelta(days=1), DAY + timedelta(days=1))
+    elsewhere = post_overview(theirs, DAY - timedelta(days=1), DAY + timedelta(days=1))
     assert elsewhere["contributions"] == "1"
     assert elsewhere["participants-involved"] == "fewer than 5"
 
