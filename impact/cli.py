@@ -118,21 +118,28 @@ def import_file(file: str, org_id: str, kind: str | None) -> None:
     """Import a spreadsheet (CSV or .xlsx) of participants, attendance or contributions: every row or none."""
     from pathlib import Path
 
+    from impact.db import create_tables, engine_for
+
+    settings = _settings()
+    engine = engine_for(settings)
+    try:
+        create_tables(engine)
+        _import(settings, engine, Path(file), org_id, kind)
+    finally:
+        engine.dispose()
+
+
+def _import(settings: Settings, engine: Any, path: Any, org_id: str, kind: str | None) -> None:
     from sqlmodel import Session
 
     from impact import importing
     from impact.accounts import Organisation
-    from impact.db import create_tables, engine_for
     from impact.eventlog import LogUnavailable, open_event_log
     from impact.recording import ReusedEventId
 
-    settings = _settings()
-    engine = engine_for(settings)
-    create_tables(engine)
     with Session(engine) as session:
         if session.get(Organisation, org_id) is None:
             raise click.ClickException(f"there is no organisation '{org_id}' (create it with `impact org create`)")
-    path = Path(file)
     try:
         table = importing.read_table(path.read_bytes(), path.name)
         with click.progressbar(length=len(table.rows), label="Checking rows", file=sys.stderr) as bar:

@@ -677,6 +677,7 @@ class _Checker:
 
     def __init__(self, table: Table, org_id: str, engine: Engine, now: datetime) -> None:
         self.org_id, self.digest, self.now = org_id, table.digest, now
+        self._ids: dict[tuple[int, str], uuid.UUID] = {}
         wanted = self.wanted([Row(line, table.header, cells) for line, cells in table.rows])
         event_ids = [str(self.event_id(line, t)) for line, _ in table.rows for t in self.event_types]
         self.register = load_register(engine, org_id, event_ids=event_ids, **wanted)
@@ -688,7 +689,11 @@ class _Checker:
         raise NotImplementedError
 
     def event_id(self, line: int, event_type: str) -> uuid.UUID:
-        return uuid.uuid5(_NAMESPACE, f"{self.org_id}/{self.digest}/{line}/{event_type}")
+        """The id of the event a line makes: the same whenever this file is sent for this organisation."""
+        key = (line, event_type)
+        if key not in self._ids:
+            self._ids[key] = uuid.uuid5(_NAMESPACE, f"{self.org_id}/{self.digest}/{line}/{event_type}")
+        return self._ids[key]
 
     def generated(self, prefix: str, line: int, event_type: str) -> str:
         return f"{prefix}-{self.event_id(line, event_type).hex[:10]}"
@@ -826,8 +831,15 @@ class _Attendance(_Checker):
             row.problem("activity_id", "is empty; fill it in")
         elif aid not in self.activities:
             # The first row of an activity creates it: every detail is needed.
+            # What a later row is compared with: only the details that were good on this line.
+            good = {name: name not in row.problems for name in ("activity_title", "area", "level", "duration_hours")}
             self.activities[aid] = _ActivitySeen(
-                row.line, title, area, level, day, duration if isinstance(duration, float) else None
+                row.line,
+                title if good["activity_title"] else None,
+                area if good["area"] else None,
+                level if good["level"] else None,
+                day,
+                duration if isinstance(duration, float) and good["duration_hours"] else None,
             )
             payload = _present(
                 activity_id=aid,

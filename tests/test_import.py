@@ -228,10 +228,13 @@ def staff_account_id(engine: Engine) -> int:
 def test_an_excel_workbook_imports_the_same(
     staff: FlaskClient, engine: Engine, settings: Settings, gate: QualityGate
 ) -> None:
-    people = [[101, "Ann Carter", "Carer", None, False, None, None], ["P2", "Bilal Shah", "Patient", None, None, None]]
+    people: list[list[Any]] = [
+        [101, "Ann Carter", "Carer", None, False, None, None],
+        ["P2", "Bilal Shah", "Patient", None, None, None],
+    ]
     imported(staff, as_xlsx(PEOPLE_HEADER, people), "members.xlsx")
     process_all(settings, engine, gate)
-    attendance = [
+    attendance: list[list[Any]] = [
         ["A1", "Carers' forum", "Support", "co_production", datetime(2026, 3, 27), 2, 101, 1.5, None],
         ["A1", None, None, None, None, None, "P2", None, "lead"],
     ]
@@ -621,7 +624,7 @@ def test_the_register_read_is_the_signed_in_persons_organisation_only(
     process_all(settings, engine, gate)
     assert {e.org_id for e in stored(event_log, settings)} == {"mind-york"}
     assert rows_of(engine, Participant) == []  # nothing in mind-leeds
-    # York's people are not Leeds's: Leeds cannot record attendance for them, nor re-use is refused.
+    # York's people are not Leeds's: Leeds cannot record their attendance, and may use the same IDs.
     response = send(staff, as_csv(ATTENDANCE_HEADER, ATTENDANCE[:1]), "forum.csv")
     assert "Line 2: participant_id: &#39;P1&#39; is not registered with your organisation" in response.get_data(
         as_text=True
