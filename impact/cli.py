@@ -220,12 +220,26 @@ def org() -> None:
 @org.command("create")
 @click.argument("org_id")
 @click.argument("name")
-def org_create(org_id: str, name: str) -> None:
-    """Create an organisation with a short name (ORG_ID, e.g. mind-leeds) and a full NAME."""
-    from impact.accounts import create_organisation
+@click.option("--admin-email", default="", help="Also create the organisation's first admin, with this e-mail.")
+@click.option("--admin-name", default="", help="The first admin's name as shown in the app.")
+def org_create(org_id: str, name: str, admin_email: str, admin_name: str) -> None:
+    """Create an organisation with a short name (ORG_ID, e.g. mind-leeds) and a full NAME.
 
-    _account_step(lambda session: create_organisation(session=session, org_id=org_id, name=name))
-    click.echo(f"created organisation {org_id}")
+    With --admin-email, its first admin is created in the same transaction (the password is asked for).
+    """
+    from impact.accounts import create_organisation, create_organisation_with_admin
+
+    if not admin_email:
+        _account_step(lambda session: create_organisation(session=session, org_id=org_id, name=name))
+        click.echo(f"created organisation {org_id}")
+        return
+    password = click.prompt("Password for the first admin", hide_input=True, confirmation_prompt=True)
+    _account_step(
+        lambda session: create_organisation_with_admin(
+            session=session, org_id=org_id, name=name, admin_email=admin_email, admin_name=admin_name, password=password
+        )
+    )
+    click.echo(f"created organisation {org_id} and its admin {admin_email.strip().lower()}")
 
 
 @main.group()

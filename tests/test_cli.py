@@ -142,3 +142,18 @@ def test_organisations_accounts_and_tokens_from_the_command_line(tmp_path: Path)
     assert issued.returncode == 0 and issued.stdout.startswith("ii_")
     assert impact("token", "revoke", "--org", "mind-leeds", "1").returncode == 0
     assert impact("token", "revoke", "--org", "other-org", "1").returncode == 1
+    with_admin = impact(
+        "org",
+        "create",
+        "leeds-carers",
+        "Leeds Carers",
+        "--admin-email",
+        "Bo@Example.org",
+        stdin="a long enough passphrase\na long enough passphrase\n",
+    )
+    assert with_admin.returncode == 0 and "its admin bo@example.org" in with_admin.stdout, with_admin.stderr
+    refused = impact(
+        "org", "create", "leeds-peers", "Leeds Peers", "--admin-email", "x@example.org", stdin="short\nshort\n"
+    )
+    assert refused.returncode == 1 and "at least 12" in refused.stderr
+    assert impact("org", "create", "leeds-peers", "Leeds Peers").returncode == 0, "the refused one created nothing"
