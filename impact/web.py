@@ -16,9 +16,10 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, current_user, login_user, logout_user
 from sqlalchemy import Engine
+from sqlalchemy.orm import object_session
 from sqlmodel import Session
 
-from impact.accounts import AccountError, Role, StaffAccount, authenticate
+from impact.accounts import AccountError, Organisation, Role, StaffAccount, authenticate
 
 CAN_LOG = frozenset({Role.staff, Role.admin})
 CAN_READ = frozenset({Role.leadership, Role.admin})
@@ -42,6 +43,7 @@ class SignedIn:
     name: str
     email: str
     version: str  # a fragment of the password hash: a new password ends the old sessions
+    org_name: str = ""
 
     is_authenticated = True
     is_active = True
@@ -55,6 +57,9 @@ class SignedIn:
 
     @classmethod
     def of(cls, account: StaffAccount) -> SignedIn:
+        """The person signed in with `account` (still attached to its database session)."""
+        db = object_session(account)
+        organisation = db.get(Organisation, account.org_id) if db is not None else None
         return cls(
             int(account.id or 0),
             account.org_id,
@@ -62,6 +67,7 @@ class SignedIn:
             account.name,
             account.email,
             account.password_hash[-12:],
+            organisation.name if organisation else account.org_id,
         )
 
 

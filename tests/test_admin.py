@@ -18,9 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 from sqlmodel import Session, select
-from werkzeug.security import generate_password_hash
 
-from impact import accounts
 from impact.accounts import (
     LOCK_AFTER_FAILURES,
     AccountError,
@@ -41,17 +39,6 @@ WHEN = (datetime.now(UTC) - timedelta(days=2)).isoformat()
 def contribution(org_id: str = "mind-leeds") -> dict[str, Any]:
     payload = {"contribution_id": "c1", "participant_ids": ["p1"], "area": "support", "text": "More evening sessions"}
     return {"type": "contribution.made", "org_id": org_id, "occurred_at": WHEN, "payload": payload}
-
-
-@pytest.fixture(autouse=True)
-def quick_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cheap scrypt parameters, so that the many accounts these tests make take milliseconds, not seconds.
-
-    Only the cost changes (test_accounts checks the real hashes); checking reads it from each hash.
-    """
-    monkeypatch.setattr(
-        accounts, "generate_password_hash", lambda password: generate_password_hash(password, "scrypt:1024:8:1")
-    )
 
 
 @pytest.fixture
