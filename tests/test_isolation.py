@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 from werkzeug.routing import Rule
 
+from dashboard import create_app as create_dashboard
 from impact.accounts import ApiToken, StaffAccount
 from impact.eventlog import open_event_log
 from impact.eventlog.embedded import EmbeddedLog
@@ -26,15 +27,18 @@ from impact.settings import Settings
 from ingest import create_app
 from schemas.events import StoredEvent
 from schemas.readmodels import (
+    OVERALL,
     Activity,
     Attendance,
     Change,
     ChangeLink,
     Contribution,
     ContributionParticipant,
+    MonthlyMetric,
     Participant,
 )
 from tests.conftest import add_organisation, issue_token, sign_in
+from tests.test_dashboard import callback_body, post_overview
 
 OURS, THEIRS = "mind-leeds", "south-voices"
 SECRET = "THEIRS-SECRET"  # in every text of the other organisation, so any leak is visible
@@ -247,3 +251,39 @@ def test_every_form_refuses_a_post_without_its_csrf_token(
     with Session(engine) as session:
         assert all(account.active for account in session.exec(select(StaffAccount)).all())
         assert all(token.revoked_at is None for token in session.exec(select(ApiToken)).all())
+
+
+def test_no_dashboard_route_shows_another_organisations_data(
+    world: tuple[Flask, Settings, dict[str, Any]], engine: Engine
+) -> None:
+    """The dashboard's routes, enumerated too: its pages and its callback answer with our organisation only."""
+    _app, settings, _theirs = world
+    with Session(engine) as session:  # their figures, which our dashboard must never show
+        session.add(
+            MonthlyMetric(
+                org_id=THEIRS, month=DAY.replace(day=1), area=OVERALL, participants_involved=4817, contributions=6253
+            )
+        )
+        session.commit()
+    server = create_dashboard(settings, engine).server
+    client = server.test_client()
+    sign_in(client, f"admin@{OURS}.example.org")
+    examined = []
+    for rule in server.url_map.iter_rules():
+        if rule.arguments - NOT_ORG_DATA - {"path", "package_name", "fingerprinted_path"}:
+            raise AssertionError(f"{rule.rule} takes an argument this test does not know how to fill")
+        if rule.arguments or rule.endpoint == "sign_in.logout":
+            continue  # the same static files for everyone; signing out would end the examination
+        if "GET" in (rule.methods or set()):
+            response = client.get(rule.rule)
+        else:
+            response = client.post(rule.rule, json=callback_body(DAY - timedelta(days=40), DAY))
+        body = response.get_data().decode(errors="replace")  # the favicon is binary
+        assert response.status_code < 500, rule.rule
+        assert not response.headers.get("Location", "").startswith("/login"), f"{rule.rule} was not examined"
+        leaks = [m.group(0) for m in re.finditer(r".{0,60}(?:4,?817|6,?253|THEIRS-SECRET).{0,20}", body)]
+        assert not leaks, f"{rule.rule} shows their data: {leaks[:3]}"
+        examined.append(rule.rule)
+    assert "/_dash-update-component" in examined and "/_dash-layout" in examined and "/" in examined
+    figures = post_overview(client, DAY - timedelta(days=40), DAY)
+    assert figures["contributions"] == "1", "our one contribution, not their figures"
