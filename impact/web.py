@@ -13,7 +13,7 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, Response, abort, current_app, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, current_user, login_user, logout_user
 from sqlalchemy import Engine
 from sqlalchemy.orm import object_session
@@ -84,22 +84,41 @@ def signed_in() -> SignedIn:
     return user
 
 
+def _refusal(roles: frozenset[Role]) -> Any:
+    """None if the signed-in person has one of `roles`; else the way to sign in, or a 403."""
+    user = cast(Any, current_user)
+    if not user.is_authenticated:
+        return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
+    if not user.may(roles):
+        abort(403)
+    return None
+
+
 def roles_required(roles: frozenset[Role]) -> Callable[[F], F]:
     """Guard a view: sign in first (redirect to the login page), then the role must be one of `roles` (403)."""
 
     def decorate(view: F) -> F:
         @wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            user = cast(Any, current_user)
-            if not user.is_authenticated:
-                return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
-            if not user.may(roles):
-                abort(403)
-            return view(*args, **kwargs)
+            return _refusal(roles) or view(*args, **kwargs)
 
         return cast(F, guarded)
 
     return decorate
+
+
+def guard(bp: Blueprint, roles: frozenset[Role]) -> None:
+    """Guard every view of `bp`, present and future, with `roles`; its pages are never kept in a cache
+    (they show people's details, and a form restored from a cache would resend an old submission)."""
+
+    @bp.before_request
+    def _guarded() -> Any:
+        return _refusal(roles)
+
+    @bp.after_request
+    def _not_cached(response: Response) -> Response:
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
 
 def _load(user_id: str) -> SignedIn | None:

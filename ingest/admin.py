@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_user
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import login_user
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -44,7 +44,7 @@ from impact.accounts import (
     tokens_of,
     unlock_account,
 )
-from impact.web import CAN_MANAGE, ROLE_LABELS, SignedIn, get_engine, roles_required, signed_in
+from impact.web import CAN_MANAGE, ROLE_LABELS, SignedIn, get_engine, guard, signed_in
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -65,22 +65,7 @@ TOKEN_FIELDS = {"name": "Token name"}
 TAKEN = "An account with that e-mail address already exists."
 
 
-@bp.before_request
-def _admins_only() -> Any:
-    """Every page here, present and future: sign in first, and be an admin."""
-    user: Any = current_user
-    if not user.is_authenticated:
-        return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
-    if not user.may(CAN_MANAGE):
-        abort(403)
-    return None
-
-
-@bp.after_request
-def _not_cached(response: Response) -> Response:
-    # Pages with people's details, and the one page that shows a token's secret: never kept in a cache.
-    response.headers["Cache-Control"] = "no-store"
-    return response
+guard(bp, CAN_MANAGE)  # every page here, present and future: sign in first, and be an admin
 
 
 def _in_own_organisation(action: Callable[[Session], T]) -> T:
@@ -103,7 +88,6 @@ def _form(*names: str) -> dict[str, str]:
 
 
 @bp.get("/")
-@roles_required(CAN_MANAGE)
 def index() -> Any:
     me = signed_in()
     with Session(get_engine()) as db:

@@ -13,13 +13,12 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template
-from flask_login import current_user
+from flask import Blueprint, Response, flash, redirect, render_template
 from pydantic import ValidationError
 
 from impact.eventlog import LogUnavailable
 from impact.recording import ReusedEventId, record
-from impact.web import CAN_LOG, get_engine, signed_in
+from impact.web import CAN_LOG, get_engine, guard, signed_in
 from ingest import get_event_log, get_settings, lookups
 from schemas.events import EVENT_ADAPTER, Envelope
 from schemas.vocab import AREA_LABELS, label
@@ -30,21 +29,7 @@ SAVE_FAILED = "The record could not be saved just now. What you entered is kept 
 ALREADY_USED = "This form was already sent with different details. Reload the page to start a new record."
 
 
-@bp.before_request
-def _staff_only() -> Any:
-    user: Any = current_user
-    if not user.is_authenticated:
-        return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
-    if not user.may(CAN_LOG):
-        abort(403)
-    return None
-
-
-@bp.after_request
-def _not_cached(response: Response) -> Response:
-    # A form page restored from the browser's cache would resubmit an old submission id.
-    response.headers["Cache-Control"] = "no-store"
-    return response
+guard(bp, CAN_LOG)  # every page here, present and future: sign in first, with a role that records
 
 
 def org_id() -> str:

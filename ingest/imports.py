@@ -17,10 +17,11 @@ from impact import importing
 from impact.eventlog import LogUnavailable
 from impact.importing import COLUMNS, KIND_LABELS, SHOWN_ERRORS, Kind
 from impact.recording import ReusedEventId
-from impact.web import CAN_LOG, get_engine, roles_required, signed_in
+from impact.web import CAN_LOG, get_engine, guard, signed_in
 from ingest import get_event_log, get_settings
 
 bp = Blueprint("imports", __name__, url_prefix="/staff/import")
+guard(bp, CAN_LOG)  # every page here, present and future: sign in first, with a role that records
 
 DETECT = "detect"
 KIND_CHOICES = [(DETECT, "Tell from the header row"), *((kind.value, KIND_LABELS[kind]) for kind in Kind)]
@@ -50,13 +51,11 @@ def _page(status: int = 200, **context: Any) -> tuple[str, int]:
 
 
 @bp.get("/")
-@roles_required(CAN_LOG)
 def index() -> Any:
     return _page()
 
 
 @bp.post("/")
-@roles_required(CAN_LOG)
 def upload() -> Any:
     person = signed_in()
     chosen = request.form.get("kind", DETECT)
@@ -113,7 +112,6 @@ def upload() -> Any:
 
 
 @bp.get("/templates/<kind>.csv")
-@roles_required(CAN_LOG)
 def template(kind: str) -> Response:
     if kind not in Kind.__members__:
         abort(404)
