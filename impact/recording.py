@@ -13,10 +13,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel import Field, SQLModel, col, select
 
 from impact.eventlog import EventLog, Record
 from schemas.events import Envelope, StoredEvent
@@ -71,11 +72,12 @@ def record(
     digests = {event.event_id: digest(event) for event in events}
     seen: dict[uuid.UUID, str] = {}
     if engine is not None and digests:
-        with Session(engine) as session:
-            for start in range(0, len(digests), 500):
-                chunk = list(digests)[start : start + 500]
-                rows = session.exec(select(Receipt).where(col(Receipt.event_id).in_(chunk))).all()
-                seen.update({row.event_id: row.digest for row in rows})
+        ids = list(digests)
+        with engine.connect() as connection:
+            for first in range(0, len(ids), 500):
+                chunk = ids[first : first + 500]
+                query = select(col(Receipt.event_id), col(Receipt.digest)).where(col(Receipt.event_id).in_(chunk))
+                seen.update({event_id: known for event_id, known in connection.execute(query)})
     reused = [str(event_id) for event_id, known in seen.items() if known != digests[event_id]]
     if reused:
         raise ReusedEventId(reused)
@@ -84,26 +86,25 @@ def record(
     if stored:
         event_log.append(topic, [Record(event.org_id, event.to_bytes()) for event in stored])
     if engine is not None and new:
-        _keep_receipts(
-            engine,
-            [Receipt(event_id=e.event_id, org_id=e.org_id, digest=digests[e.event_id], recorded_at=now) for e in new],
-        )
+        rows = [
+            {"event_id": e.event_id, "org_id": e.org_id, "digest": digests[e.event_id], "recorded_at": now} for e in new
+        ]
+        _keep_receipts(engine, rows)
     return Recorded([str(event.event_id) for event in events], len(stored))
 
 
-def _keep_receipts(engine: Engine, receipts: list[Receipt]) -> None:
+def _keep_receipts(engine: Engine, rows: list[dict[str, Any]]) -> None:
     """Best effort: the events are already durable; a missing receipt only weakens the reuse check."""
+    table = Receipt.__table__  # type: ignore[attr-defined]
     try:
-        with Session(engine) as session:
-            session.add_all(receipts)
-            session.commit()
+        with engine.begin() as connection:
+            connection.execute(insert(table), rows)
     except IntegrityError:  # a concurrent identical request got there first: keep the rest one by one
-        for receipt in receipts:
+        for row in rows:
             try:
-                with Session(engine) as session:
-                    session.add(receipt)
-                    session.commit()
+                with engine.begin() as connection:
+                    connection.execute(insert(table), [row])
             except IntegrityError:
                 continue
     except SQLAlchemyError:
-        logger.warning("could not keep receipts for %d appended events", len(receipts), exc_info=True)
+        logger.warning("could not keep receipts for %d appended events", len(rows), exc_info=True)
