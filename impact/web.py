@@ -132,6 +132,17 @@ def _load(user_id: str) -> SignedIn | None:
         return SignedIn.of(account)
 
 
+NUL_REFUSED = "Remove the NUL character (\\0) from the address or the form: it is never part of a name or a reference."
+
+
+def _refuse_nul() -> Any:
+    """NUL is never meant, and PostgreSQL refuses it outright: answer 400 before it reaches a query."""
+    values = [request.path, *request.args.values(), *(request.form.values() if request.form else ())]
+    if any("\x00" in value for value in values):
+        return Response(NUL_REFUSED, status=400, mimetype="text/plain")
+    return None
+
+
 def _safe_next(target: str | None, fallback: str) -> str:
     """Only a path on this site: never an absolute URL an attacker could send someone to."""
     if not target:
@@ -152,6 +163,7 @@ def init_sign_in(app: Flask, engine: Engine, *, template: str, home: Callable[[S
     manager.session_protection = "basic"
     manager.user_loader(_load)
     manager.init_app(app)
+    app.before_request(_refuse_nul)
 
     bp = Blueprint("sign_in", __name__)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import render_template, request, url_for
+from flask import current_app, render_template, request, url_for
+from itsdangerous import BadSignature, URLSafeSerializer
 
 from impact.web import get_engine
 from ingest import lookups
@@ -28,7 +29,6 @@ from ingest.forms import (
     submission_id,
     validate,
 )
-from schemas.events import MAX_HOURS
 from schemas.vocab import SessionRole
 
 ACTIVITY_LABELS = {
@@ -85,10 +85,7 @@ def new_activity() -> Any:
                 url_for(
                     "forms.attendance",
                     activity_id=activity_id,
-                    new=1,
-                    date=event.payload.date.isoformat(),
-                    title=event.payload.title,
-                    hours=f"{event.payload.duration_hours:g}",
+                    new=_recorded_token(event.payload),
                 ),
             )
     return render_form(
@@ -172,7 +169,7 @@ def attendance(activity_id: str) -> Any:
         title=title,
         held_on=held_on,
         activity_id=activity_id,
-        carried={} if held else {"new": "1", "date": held_on.isoformat(), "title": title, "hours": f"{duration:g}"},
+        carried={} if held else {"new": request.values.get("new", "")},
         people=lookups.participants(engine, org_id()),
         already=already,
         form=form,
@@ -182,16 +179,23 @@ def attendance(activity_id: str) -> Any:
     )
 
 
+def _signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="activity-just-recorded")
+
+
+def _recorded_token(held: Any) -> str:
+    """What the attendance page needs of an activity this person has just recorded, signed for their organisation."""
+    facts = [org_id(), held.activity_id, held.title, held.date.isoformat(), held.duration_hours]
+    return str(_signer().dumps(facts))
+
+
 def _just_recorded(activity_id: str) -> tuple[str, date, float] | None:
-    """An activity this person has just recorded, before it reaches the read models (from the confirmation link)."""
-    if not request.values.get("new"):
-        return None
-    day = parse_day(request.values.get("date", ""), {}, "date")
-    title = request.values.get("title", "").strip()[:200]
+    """An activity this organisation has just recorded, before it reaches the read models (from the signed link)."""
     try:
-        hours = float(request.values.get("hours", ""))
-    except ValueError:
+        org, recorded_id, title, day, hours = _signer().loads(request.values.get("new", ""))
+        held_on = date.fromisoformat(day)
+    except (BadSignature, ValueError, TypeError):
         return None
-    if day is None or not title or not 0 < hours <= MAX_HOURS:
+    if org != org_id() or recorded_id != activity_id:
         return None
-    return title, day, hours
+    return str(title), held_on, float(hours)

@@ -66,6 +66,11 @@ def test_repeated_failures_lock_the_account_even_against_the_right_password(app:
         assert account.locked_until is not None
 
 
+def test_a_nul_in_the_e_mail_address_is_a_clear_400(app: Flask) -> None:
+    response = attempt(app.test_client(), "staff\x00@mind-leeds.example.org", PASSWORD)
+    assert response.status_code == 400  # type: ignore[attr-defined]
+
+
 def test_signing_in_needs_the_form_s_csrf_token(app: Flask) -> None:
     client = app.test_client()
     response = client.post("/login", data={"email": STAFF, "password": PASSWORD})

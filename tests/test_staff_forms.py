@@ -146,7 +146,9 @@ def test_the_whole_cycle_through_the_forms(
     response = post(staff, "/staff/activities/new", activity | {"duration_hours": "2", "activity_id": "a-panel"})
     assert response.status_code == 302
     attendance = response.headers["Location"]
-    assert attendance.startswith("/staff/activities/a-panel/attendance?new=1")
+    assert attendance.startswith("/staff/activities/a-panel/attendance?new=")
+    page = staff.get(attendance).get_data(as_text=True)
+    assert "Carers&#39; panel" in page, "the attendance page opens before the activity is processed"
     process_all(settings, engine, gate)
 
     page = staff.get("/staff/activities/a-panel/attendance").get_data(as_text=True)
@@ -226,12 +228,38 @@ def test_the_error_summary_is_announced_and_linked(staff: FlaskClient) -> None:
     assert 'id="level"' in page, "a radio group's first option carries the id the summary links to"
 
 
-@pytest.mark.parametrize("role", ["leadership"])
-def test_leadership_cannot_record(app: Flask, role: str) -> None:
+def test_leadership_cannot_record(app: Flask, event_log: EventLog, settings: Settings) -> None:
     client = app.test_client()
-    sign_in(client, f"{role}@{ORG}.example.org")
+    sign_in(client, f"leadership@{ORG}.example.org")
+    token = csrf_from(client, "/")
     for path in ("/staff/", "/staff/participants/new", "/staff/changes/new", "/staff/import/"):
         assert client.get(path).status_code == 403, path
+    for path in ("/staff/participants/new", "/staff/activities/new", "/staff/contributions/new", "/staff/changes/new"):
+        assert client.post(path, data=PERSON | {"csrf_token": token}).status_code == 403, f"POST {path}"
+    assert logged(event_log, settings) == []
+
+
+def test_a_forged_or_foreign_just_recorded_link_is_not_found(staff: FlaskClient, app: Flask) -> None:
+    """The attendance page of an activity not yet processed opens only from the signed link its recording gave."""
+    forged = "/staff/activities/a-x/attendance?new=1&date=2026-01-01&title=Theirs&hours=1"
+    assert staff.get(forged).status_code == 404
+    activity = {"title": "Ours", "area": "support", "level": "consultation", "date": YESTERDAY}
+    link = post(staff, "/staff/activities/new", activity | {"duration_hours": "1", "activity_id": "a-ours"})
+    location = link.headers["Location"]
+    assert staff.get(location).status_code == 200
+    assert staff.get(location.replace("/a-ours/", "/a-other/")).status_code == 404, "the link names one activity"
+    elsewhere = app.test_client()
+    add_organisation(app.extensions["impact.engine"], "elsewhere")
+    sign_in(elsewhere, "staff@elsewhere.example.org")
+    assert elsewhere.get(location).status_code == 404, "and one organisation"
+
+
+@pytest.mark.parametrize(
+    "path", ["/staff/participants/a%00b", "/staff/activities/a%00b/attendance", "/staff/changes?q=%00"]
+)
+def test_a_nul_character_is_a_clear_400(staff: FlaskClient, path: str) -> None:
+    response = staff.get(path)
+    assert response.status_code == 400 and "NUL" in response.get_data(as_text=True)
 
 
 def test_signed_out_people_are_sent_to_sign_in(app: Flask) -> None:
