@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlmodel import Field, SQLModel, col, select
+from sqlmodel import Field, SQLModel, select
 
 from impact.eventlog import EventLog, Record
 from schemas.events import Envelope, StoredEvent
@@ -26,12 +26,18 @@ logger = logging.getLogger(__name__)
 
 
 class Receipt(SQLModel, table=True):
-    """An event ingest has appended to the log (ingest's own table; not a read model)."""
+    """An event ingest has taken (ingest's own table; not a read model).
+
+    A receipt is written before its event is appended ("claimed") and confirmed after, so two requests
+    racing with one event_id cannot both be accepted with different content, and a claim whose append
+    failed is appended again by the retry.
+    """
 
     event_id: uuid.UUID = Field(primary_key=True)
     org_id: str = Field(max_length=40)
     digest: str = Field(max_length=64)
     recorded_at: datetime
+    confirmed: bool = False
 
 
 class ReusedEventId(ValueError):
@@ -70,41 +76,72 @@ def record(
     """
     now = datetime.now(UTC)
     digests = {event.event_id: digest(event) for event in events}
-    seen: dict[uuid.UUID, str] = {}
+    pending = set(digests)
     if engine is not None and digests:
-        ids = list(digests)
-        with engine.connect() as connection:
-            for first in range(0, len(ids), 500):
-                chunk = ids[first : first + 500]
-                query = select(col(Receipt.event_id), col(Receipt.digest)).where(col(Receipt.event_id).in_(chunk))
-                seen.update({event_id: known for event_id, known in connection.execute(query)})
-    reused = [str(event_id) for event_id, known in seen.items() if known != digests[event_id]]
-    if reused:
-        raise ReusedEventId(reused)
-    new = [event for event in events if event.event_id not in seen]
-    stored = [StoredEvent.accept(event, recorded_by=recorded_by, recorded_at=now) for event in new]
+        pending = _claim(engine, {e.event_id: (e.org_id, digests[e.event_id]) for e in events}, now)
+    stored = [
+        StoredEvent.accept(event, recorded_by=recorded_by, recorded_at=now)
+        for event in events
+        if event.event_id in pending
+    ]
     if stored:
         event_log.append(topic, [Record(event.org_id, event.to_bytes()) for event in stored])
-    if engine is not None and new:
-        rows = [
-            {"event_id": e.event_id, "org_id": e.org_id, "digest": digests[e.event_id], "recorded_at": now} for e in new
-        ]
-        _keep_receipts(engine, rows)
+    if engine is not None and stored:
+        _confirm(engine, [event.event_id for event in stored])
     return Recorded([str(event.event_id) for event in events], len(stored))
 
 
-def _keep_receipts(engine: Engine, rows: list[dict[str, Any]]) -> None:
-    """Best effort: the events are already durable; a missing receipt only weakens the reuse check."""
+def _claim(engine: Engine, wanted: dict[uuid.UUID, tuple[str, str]], now: datetime) -> set[uuid.UUID]:
+    """Claim a receipt for each event id; the ids still to append (new, or claimed but never confirmed).
+
+    Raises ReusedEventId, before anything is appended, if an id already names a different event.
+    """
+    table = Receipt.__table__  # type: ignore[attr-defined]
+    ids = list(wanted)
+    known: dict[uuid.UUID, tuple[str, bool]] = {}
+    with engine.begin() as connection:
+        for first in range(0, len(ids), 500):
+            query = select(table.c.event_id, table.c.digest, table.c.confirmed).where(
+                table.c.event_id.in_(ids[first : first + 500])
+            )
+            known.update({event_id: (known_digest, done) for event_id, known_digest, done in connection.execute(query)})
+        _refuse_reuse(wanted, known)
+        fresh: list[dict[str, Any]] = [
+            {"event_id": i, "org_id": wanted[i][0], "digest": wanted[i][1], "recorded_at": now, "confirmed": False}
+            for i in ids
+            if i not in known
+        ]
+        try:
+            if fresh:
+                with connection.begin_nested():
+                    connection.execute(insert(table), fresh)
+        except IntegrityError:  # a concurrent request claimed some of these ids between our read and our write
+            for row in fresh:
+                try:
+                    with connection.begin_nested():
+                        connection.execute(insert(table), [row])
+                except IntegrityError:
+                    found = connection.execute(
+                        select(table.c.digest, table.c.confirmed).where(table.c.event_id == row["event_id"])
+                    ).one()
+                    known[row["event_id"]] = (found.digest, found.confirmed)
+            _refuse_reuse(wanted, known)
+    return {i for i in ids if not known.get(i, ("", False))[1]}
+
+
+def _refuse_reuse(wanted: dict[uuid.UUID, tuple[str, str]], known: dict[uuid.UUID, tuple[str, bool]]) -> None:
+    reused = [str(i) for i, (known_digest, _done) in known.items() if known_digest != wanted[i][1]]
+    if reused:
+        raise ReusedEventId(reused)
+
+
+def _confirm(engine: Engine, event_ids: list[uuid.UUID]) -> None:
+    """Best effort: the events are durable; an unconfirmed receipt only means a retry appends them again."""
     table = Receipt.__table__  # type: ignore[attr-defined]
     try:
         with engine.begin() as connection:
-            connection.execute(insert(table), rows)
-    except IntegrityError:  # a concurrent identical request got there first: keep the rest one by one
-        for row in rows:
-            try:
-                with engine.begin() as connection:
-                    connection.execute(insert(table), [row])
-            except IntegrityError:
-                continue
+            for first in range(0, len(event_ids), 500):
+                chunk = event_ids[first : first + 500]
+                connection.execute(update(table).where(table.c.event_id.in_(chunk)).values(confirmed=True))
     except SQLAlchemyError:
-        logger.warning("could not keep receipts for %d appended events", len(rows), exc_info=True)
+        logger.warning("could not confirm receipts of %d appended events", len(event_ids), exc_info=True)

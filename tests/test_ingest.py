@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -375,3 +376,40 @@ def test_an_event_id_reused_for_a_different_event_is_refused(
     assert response.get_json()["event_ids"] == [event_id]
     assert "already names a different event" in response.get_json()["error"]
     assert [e.payload["contribution_id"] for e in stored(event_log, settings.topic)] == ["c1"]
+
+
+def test_a_retry_after_a_failed_append_is_stored_and_a_changed_one_refused(
+    settings: Settings, event_log: EventLog, accounts: Engine, tmp_path: Path
+) -> None:
+    """The receipt is claimed before the append: the 503's event is appended by its retry, never lost."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("where the log's folder should be")
+    event = contribution(1, event_id="6c5d4e3f-2a1b-4c0d-9e8f-7a6b5c4d3e2f")
+    assert (
+        api_client(settings, EmbeddedLog(blocker / "events.db"), accounts)
+        .post("/api/v1/events", json=event)
+        .status_code
+        == 503
+    )
+    client = api_client(settings, event_log, accounts)
+    changed = client.post("/api/v1/events", json=contribution(2, event_id=event["event_id"]))
+    assert changed.status_code == 409, "the unconfirmed claim still names its event"
+    assert client.post("/api/v1/events", json=event).status_code == 202
+    assert [e.payload["contribution_id"] for e in stored(event_log, settings.topic)] == ["c1"]
+    assert client.post("/api/v1/events", json=event).status_code == 202
+    assert len(stored(event_log, settings.topic)) == 1, "confirmed now: a further retry appends nothing"
+
+
+def test_racing_requests_with_one_event_id_never_both_win_with_different_events(
+    settings: Settings, event_log: EventLog, accounts: Engine
+) -> None:
+    event_id = "7b6a5c4d-3e2f-4a1b-8c9d-0e1f2a3b4c5d"
+    clients = [api_client(settings, event_log, accounts) for _ in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(lambda n: clients[n].post("/api/v1/events", json=contribution(n, event_id=event_id)), range(8))
+        )
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [202] + [409] * 7, codes
+    [winner] = [n for n, a in enumerate(answers) if a.status_code == 202]
+    assert [e.payload["contribution_id"] for e in stored(event_log, settings.topic)] == [f"c{winner}"]
