@@ -78,7 +78,25 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.layout = layout
     overview.register_callbacks(app, engine)
     _add_health_check(app.server, engine)
+    _add_content_security_policy(app)
     return app
+
+
+def _add_content_security_policy(app: dash.Dash) -> None:
+    """Scripts only from this server, plus Dash's own inline start-up script by its hash; no frames, no plugins.
+
+    Styles may be inline: Dash and Plotly set element styles at run time.
+    """
+    scripts = " ".join(app.csp_hashes())  # each already quoted: 'sha256-...'
+    policy = (
+        f"default-src 'self'; script-src 'self' {scripts}; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
+
+    @app.server.after_request
+    def content_security_policy(response: Response) -> Response:
+        response.headers.setdefault("Content-Security-Policy", policy)
+        return response
 
 
 def _add_health_check(server: Flask, engine: Engine) -> None:

@@ -754,3 +754,14 @@ def test_app_factory_makes_the_tables_of_a_fresh_database(tmp_path: Path, settin
     outputs = post_overview(client, "2025-01-01", "2025-01-31")
     assert outputs["influence-rate"] == "—"
     engine.dispose()
+
+
+def test_pages_carry_a_content_security_policy_that_allows_only_dash_s_own_inline_script(
+    client: FlaskClient, visitor: FlaskClient
+) -> None:
+    for response in (client.get("/"), visitor.get("/login")):
+        policy = response.headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in policy and "object-src 'none'" in policy
+        scripts = policy.split("script-src ")[1].split(";")[0].split()
+        assert scripts[0] == "'self'" and all(source.startswith("'sha256-") for source in scripts[1:])
+        assert "unsafe-inline" not in policy.split("style-src")[0], "no inline script but Dash's own, by hash"
