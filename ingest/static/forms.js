@@ -4,6 +4,9 @@
   // Move focus to the error summary so screen-reader and keyboard users hear the problems first.
   var summary = document.getElementById("error-summary");
   if (summary) { summary.focus(); }
+  // After a redirect, a confirmation shown on load is not announced by every screen reader: focus it.
+  var notice = document.querySelector(".notice-success");
+  if (notice && !summary) { notice.setAttribute("tabindex", "-1"); notice.focus(); }
 
   // "Find" boxes above long lists of checkboxes: hide the items that do not match what is typed.
   document.querySelectorAll("[data-filter-for]").forEach(function (box) {
