@@ -38,6 +38,10 @@ logger = logging.getLogger(__name__)
 
 SIGN_IN_HEADER = "X-Sign-In"  # on a 401 to a Dash request: the sign-in page, for assets/session.js
 SIGN_IN_TO_CONTINUE = "Sign in to see the dashboard."
+CHOOSE_OWN_FIRST = (
+    "Your password was set by someone else. Sign in to the staff pages and choose your own password first; "
+    "then sign in here again."
+)
 NOT_FOR_YOUR_ROLE = (
     "The dashboard is for your organisation's leadership and admins. Ask an admin of your organisation "
     "if you need to see it."
@@ -117,6 +121,8 @@ def init_access(app: dash.Dash, engine: Engine) -> None:
             return _refuse(503, "The dashboard is unavailable", UNAVAILABLE, as_json=is_dash_request())
         if person is None:
             return _sign_in_first(as_json=is_dash_request())
+        if person.must_change:
+            return _refuse(403, "Choose your password first", CHOOSE_OWN_FIRST, as_json=is_dash_request())
         if not person.may(CAN_READ):
             return _refuse(403, "You cannot use the dashboard", NOT_FOR_YOUR_ROLE, as_json=is_dash_request())
         if request.endpoint == callback_endpoint and not _matches_a_callback(app.callback_map):

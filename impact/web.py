@@ -44,6 +44,7 @@ class SignedIn:
     email: str
     version: str  # a fragment of the password hash: a new password ends the old sessions
     org_name: str = ""
+    must_change: bool = False  # someone else set the password: the person chooses their own before anything else
 
     is_authenticated = True
     is_active = True
@@ -68,6 +69,7 @@ class SignedIn:
             account.email,
             account.password_hash[-12:],
             organisation.name if organisation else account.org_id,
+            account.must_change_password,
         )
 
 
@@ -84,11 +86,16 @@ def signed_in() -> SignedIn:
     return user
 
 
+CHOOSE_OWN_PAGE = "pages.password"  # where a person with a temporary password chooses their own
+
+
 def _refusal(roles: frozenset[Role]) -> Any:
-    """None if the signed-in person has one of `roles`; else the way to sign in, or a 403."""
+    """None if the signed-in person has one of `roles`; else the way to sign in, a new password, or a 403."""
     user = cast(Any, current_user)
     if not user.is_authenticated:
         return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
+    if user.must_change and request.endpoint != CHOOSE_OWN_PAGE:
+        return redirect(url_for(CHOOSE_OWN_PAGE, next=request.full_path.rstrip("?")))
     if not user.may(roles):
         abort(403)
     return None
@@ -143,7 +150,7 @@ def _refuse_nul() -> Any:
     return None
 
 
-def _safe_next(target: str | None, fallback: str) -> str:
+def safe_next(target: str | None, fallback: str) -> str:
     """Only a path on this site: never an absolute URL an attacker could send someone to."""
     if not target:
         return fallback
@@ -188,7 +195,7 @@ def init_sign_in(app: Flask, engine: Engine, *, template: str, home: Callable[[S
                         person = SignedIn.of(account)
                         session.clear()  # a fresh session: nothing from before sign-in carries over
                         login_user(person)
-                        return redirect(_safe_next(next_url, home(person)))
+                        return redirect(safe_next(next_url, home(person)))
         return render_template(template, error=error, email=email, next_url=next_url or ""), status
 
     @bp.post("/logout")

@@ -765,3 +765,26 @@ def test_pages_carry_a_content_security_policy_that_allows_only_dash_s_own_inlin
         scripts = policy.split("script-src ")[1].split(";")[0].split()
         assert scripts[0] == "'self'" and all(source.startswith("'sha256-") for source in scripts[1:])
         assert "unsafe-inline" not in policy.split("style-src")[0], "no inline script but Dash's own, by hash"
+
+
+def test_a_temporary_password_keeps_the_dashboard_closed_until_replaced(
+    server: Flask, accounts: dict[str, dict[str, str]], involvement: Engine
+) -> None:
+    from sqlmodel import select
+
+    from impact.accounts import StaffAccount
+
+    email = accounts["org-a"]["leadership"]
+    with Session(involvement) as session:
+        account = session.exec(select(StaffAccount).where(StaffAccount.email == email)).one()
+        account.must_change_password = True
+        session.add(account)
+        session.commit()
+    client = server.test_client()
+    sign_in(client, email)
+    response = client.get("/")
+    assert response.status_code == 403 and "choose your own password first" in response.get_data(as_text=True)
+    assert (
+        client.post("/_dash-update-component", json=callback_body(date(2026, 1, 1), date(2026, 2, 1))).status_code
+        == 403
+    )

@@ -112,3 +112,31 @@ def test_leadership_is_pointed_at_the_dashboard(app: Flask) -> None:
     assert response.headers["Location"] == "/"  # type: ignore[attr-defined]
     page = client.get("/").get_data(as_text=True)
     assert "Open the dashboard" in page and "Record involvement" not in page
+
+
+def test_a_temporary_password_must_be_replaced_before_anything_else(app: Flask, engine: Engine) -> None:
+    with Session(engine) as session:
+        account = session.exec(select(StaffAccount).where(StaffAccount.email == STAFF)).one()
+        account.must_change_password = True
+        session.add(account)
+        session.commit()
+    client = app.test_client()
+    sign_in(client, STAFF)
+    for path in ("/", "/staff/", "/staff/participants/new", "/staff/import/"):
+        response = client.get(path)
+        assert response.status_code == 302 and response.headers["Location"].startswith("/account/password"), path
+    page = "/account/password?next=/staff/participants/new"
+    token = csrf_from(client, page)
+    wrong = client.post(page, data={"csrf_token": token, "current_password": "nope", "new_password": "x" * 12})
+    assert wrong.status_code == 422 and "current password is not right" in wrong.get_data(as_text=True)
+    same = client.post(page, data={"csrf_token": token, "current_password": PASSWORD, "new_password": PASSWORD})
+    assert same.status_code == 422 and "different from your current one" in same.get_data(as_text=True)
+    chosen = "my own long passphrase"
+    done = client.post(page, data={"csrf_token": token, "current_password": PASSWORD, "new_password": chosen})
+    assert done.status_code == 302 and done.headers["Location"] == "/staff/participants/new"
+    assert client.get("/staff/participants/new").status_code == 200, "still signed in, free to go on"
+    with Session(engine) as session:
+        assert session.exec(select(StaffAccount).where(StaffAccount.email == STAFF)).one().must_change_password is False
+    fresh = app.test_client()
+    sign_in(fresh, STAFF, chosen)
+    assert fresh.get("/staff/").status_code == 200
