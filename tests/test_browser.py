@@ -238,9 +238,10 @@ def one_of_each(stack: Stack, org_id: str) -> None:
 # --- Page helpers -----------------------------------------------------------------------------
 
 
-def visit(page: Page, url: str) -> None:
+def visit(page: Page, url: str, status: int = 200) -> None:
     response = page.goto(url)
-    assert response is not None and response.ok, f"{url} answered {response.status if response else 'nothing'}"
+    answered = response.status if response else "nothing"
+    assert response is not None and (response.ok if status == 200 else answered == status), f"{url} answered {answered}"
 
 
 def press(page: Page, button: str) -> None:
@@ -767,6 +768,7 @@ class Screen:
     role: str | None = "staff"  # None: nobody signed in
     show_errors: Callable[[Page], None] | None = None
     app: str = "ingest"
+    status: int = 200
 
 
 def wrong_password(page: Page) -> None:
@@ -834,6 +836,9 @@ SCREENS = (
         role="admin",
         show_errors=just_press("Create organisation and its admin"),
     ),
+    Screen("password-form", "/account/password", show_errors=just_press("Save my password")),
+    Screen("not-found", "/staff/participants/nobody-here", status=404),
+    Screen("forbidden", "/admin/", status=403),  # staff may not manage accounts
     Screen("dashboard-login", "/login", role=None, show_errors=wrong_password, app="dashboard"),
     Screen("dashboard", "/", role="leadership", app="dashboard"),
 )
@@ -870,7 +875,7 @@ class SignedIn:
     def open(self, tabs: Tabs, screen: Screen) -> Page:
         """A page showing `screen`, signed in as its role."""
         page = tabs.open(self.state(screen.app, screen.role) if screen.role else None)
-        visit(page, f"{self.base(screen.app)}{screen.path}")
+        visit(page, f"{self.base(screen.app)}{screen.path}", screen.status)
         return page
 
 
