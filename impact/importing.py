@@ -5,7 +5,15 @@ file into rows, checks every row, and turns a file without problems into events 
 
 **A file is imported whole or not at all.** Every row goes through the same event models as the API,
 and every problem is reported as "Line N: column: reason", with N the spreadsheet's own line number
-(the header is line 1). If any row has a problem, nothing is appended.
+(the header is line 1). If any row has a problem, nothing is appended. A file without problems is
+appended in one call to the log: the embedded log (the default) writes it in one transaction, so a
+failed write stores none of it. Kafka cannot write a list atomically, so there a failed write may
+store part of the file, and sending the same file again completes it (below).
+
+**Reading is bounded.** Rows are read one at a time and reading stops one line past the limit
+(MAX_ROWS lines after the header, blank lines included), so a tiny workbook with one cell at row
+1,000,000 is refused at once; a workbook's rows are read only as wide as its header (at most
+MAX_COLUMNS), however wide the sheet claims to be.
 
 **Why import reads the register.** Ingest normally checks only the shape of an event and leaves
 references ("is this participant registered?") to the processor, which dead-letters an event that
@@ -19,9 +27,11 @@ same ID a moment later), and then the processor dead-letters the event as usual.
 
 **Sending a file again is safe.** Event ids are derived from the organisation, a digest of the file's
 bytes, the line and the event type. Sending the same file again (for example after the log did not
-confirm a write) finds the events it already recorded through their receipts and the processed-event
-ids, appends only the rest, and never records a row twice. A different file naming a participant or
-contribution that is already recorded is refused ("was this file imported before?").
+confirm a write) finds the events it already recorded through their confirmed receipts and the
+processed-event ids, appends only the rest (exactly as an unconfirmed earlier claim named them), and
+never records a row twice (an event the log holds twice, because Kafka delivered it without
+confirming, counts once: the processor skips an event id it has seen). A different file naming a
+participant or contribution that is already recorded is refused ("was this file imported before?").
 """
 
 from __future__ import annotations
@@ -33,9 +43,10 @@ import re
 import uuid
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from pathlib import PurePath
 from typing import Any
@@ -46,7 +57,8 @@ from sqlmodel import Session, col, select
 
 from impact.eventlog import EventLog
 from impact.recording import Receipt, record
-from schemas.events import EVENT_ADAPTER, MAX_BATCH, Envelope
+from impact.recording import digest as content_digest
+from schemas.events import EVENT_ADAPTER, Envelope
 from schemas.quality import EARLIEST_YEAR
 from schemas.readmodels import Activity, Attendance, Contribution, Participant, ProcessedEvent
 from schemas.vocab import (
@@ -64,7 +76,7 @@ from schemas.vocab import (
 )
 
 MAX_ROWS = 50_000
-CHUNK = MAX_BATCH  # events per append (one embedded-log transaction; one step of the progress bar)
+MAX_COLUMNS = 100  # a header wider than this is refused (the widest kind has 13 columns)
 SHOWN_ERRORS = 200  # how many row problems a page shows; the rest are counted
 _QUERY_CHUNK = 500
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://involvement-impact.example/import")
@@ -221,7 +233,12 @@ def template_csv(kind: Kind) -> str:
 
 @dataclass(frozen=True)
 class Table:
-    """A file's header (normalised names) and its non-blank rows, each with its line number."""
+    """A file's header (normalised names) and its non-blank rows, each with its line number.
+
+    Rows hold at most as many cells as the header has headings. `strays` maps the line of a CSV row
+    with a value to the right of the last heading to that value's column (1-based), so the row can be
+    reported rather than silently cut short (an unquoted comma in a text shifts the rest of its row).
+    """
 
     filename: str
     header: list[str]
@@ -229,6 +246,10 @@ class Table:
     rows: list[tuple[int, list[Any]]]
     digest: str  # sha256 of the file's bytes
     encoding: str | None  # the text encoding of a CSV file; None for Excel
+    strays: dict[int, int] = field(default_factory=dict)
+
+
+Lines = Generator[tuple[int, Sequence[Any]], None, None]
 
 
 def _heading(value: Any) -> str:
@@ -239,8 +260,32 @@ def _blank(cells: Sequence[Any]) -> bool:
     return all(_text(cell) == "" for cell in cells)
 
 
+def _width(cells: Sequence[Any]) -> int:
+    """How many cells up to and including the last one that is not blank."""
+    for index in range(len(cells) - 1, -1, -1):
+        if _text(cells[index]):
+            return index + 1
+    return 0
+
+
+def _last_line(header_line: int | None) -> int:
+    """The last line a file may use: MAX_ROWS lines after its header (blank lines count, so reading stops)."""
+    return (header_line or 1) + MAX_ROWS
+
+
+def _too_many(line_is_blank: bool, last: int) -> FileProblem:
+    message = f"The file has more than {MAX_ROWS:,} rows: split it into several files."
+    if line_is_blank:
+        message += f" Rows below line {last:,} count too, even ones that look empty: delete any below your data."
+    return FileProblem(message)
+
+
 def read_table(data: bytes, filename: str) -> Table:
-    """Read a CSV (UTF-8 with or without BOM, else Windows-1252) or an .xlsx workbook's first sheet."""
+    """Read a CSV (UTF-8 with or without BOM, else Windows-1252) or an .xlsx workbook's first sheet.
+
+    Rows are read one at a time and reading stops at the first line past the limit (MAX_ROWS lines
+    after the header), so a file that claims a million rows costs no more than one at the limit.
+    """
     filename = PurePath(filename.replace("\\", "/")).name or "file"
     suffix = PurePath(filename).suffix.lower()
     if suffix == ".xls" or data.startswith(b"\xd0\xcf\x11\xe0"):
@@ -248,6 +293,7 @@ def read_table(data: bytes, filename: str) -> Table:
     if not data.strip():
         raise FileProblem("The file is empty.")
     digest = hashlib.sha256(data).hexdigest()
+    lines: Lines
     if suffix == ".xlsx" or data.startswith(b"PK\x03\x04"):
         lines, encoding = _xlsx_rows(data), None
     else:
@@ -255,23 +301,33 @@ def read_table(data: bytes, filename: str) -> Table:
     header: list[str] | None = None
     header_line = 0
     rows: list[tuple[int, list[Any]]] = []
-    for line, cells in lines:
-        if _blank(cells):
-            continue
-        if header is None:
-            header, header_line = [_heading(cell) for cell in cells], line
-            while header and not header[-1]:
-                header.pop()
-            continue
-        rows.append((line, list(cells)))
-        if len(rows) > MAX_ROWS:
-            raise FileProblem(f"The file has more than {MAX_ROWS:,} rows: split it into several files.")
+    strays: dict[int, int] = {}
+    with closing(lines):
+        for line, cells in lines:
+            last = _last_line(header_line)
+            if line > last:
+                raise _too_many(_blank(cells), last)
+            if _blank(cells):
+                continue
+            if header is None:
+                header, header_line = [_heading(cell) for cell in cells[: _width(cells)]], line
+                if len(header) > MAX_COLUMNS:
+                    raise FileProblem(
+                        f"Line {line}: the header row has more than {MAX_COLUMNS} columns; a file needs at most "
+                        f"{max(len(names) for names in NAMES.values())}: keep only the columns listed for its kind."
+                    )
+                continue
+            width = len(header)
+            stray = next((index + 1 for index in range(width, len(cells)) if _text(cells[index])), None)
+            if stray:
+                strays[line] = stray
+            rows.append((line, list(cells[:width])))
     if header is None:
         raise FileProblem("The file is empty.")
-    return Table(filename, header, header_line, rows, digest, encoding)
+    return Table(filename, header, header_line, rows, digest, encoding, strays)
 
 
-def _csv_rows(data: bytes) -> tuple[Iterator[tuple[int, list[Any]]], str]:
+def _csv_rows(data: bytes) -> tuple[Lines, str]:
     try:
         content, encoding = data.decode("utf-8-sig"), "UTF-8"
     except UnicodeDecodeError:
@@ -287,7 +343,7 @@ def _csv_rows(data: bytes) -> tuple[Iterator[tuple[int, list[Any]]], str]:
         delimiter = ";" if ";" in first else ("\t" if "\t" in first else ",")
     reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter)
 
-    def rows() -> Iterator[tuple[int, list[Any]]]:
+    def rows() -> Lines:
         try:
             yield from enumerate(reader, start=1)
         except csv.Error as exc:
@@ -296,7 +352,15 @@ def _csv_rows(data: bytes) -> tuple[Iterator[tuple[int, list[Any]]], str]:
     return rows(), encoding
 
 
-def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list[Any]]]:
+def _xlsx_rows(data: bytes) -> Lines:
+    """The first sheet's rows, read lazily and never wider than the header.
+
+    openpyxl pads every row to the width the sheet's <dimension> claims and fills any gap in the row
+    numbers with empty rows, so one cell at XFD1048576 would cost a billion cells. Here the header is
+    looked for in the first MAX_COLUMNS + 1 columns, each later row is read only as wide as the header
+    (cells to the right of its last heading have no column to go in, and are not read), and `max_row`
+    stops openpyxl one line past the limit, so read_table refuses the file before any gap is filled.
+    """
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -304,14 +368,31 @@ def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list[Any]]]:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise FileProblem("The file could not be read as an Excel workbook (.xlsx): save it again, or as CSV.") from exc
-    try:
-        sheet = workbook.worksheets[0]
-        found = [(line, list(cells)) for line, cells in enumerate(sheet.iter_rows(values_only=True), start=1)]
-    except Exception as exc:  # a damaged sheet raises whatever its parser meets
-        raise FileProblem("The workbook's first sheet could not be read: save it again, or as CSV.") from exc
-    finally:
-        workbook.close()
-    return iter(found)
+
+    def rows() -> Lines:
+        try:
+            sheet = workbook.worksheets[0]
+            header_line, width = 0, 0
+            search = sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS + 1, max_row=_last_line(None) + 1)
+            with closing(search):
+                for line, cells in enumerate(search, start=1):
+                    yield line, cells
+                    if not _blank(cells):
+                        header_line, width = line, _width(cells)
+                        break
+            if not header_line:
+                return
+            below = sheet.iter_rows(
+                values_only=True, min_row=header_line + 1, max_col=width, max_row=_last_line(header_line) + 1
+            )
+            with closing(below):
+                yield from enumerate(below, start=header_line + 1)
+        except Exception as exc:  # a damaged sheet raises whatever its parser meets
+            raise FileProblem("The workbook's first sheet could not be read: save it again, or as CSV.") from exc
+        finally:
+            workbook.close()
+
+    return rows()
 
 
 def detect_kind(header: Iterable[str]) -> Kind:
@@ -372,10 +453,13 @@ def _shown(value: str, limit: int = 40) -> str:
     return f"'{value}'" if len(value) <= limit else f"'{value[:limit]}…'"
 
 
+NO_HEADING = "has a value but no heading in the header row; add one or clear it"
+
+
 class Row:
     """One row's cells by column, and the problems found in it (the first per column)."""
 
-    def __init__(self, line: int, header: list[str], cells: list[Any]) -> None:
+    def __init__(self, line: int, header: list[str], cells: list[Any], stray: int | None = None) -> None:
         self.line = line
         self.cells: dict[str, Any] = {}
         self.problems: dict[str, str] = {}
@@ -384,7 +468,9 @@ class Row:
             if name:
                 self.cells.setdefault(name, cell)
             elif _text(cell):
-                self.problem(f"column {index + 1}", "has a value but no heading in the header row; add one or clear it")
+                self.problem(f"column {index + 1}", NO_HEADING)
+        if stray:  # a value to the right of the last heading (see Table.strays)
+            self.problem(f"column {stray}", NO_HEADING)
 
     def problem(self, column: str, reason: str) -> None:
         self.problems.setdefault(column, reason)
@@ -459,10 +545,20 @@ def _parse_day(raw: str) -> date | None:
     return None
 
 
+def _day_start(now: datetime) -> datetime:
+    """When an imported person registered: the start (UTC) of the day the file is sent, not the instant.
+
+    The same on every sending that day, so a file sent again yields the same events; the participant
+    page shows only the day.
+    """
+    return datetime.combine(now.astimezone(UTC).date(), time(0), tzinfo=UTC)
+
+
 def _moment(day: date, now: datetime) -> datetime:
     """When something on `day` happened: midday UTC, or the day's start if midday is still to come.
 
-    Deterministic (unlike "now"), so a file sent again yields exactly the same events.
+    Deterministic (unlike "now"), so a file sent again yields the same events; only a row dated the day
+    it is sent can change (00:00 before midday, 12:00 after), and _Checker.as_claimed settles that.
     """
     for hour in (12, 0):
         moment = datetime.combine(day, time(hour), tzinfo=UTC)
@@ -480,7 +576,9 @@ class Register:
     activities: dict[str, Activity] = field(default_factory=dict)
     contributions: set[str] = field(default_factory=set)
     attendances: set[tuple[str, str]] = field(default_factory=set)  # (activity_id, participant_id)
-    recorded: set[str] = field(default_factory=set)  # event ids already in the log (receipts, processed)
+    recorded: set[str] = field(default_factory=set)  # event ids in the log (confirmed receipts, processed)
+    # Receipts claimed by an earlier sending whose append was not confirmed: event id -> (digest, claimed at)
+    claimed: dict[str, tuple[str, datetime]] = field(default_factory=dict)
 
 
 def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
@@ -530,12 +628,18 @@ def load_register(
             )
         for chunk in _chunks(event_ids):
             ids = [uuid.UUID(e) for e in chunk]
-            found.recorded.update(
-                str(e)
-                for e in session.exec(
-                    select(Receipt.event_id).where(Receipt.org_id == org_id, col(Receipt.event_id).in_(ids))
-                ).all()
-            )
+            # A receipt is claimed before its event is appended and confirmed after (impact.recording):
+            # only a confirmed one says the event is in the log. An unconfirmed claim is an append that
+            # failed (or is under way): its event is sent again, exactly as claimed (_Checker.as_claimed).
+            for event_id, confirmed, known, claimed_at in session.exec(
+                select(Receipt.event_id, Receipt.confirmed, Receipt.digest, Receipt.recorded_at).where(
+                    Receipt.org_id == org_id, col(Receipt.event_id).in_(ids)
+                )
+            ).all():
+                if confirmed:
+                    found.recorded.add(str(event_id))
+                else:
+                    found.claimed[str(event_id)] = (known, claimed_at)
             found.recorded.update(
                 session.exec(
                     select(ProcessedEvent.event_id).where(
@@ -582,7 +686,8 @@ class Checked:
         return len({error.line for error in self.errors})
 
     def chunks(self) -> list[list[Envelope]]:
-        return [self.events[start : start + CHUNK] for start in range(0, len(self.events), CHUNK)]
+        """The appends `append` makes: one, the whole file, or none (the command sizes its bar by this)."""
+        return [self.events] if self.events else []
 
     def counts(self) -> Counter[str]:
         return Counter(event.type for event in self.events)  # type: ignore[attr-defined]
@@ -627,7 +732,7 @@ def check(
         return checked
     checker = _CHECKERS[kind](table, org_id, engine, now)
     for line, cells in table.rows:
-        row = Row(line, table.header, cells)
+        row = Row(line, table.header, cells, table.strays.get(line))
         events = checker.row(row)
         checked.errors.extend(row.errors(NAMES[kind]))
         if not row.problems:
@@ -713,7 +818,30 @@ class _Checker:
             for error in exc.errors(include_url=False):
                 row.problem(self.column(error["loc"]), _reason(error))
             return None
-        return event
+        return self.as_claimed(event, raw)
+
+    def as_claimed(self, event: Envelope, raw: dict[str, Any]) -> Envelope:
+        """The event exactly as an earlier sending of this file claimed it, when that sending's append failed.
+
+        The log refuses an event id whose claim names different content (impact.recording). A line's
+        event differs between sendings only in occurred_at, and only when that came from the day it was
+        sent (a registration, see _day_start) or the hour (before or after midday on the row's own day,
+        see _moment); the claim's digest tells which of those few instants the earlier sending used.
+        """
+        claim = self.register.claimed.get(raw["event_id"])
+        if claim is None or content_digest(event) == claim[0]:
+            return event
+        known, claimed_at = claim
+        claim_day = (claimed_at.astimezone(UTC) if claimed_at.tzinfo else claimed_at).date()
+        days = {event.occurred_at.date(), *(claim_day + timedelta(days=n) for n in (-1, 0, 1))}
+        for moment in sorted(datetime.combine(day, time(hour), tzinfo=UTC) for day in days for hour in (0, 12)):
+            try:
+                candidate: Envelope = EVENT_ADAPTER.validate_python({**raw, "occurred_at": moment.isoformat()})
+            except ValidationError:
+                continue  # a moment this line could not have had (in the future, say)
+            if content_digest(candidate) == known:
+                return candidate
+        return event  # not this file's earlier event after all: the log refuses it (ReusedEventId)
 
     def column(self, loc: tuple[int | str, ...]) -> str:
         names = [part for part in loc if isinstance(part, str)]
@@ -778,7 +906,7 @@ class _Participants(_Checker):
             preferred_channel=channel,
             demographics=_present(**{name: row.choice(name) for name in DEMOGRAPHICS}),
         )
-        event = self.event(row, event_type, self.now, payload)
+        event = self.event(row, event_type, _day_start(self.now), payload)
         return [event] if event else []
 
 
@@ -1028,15 +1156,21 @@ def append(
     engine: Engine,
     progress: Progress | None = None,
 ) -> int:
-    """Append a checked file's events in chunks (receipts kept); returns how many were new to the log.
+    """Append a checked file's events in ONE call to the log (receipts kept); returns how many were new.
 
-    Raises LogUnavailable (send the same file again: what was saved is not saved twice) or ReusedEventId.
+    One call, because the embedded log appends a list in one SQLite transaction: there the file goes in
+    whole or not at all. Kafka has no transaction across records, so a failed call may leave part of
+    the file in the log; the events are the same whenever the same file is sent, so sending it again
+    appends what is missing (and perhaps again what went in unconfirmed, which the processor counts
+    once). `progress` gets one step, once the log confirms.
+
+    Raises LogUnavailable (send the same file again) or ReusedEventId.
     """
     if checked.errors:
         raise ValueError("a file with problems is never appended")
-    appended = 0
-    for chunk in checked.chunks():
-        appended += record(event_log, topic, chunk, recorded_by=recorded_by, engine=engine).appended
-        if progress:
-            progress(1)
+    if not checked.events:
+        return 0
+    appended = record(event_log, topic, checked.events, recorded_by=recorded_by, engine=engine).appended
+    if progress:
+        progress(1)
     return appended

@@ -1,9 +1,10 @@
 """Spreadsheet import: CSV or Excel files of participants, attendance or contributions.
 
 The checking is `impact.importing` (shared with the `impact import` command). A file with any bad
-row imports nothing and lists every problem with its line number; a good file is appended whole, and
-the processors fold it into the lists within seconds. The organisation is always the signed-in
-person's: a file has no organisation column.
+row imports nothing and lists every problem with its line number; a good file is appended in one call
+to the log (on the embedded log, one transaction: all of it or none), and the processors fold it into
+the lists within seconds. The organisation is always the signed-in person's: a file has no
+organisation column.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ guard(bp, CAN_LOG)  # every page here, present and future: sign in first, with a
 DETECT = "detect"
 KIND_CHOICES = [(DETECT, "Tell from the header row"), *((kind.value, KIND_LABELS[kind]) for kind in Kind)]
 SUFFIXES = (".csv", ".xlsx")
+# Not "nothing was saved": on the embedded log that is so (one transaction), but Kafka may have kept
+# part of the file. Either way the same file sent again completes it, and nothing in it counts twice.
 SAVE_FAILED = (
-    "The file could not be saved just now, and it may be saved only in part. Send the same file again in a "
-    "minute, unchanged: what was already saved is not saved twice."
+    "The file could not be saved just now. Send the same file again in a minute, unchanged: nothing in it "
+    "is saved twice."
 )
 SENT_TWICE = (
     "This file is being imported at the same moment by someone else, or was just imported. Check the lists "

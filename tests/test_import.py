@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -25,6 +25,7 @@ from impact.cli import main
 from impact.eventlog import EventLog, LogConsumer, LogUnavailable, Record, StartPositions, open_event_log
 from impact.eventlog.embedded import EmbeddedLog
 from impact.importing import FileProblem, Kind, detect_kind, read_table
+from impact.recording import Receipt
 from impact.settings import Settings
 from ingest import create_app
 from processors.quality import QualityGate
@@ -420,22 +421,71 @@ class FailingLog(EventLog):
         self.inner.close()
 
 
-def test_a_file_cut_short_by_the_log_is_completed_by_sending_it_again(
-    engine: Engine,
-    emails: dict[str, str],
-    settings: Settings,
-    event_log: EventLog,
-    gate: QualityGate,
-) -> None:
-    failing = FailingLog(event_log, fail_on=2)
-    client = create_app(settings, failing, test_config={"TESTING": True}, engine=engine).test_client()
+def importer(log: EventLog, settings: Settings, engine: Engine, emails: dict[str, str]) -> FlaskClient:
+    client = create_app(settings, log, test_config={"TESTING": True}, engine=engine).test_client()
     sign_in(client, emails["staff"])
-    rows = [[f"P{i:04}", f"Person {i}", "carer", "", "", "", ""] for i in range(1500)]
-    data = as_csv(PEOPLE_HEADER, rows)
+    return client
+
+
+def receipts(engine: Engine) -> list[Receipt]:
+    with Session(engine) as session:
+        return list(session.exec(select(Receipt).where(Receipt.org_id == ORG)).all())
+
+
+BIG = [[f"P{i:04}", f"Person {i}", "carer", "", "", "", ""] for i in range(1500)]  # more than one API batch
+
+
+def test_a_failed_save_stores_nothing_and_the_same_file_again_imports_it_whole(
+    engine: Engine, emails: dict[str, str], settings: Settings, event_log: EventLog, gate: QualityGate
+) -> None:
+    failing = FailingLog(event_log, fail_on=1)
+    client = importer(failing, settings, engine, emails)
+    data = as_csv(PEOPLE_HEADER, BIG)
     response = send(client, data, "big.csv")
     assert response.status_code == 503
-    assert "Send the same file again in a minute, unchanged" in response.get_data(as_text=True)
-    assert len(stored(event_log, settings)) == 1000  # the first chunk went in
+    html = response.get_data(as_text=True)
+    assert "Send the same file again in a minute, unchanged: nothing in it is saved twice." in html
+    assert "in part" not in html
+    assert failing.appends == 1  # the whole file in one append: one embedded-log transaction
+    assert stored(event_log, settings) == []
+    assert not any(r.confirmed for r in receipts(engine))  # claimed before the append, never confirmed
+    process_all(settings, engine, gate, batch_size=500)
+    assert rows_of(engine, Participant) == []
+
+    page = imported(client, data, "big.csv")
+    assert "Imported 1,500 participants from big.csv." in page
+    assert "earlier sending" not in page  # nothing of the first sending was kept
+    assert failing.appends == 2
+    events = stored(event_log, settings)
+    assert len(events) == len({e.event_id for e in events}) == 1500
+    assert len(receipts(engine)) == 1500 and all(r.confirmed for r in receipts(engine))
+    process_all(settings, engine, gate, batch_size=500)
+    assert len(rows_of(engine, Participant)) == 1500
+    no_dead_letters(engine)
+
+
+class PartialLog(FailingLog):
+    """Like Kafka, where a list is not atomic: the first append keeps `kept` records, then does not confirm."""
+
+    def __init__(self, inner: EventLog, kept: int) -> None:
+        super().__init__(inner, fail_on=1)
+        self.kept = kept
+
+    def append(self, topic: str, records: Sequence[Record]) -> None:
+        self.appends += 1
+        if self.appends == self.fail_on:
+            self.inner.append(topic, records[: self.kept])
+            raise LogUnavailable("the log did not confirm the write")
+        self.inner.append(topic, records)
+
+
+def test_on_a_log_without_atomic_lists_the_same_file_again_completes_a_cut_short_import(
+    engine: Engine, emails: dict[str, str], settings: Settings, event_log: EventLog, gate: QualityGate
+) -> None:
+    client = importer(PartialLog(event_log, kept=1000), settings, engine, emails)
+    data = as_csv(PEOPLE_HEADER, BIG)
+    assert send(client, data, "big.csv").status_code == 503
+    assert len(stored(event_log, settings)) == 1000  # what Kafka delivered without confirming
     process_all(settings, engine, gate, batch_size=500)
 
     page = imported(client, data, "big.csv")
@@ -445,6 +495,68 @@ def test_a_file_cut_short_by_the_log_is_completed_by_sending_it_again(
     assert len(events) == len({e.event_id for e in events}) == 1500
     process_all(settings, engine, gate, batch_size=500)
     assert len(rows_of(engine, Participant)) == 1500
+    no_dead_letters(engine)
+
+
+def test_sent_again_before_processing_an_event_the_log_holds_twice_counts_once(
+    engine: Engine, emails: dict[str, str], settings: Settings, event_log: EventLog, gate: QualityGate
+) -> None:
+    client = importer(PartialLog(event_log, kept=1000), settings, engine, emails)
+    data = as_csv(PEOPLE_HEADER, BIG)
+    assert send(client, data, "big.csv").status_code == 503
+    imported(client, data, "big.csv")  # no receipts and nothing processed yet: the whole file again
+    events = stored(event_log, settings)
+    assert (len(events), len({e.event_id for e in events})) == (2500, 1500)
+    process_all(settings, engine, gate, batch_size=500)
+    assert len(rows_of(engine, Participant)) == 1500
+    no_dead_letters(engine)
+
+
+def test_a_file_sent_again_another_day_after_a_failed_save_is_saved_as_first_claimed(
+    engine: Engine, emails: dict[str, str], settings: Settings, event_log: EventLog, gate: QualityGate
+) -> None:
+    """A failed append leaves its receipts claimed with the events' digests; the resend must match them."""
+
+    def send_at(data: bytes, filename: str, now: datetime, log: EventLog) -> int:
+        checked = importing.check(read_table(data, filename), org_id=ORG, engine=engine, now=now)
+        assert checked.ok, checked.errors
+        return importing.append(checked, log, settings.topic, recorded_by="import:test", engine=engine)
+
+    def claimed_at(when: datetime) -> None:  # the failed sending happened at `when`
+        with Session(engine) as session:
+            for receipt in session.exec(select(Receipt).where(Receipt.confirmed == False)).all():  # noqa: E712
+                receipt.recorded_at = when
+                session.add(receipt)
+            session.commit()
+
+    def new_events(before: int) -> list[StoredEvent]:
+        return stored(event_log, settings)[before:]
+
+    today = datetime.now(UTC)
+    earlier = datetime.combine(today.date() - timedelta(days=3), time(10), tzinfo=UTC)
+    people = as_csv(PEOPLE_HEADER, PEOPLE)
+    with pytest.raises(LogUnavailable):
+        send_at(people, "members.csv", earlier, FailingLog(event_log, fail_on=1))
+    claimed_at(earlier)
+    assert len(receipts(engine)) == 3 and stored(event_log, settings) == []
+    # Registrations are dated by the day a file is sent: today's would differ from the claims, and be refused.
+    assert send_at(people, "members.csv", today, event_log) == 3
+    assert {e.occurred_at for e in new_events(0)} == {earlier.replace(hour=0)}
+    process_all(settings, engine, gate)
+
+    # Across midday: a row dated yesterday is at 00:00 when sent yesterday morning, at 12:00 from the afternoon.
+    yesterday = today.date() - timedelta(days=1)
+    row = ["A9", "Evening forum", "Support", "Co-production", yesterday.isoformat(), "2", "P1", "", ""]
+    forum = as_csv(ATTENDANCE_HEADER, [row])
+    morning = datetime.combine(yesterday, time(11), tzinfo=UTC)
+    with pytest.raises(LogUnavailable):
+        send_at(forum, "forum.csv", morning, FailingLog(event_log, fail_on=1))
+    claimed_at(morning)
+    assert send_at(forum, "forum.csv", today, event_log) == 2
+    assert {e.occurred_at for e in new_events(3)} == {datetime.combine(yesterday, time(0), tzinfo=UTC)}
+    assert all(r.confirmed for r in receipts(engine))
+    process_all(settings, engine, gate)
+    assert [(a.activity_id, a.participant_id) for a in rows_of(engine, Attendance)] == [("A9", "P1")]
     no_dead_letters(engine)
 
 
@@ -488,6 +600,21 @@ def test_the_page_describes_every_column_and_links_the_templates(staff: FlaskCli
     assert 'enctype="multipart/form-data"' in html and 'accept=".csv,.xlsx' in html
     assert 'aria-describedby="file-hint"' in html
     assert "Promoting diversity" in html  # the allowed values are spelled out
+
+
+def test_the_page_says_a_long_upload_is_under_way_with_its_own_script(staff: FlaskClient) -> None:
+    response = staff.get(PAGE)
+    html = response.get_data(as_text=True)
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]  # no inline script allowed
+    assert '<script src="/static/import.js" defer></script>' in html
+    assert "data-import-form" in html
+    assert '<p class="hint" id="import-status" role="status"></p>' in html  # empty until JS fills it
+    script = staff.get("/static/import.js")
+    assert script.status_code == 200 and "javascript" in (script.mimetype or "")
+    text = script.get_data(as_text=True)
+    script.close()
+    assert "Checking and importing\\u2026 this can take a minute for large files." in text
+    assert "button.disabled = true" in text and 'getElementById("import-status")' in text
 
 
 # --- Escaping, encodings, kinds ---------------------------------------------------------------------
@@ -592,6 +719,107 @@ def test_too_many_rows_and_too_many_bytes_are_refused(
     assert stored(event_log, settings) == []
 
 
+def workbook(fill: Callable[[Any], object]) -> bytes:
+    """A workbook whose first sheet `fill` writes (openpyxl records the sheet's extent in <dimension>)."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    fill(sheet)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_a_tiny_workbook_with_a_cell_at_row_1000000_is_refused_at_the_row_limit(
+    staff: FlaskClient, settings: Settings, event_log: EventLog
+) -> None:
+    def fill(sheet: Any) -> None:
+        sheet.append(["display_name", "role"])
+        sheet.append(["Ann", "carer"])
+        sheet.cell(row=1_000_000, column=1, value="far down")
+
+    data = workbook(fill)
+    assert len(data) < 10_000
+    # Reading stops one line past the limit: openpyxl never fills in the 999,997 empty rows.
+    with pytest.raises(FileProblem, match="more than 50,000 rows: split it into several files"):
+        read_table(data, "far.xlsx")
+    response = send(staff, data, "far.xlsx")
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "The file has more than 50,000 rows: split it into several files." in html
+    assert "Rows below line 50,001 count too, even ones that look empty" in html
+    assert stored(event_log, settings) == []
+
+
+def test_a_workbook_is_read_only_as_wide_as_its_header(
+    staff: FlaskClient, engine: Engine, settings: Settings, gate: QualityGate
+) -> None:
+    def fill(sheet: Any) -> None:
+        sheet.append(["display_name", "role"])
+        sheet.append(["Ann", "carer"])
+        sheet["XFD2"] = "a note far to the right"  # the sheet's <dimension> becomes A1:XFD3
+        sheet.append(["Bo", "patient"])
+
+    data = workbook(fill)
+    table = read_table(data, "members.xlsx")
+    assert table.header == ["display_name", "role"]
+    assert table.rows == [(2, ["Ann", "carer"]), (3, ["Bo", "patient"])]  # two cells each, not 16,384
+    # The note has no heading, so no column it could go in: it is not read, and the rows import.
+    assert "Imported 2 participants from members.xlsx." in imported(staff, data, "members.xlsx")
+    process_all(settings, engine, gate)
+    assert [p.display_name for p in rows_of(engine, Participant, Participant.display_name)] == ["Ann", "Bo"]
+    no_dead_letters(engine)
+
+
+def test_a_header_wider_than_100_columns_is_refused(staff: FlaskClient) -> None:
+    wide = workbook(lambda sheet: sheet.append(["display_name", "role", *(f"extra {i}" for i in range(99))]))
+    message = "Line 1: the header row has more than 100 columns; a file needs at most 13"
+    with pytest.raises(FileProblem, match=message):
+        read_table(wide, "wide.xlsx")
+    assert message in send(staff, wide, "wide.xlsx").get_data(as_text=True)
+    csv_wide = as_csv(["display_name", "role", *(f"extra {i}" for i in range(99))], [["Ann", "carer"]])
+    with pytest.raises(FileProblem, match=message):
+        read_table(csv_wide, "wide.csv")
+    # 100 columns are read; a heading past them (here at XFD) is not, so it does not make the header wider.
+    far = workbook(lambda sheet: (sheet.append(["display_name", "role"]), sheet.cell(row=1, column=16384, value="x")))
+    assert read_table(far, "far.xlsx").header == ["display_name", "role"]
+
+
+def test_the_row_limit_counts_lines_after_the_header_and_stops_reading_there(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(importing, "MAX_ROWS", 5)
+    people = [[f"P {i}", "carer"] for i in range(5)]
+    assert len(read_table(as_csv(["display_name", "role"], people), "m.csv").rows) == 5
+    ok = workbook(lambda sheet: [sheet.append(row) for row in [["display_name", "role"], *people]])
+    assert len(read_table(ok, "m.xlsx").rows) == 5
+    # A blank line below the limit counts: it may be a gap before more rows.
+    with pytest.raises(FileProblem, match=r"more than 5 rows.*Rows below line 6 count too"):
+        read_table(as_csv(["display_name", "role"], [*people, ["", ""]]), "m.csv")
+    # Blank lines before the header do not use up the limit.
+    assert len(read_table(b"\r\n\r\n" + as_csv(["display_name", "role"], people), "m.csv").rows) == 5
+    # Nothing after the limit is read: a field that would make the CSV reader fail is never reached.
+    broken = as_csv(["display_name", "role"], [*people, ["Extra", "carer"], ["x" * 200_000, "carer"]])
+    with pytest.raises(FileProblem, match=r"more than 5 rows: split it into several files\.$"):
+        read_table(broken, "m.csv")
+    monkeypatch.setattr(importing, "MAX_ROWS", 10)
+    with pytest.raises(FileProblem, match="Line 8: the CSV could not be read"):  # as it would be if read
+        read_table(broken, "m.csv")
+
+
+def test_a_csv_value_right_of_the_last_heading_is_reported_not_kept(
+    staff: FlaskClient, settings: Settings, event_log: EventLog
+) -> None:
+    # An unquoted comma in the text shifts the end of the row one column to the right.
+    data = b"display_name,role\r\nAnn,carer\r\nBo,patient" + b"," * 5000 + b"shifted\r\n"
+    table = read_table(data, "members.csv")
+    assert [cells for _, cells in table.rows] == [["Ann", "carer"], ["Bo", "patient"]]  # not 5,002 cells
+    assert table.strays == {3: 5002}  # Bo, patient, 4,999 empty cells, shifted
+    html = send(staff, data, "members.csv").get_data(as_text=True)
+    assert "Line 3: column 5002: has a value but no heading in the header row; add one or clear it" in html
+    assert stored(event_log, settings) == []
+
+
 def test_csrf_is_required(staff: FlaskClient, event_log: EventLog, settings: Settings) -> None:
     response = staff.post(
         PAGE,
@@ -602,14 +830,24 @@ def test_csrf_is_required(staff: FlaskClient, event_log: EventLog, settings: Set
     assert stored(event_log, settings) == []
 
 
-def test_only_staff_and_admins_may_import(app: Flask, emails: dict[str, str]) -> None:
+def test_only_staff_and_admins_may_import(
+    app: Flask, emails: dict[str, str], settings: Settings, event_log: EventLog
+) -> None:
     anonymous = app.test_client()
     assert anonymous.get(PAGE).status_code == 302
     leader = app.test_client()
     sign_in(leader, emails["leadership"])
     assert leader.get(PAGE).status_code == 403
     assert leader.get("/staff/import/templates/participants.csv").status_code == 403
-    assert leader.post(PAGE, data={}).status_code in {400, 403}  # no token: refused either way
+    # A valid token (from a page leadership may see), so it is the role that refuses, not CSRF.
+    token = csrf_from(leader, "/")
+    response = leader.post(
+        PAGE,
+        data={"csrf_token": token, "kind": "detect", "file": (io.BytesIO(as_csv(PEOPLE_HEADER, PEOPLE)), "m.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 403
+    assert stored(event_log, settings) == []
     admin = app.test_client()
     sign_in(admin, emails["admin"])
     assert admin.get(PAGE).status_code == 200
