@@ -352,6 +352,20 @@ def _csv_rows(data: bytes) -> tuple[Lines, str]:
     return rows(), encoding
 
 
+MAX_UNZIPPED_BYTES = 100 * 1024 * 1024  # far beyond any real 50,000-row workbook, far below a zip bomb
+
+
+def _refuse_zip_bomb(data: bytes) -> None:
+    """A workbook is a zip: refuse one whose parts would unpack to more than MAX_UNZIPPED_BYTES."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(part.file_size for part in archive.infolist())
+    except zipfile.BadZipFile as exc:
+        raise FileProblem("The file could not be read as an Excel workbook (.xlsx): save it again, or as CSV.") from exc
+    if unpacked > MAX_UNZIPPED_BYTES:
+        raise FileProblem("The workbook unpacks to more than 100 MB: save it as CSV, or split it into smaller files.")
+
+
 def _xlsx_rows(data: bytes) -> Lines:
     """The first sheet's rows, read lazily and never wider than the header.
 
@@ -364,6 +378,7 @@ def _xlsx_rows(data: bytes) -> Lines:
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
+    _refuse_zip_bomb(data)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:

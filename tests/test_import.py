@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -931,3 +932,14 @@ def test_the_command_exits_1_with_line_numbered_errors_and_imports_nothing(
     (tmp_path / "notes.csv").write_text("name,notes\na,b\n")
     unclear = CliRunner().invoke(main, ["import", str(tmp_path / "notes.csv"), "--org", ORG])
     assert unclear.exit_code == 1 and "Nothing was imported." in unclear.stderr
+
+
+def test_a_workbook_that_would_unpack_to_a_huge_size_is_refused_unread() -> None:
+    """A zip bomb: a few hundred kilobytes that would unpack to 200 MB of shared strings."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/sharedStrings.xml", b"<sst>" + b"a" * (200 * 1024 * 1024) + b"</sst>")
+    assert len(buffer.getvalue()) < 1024 * 1024
+    with pytest.raises(FileProblem, match="more than 100 MB"):
+        read_table(buffer.getvalue(), "bomb.xlsx")
