@@ -1,7 +1,13 @@
 """Organisations, staff accounts and API tokens: who may record and read, for which organisation.
 
 Passwords are hashed with scrypt (Werkzeug's default); API tokens are random secrets stored only
-as SHA-256 hashes. Repeated failed logins lock an account for a while, so guessing is slow.
+as SHA-256 hashes. Repeated failed logins lock an account for a while, so guessing is slow: each password
+check is claimed in the database before it is made, so parallel attempts cannot make more than
+LOCK_AFTER_FAILURES checks per lock window either.
+
+An operator organisation runs the platform: its admins may create other organisations. A password that
+someone else set (an admin, for a new account, a reset or a reactivation) is temporary: the account is
+marked `must_change_password` until its owner chooses their own with `change_own_password`.
 """
 
 from __future__ import annotations
@@ -11,7 +17,9 @@ import re
 import secrets
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
+from sqlalchemy import false, update
 from sqlmodel import Field, Session, SQLModel, col, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -56,6 +64,8 @@ def _aware(moment: datetime) -> datetime:
 class Organisation(SQLModel, table=True):
     org_id: str = Field(primary_key=True, max_length=40)
     name: str = Field(max_length=200)
+    # Runs the platform: its admins may create organisations. Set only from the command line.
+    operator: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     created_at: datetime = Field(default_factory=_now)
 
 
@@ -69,6 +79,8 @@ class StaffAccount(SQLModel, table=True):
     failed_logins: int = 0
     locked_until: datetime | None = None
     active: bool = True
+    # The password was set by someone else (it is temporary): its owner must choose their own.
+    must_change_password: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     created_at: datetime = Field(default_factory=_now)
 
 
@@ -109,12 +121,19 @@ def organisation_problems(*, session: Session, org_id: str, name: str) -> dict[s
     return problems
 
 
-def create_organisation(*, session: Session, org_id: str, name: str) -> Organisation:
+def create_organisation(*, session: Session, org_id: str, name: str, operator: bool = False) -> Organisation:
+    """A new organisation; an `operator` one runs the platform (its admins may create organisations)."""
     _first(organisation_problems(session=session, org_id=org_id, name=name))
-    organisation = Organisation(org_id=org_id, name=name.strip())
+    organisation = Organisation(org_id=org_id, name=name.strip(), operator=operator)
     session.add(organisation)
     session.flush()
     return organisation
+
+
+def is_operator(*, session: Session, org_id: str) -> bool:
+    """Whether the organisation runs the platform, so that its admins may create organisations."""
+    organisation = session.get(Organisation, org_id)
+    return organisation is not None and organisation.operator
 
 
 def _password_problem(password: str) -> str | None:
@@ -141,8 +160,16 @@ def account_problems(*, session: Session, email: str, name: str, role: Role | st
 
 
 def create_account(
-    *, session: Session, org_id: str, email: str, name: str, role: Role | str, password: str
+    *,
+    session: Session,
+    org_id: str,
+    email: str,
+    name: str,
+    role: Role | str,
+    password: str,
+    must_change_password: bool = False,
 ) -> StaffAccount:
+    """A new account. Pass `must_change_password=True` when someone other than its owner chose the password."""
     email = email.strip().lower()
     if not session.get(Organisation, org_id):
         raise AccountError(f"There is no organisation called '{org_id}'.", field="org_id")
@@ -153,6 +180,7 @@ def create_account(
         name=name.strip() or email,
         role=str(role),
         password_hash=generate_password_hash(password),
+        must_change_password=must_change_password,
     )
     session.add(account)
     session.flush()
@@ -160,16 +188,32 @@ def create_account(
 
 
 def create_organisation_with_admin(
-    *, session: Session, org_id: str, name: str, admin_email: str, admin_name: str, password: str
+    *,
+    session: Session,
+    org_id: str,
+    name: str,
+    admin_email: str,
+    admin_name: str,
+    password: str,
+    must_change_password: bool = False,
+    operator: bool = False,
 ) -> tuple[Organisation, StaffAccount]:
     """A new organisation and its first admin, in the caller's transaction (commit once, or neither exists).
 
-    An AccountError's `field` is the name of the argument it is about (for example "admin_email").
+    Pass `must_change_password=True` when the password was chosen by someone other than the admin (an
+    operator on the admin pages). An AccountError's `field` is the name of the argument it is about
+    (for example "admin_email").
     """
-    organisation = create_organisation(session=session, org_id=org_id, name=name)
+    organisation = create_organisation(session=session, org_id=org_id, name=name, operator=operator)
     try:
         account = create_account(
-            session=session, org_id=org_id, email=admin_email, name=admin_name, role=Role.admin, password=password
+            session=session,
+            org_id=org_id,
+            email=admin_email,
+            name=admin_name,
+            role=Role.admin,
+            password=password,
+            must_change_password=must_change_password,
         )
     except AccountError as exc:
         field = {"email": "admin_email", "name": "admin_name"}.get(exc.field or "", exc.field)
@@ -213,20 +257,27 @@ def deactivate_account(*, session: Session, org_id: str, account_id: int, by_acc
     return account
 
 
-def set_password(*, session: Session, org_id: str, account_id: int, password: str) -> StaffAccount:
-    """A new password for the account: it also lifts a sign-in lock and ends the account's sessions."""
+def set_password(
+    *, session: Session, org_id: str, account_id: int, password: str, by_account_id: int | None = None
+) -> StaffAccount:
+    """A new password for the account: it also lifts a sign-in lock and ends the account's sessions.
+
+    `by_account_id` is the account of the admin who sets it: a password set for someone else (or with no
+    `by_account_id`) is temporary, so the account must change it; one an admin sets for themselves is not.
+    """
     account = account_in(session=session, org_id=org_id, account_id=account_id)
     if problem := _password_problem(password):
         raise AccountError(problem, field="password")
     account.password_hash = generate_password_hash(password)
     account.failed_logins, account.locked_until = 0, None
+    account.must_change_password = account.id != by_account_id
     session.add(account)
     session.flush()
     return account
 
 
 def reactivate_account(*, session: Session, org_id: str, account_id: int, password: str) -> StaffAccount:
-    """The account may sign in again, with a new password.
+    """The account may sign in again, with a new password (temporary: set by an admin for someone else).
 
     The new password is required so that a session from before the account was deactivated (the session
     names a fragment of the password hash) does not come back to life.
@@ -247,27 +298,107 @@ def unlock_account(*, session: Session, org_id: str, account_id: int) -> StaffAc
     return account
 
 
+WRONG_CREDENTIALS = "The e-mail address or password is not right."
+
+
+def _too_many(until: datetime, now: datetime, field: str | None = None) -> AccountError:
+    minutes = max(1, int((until - now).total_seconds() // 60))
+    return AccountError(f"Too many attempts: try again in {minutes} minute{'s' if minutes != 1 else ''}.", field=field)
+
+
+def _write(session: Session, account: StaffAccount, **values: Any) -> Any:
+    """UPDATE the account's row in the database (not from the values loaded in Python); returns the row after it.
+
+    The attributes written are expired on `account`, so they are read again from the database when used.
+    """
+    statement = (
+        update(StaffAccount)
+        .where(col(StaffAccount.id) == account.id)
+        .values(**values)
+        .returning(
+            col(StaffAccount.failed_logins),
+            col(StaffAccount.locked_until),
+            col(StaffAccount.password_hash),
+            col(StaffAccount.active),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    row = session.exec(statement).one()
+    session.expire(account, list(values))
+    return row
+
+
+def _check_password(
+    *, session: Session, account: StaffAccount, password: str, now: datetime, field: str | None = None
+) -> bool:
+    """Whether `password` is the account's, counting the check towards the sign-in lock.
+
+    The check is claimed in the database before it is made: `failed_logins = failed_logins + 1 ... RETURNING`
+    gives each attempt its own number even when attempts run in parallel, and one numbered beyond
+    LOCK_AFTER_FAILURES is refused without a check (so at most that many checks happen per lock window).
+    On PostgreSQL the UPDATE also holds the row lock (on SQLite, the database's write lock) until the caller
+    commits, so parallel attempts queue and each sees the lock or the new password of the one before.
+    A right password resets the count; the attempt that uses up the window locks the account.
+
+    Refuses with "Too many attempts" (an AccountError about `field`) while the account is locked.
+    The caller commits in both cases: a failure must count.
+    """
+    if until := locked_until(account, now):  # already locked: refused without a write
+        raise _too_many(until, now, field)
+    count, until, password_hash, active = _write(session, account, failed_logins=col(StaffAccount.failed_logins) + 1)
+    if until is not None:
+        if _aware(until) > now:  # locked by an attempt that finished while this one waited
+            raise _too_many(_aware(until), now, field)
+        count, *_ = _write(session, account, failed_logins=1, locked_until=None)  # a new window: the first attempt
+    if count > LOCK_AFTER_FAILURES:  # the window's checks are all claimed
+        _write(session, account, locked_until=now + LOCK_FOR)
+        raise _too_many(now + LOCK_FOR, now, field)
+    if active and check_password_hash(password_hash, password):
+        _write(session, account, failed_logins=0, locked_until=None)
+        return True
+    if count >= LOCK_AFTER_FAILURES:
+        _write(session, account, locked_until=now + LOCK_FOR)
+    return False
+
+
 def authenticate(*, session: Session, email: str, password: str, now: datetime | None = None) -> StaffAccount:
-    """The account these credentials open, or AccountError; failures count towards a lock."""
+    """The account these credentials open, or AccountError; failures count towards a lock.
+
+    The caller commits in both cases (the failure must count; on PostgreSQL the commit also ends the row
+    lock that makes parallel attempts on the account wait their turn).
+    """
     now = now or _now()
     account = session.exec(select(StaffAccount).where(StaffAccount.email == email.strip().lower())).first()
     if account is None or not account.active:
         check_password_hash(_DUMMY_HASH, password)
-        raise AccountError("The e-mail address or password is not right.")
-    if account.locked_until and _aware(account.locked_until) > now:
-        minutes = max(1, int((_aware(account.locked_until) - now).total_seconds() // 60))
-        raise AccountError(f"Too many attempts: try again in {minutes} minute{'s' if minutes != 1 else ''}.")
-    if not check_password_hash(account.password_hash, password):
-        account.failed_logins += 1
-        if account.failed_logins >= LOCK_AFTER_FAILURES:
-            account.locked_until = now + LOCK_FOR
-            account.failed_logins = 0
-        session.add(account)
-        session.flush()
-        raise AccountError("The e-mail address or password is not right.")
-    account.failed_logins, account.locked_until = 0, None
-    session.add(account)
-    session.flush()
+        raise AccountError(WRONG_CREDENTIALS)
+    if not _check_password(session=session, account=account, password=password, now=now):
+        raise AccountError(WRONG_CREDENTIALS)
+    return account
+
+
+def change_own_password(
+    *, session: Session, account_id: int, current_password: str, new_password: str, now: datetime | None = None
+) -> StaffAccount:
+    """The signed-in person replaces their password (a temporary one, or their own) with one they choose.
+
+    The current password is checked like a sign-in: a wrong one counts towards the lock, so the caller
+    commits in both cases. Errors name their field: "current_password" or "new_password". The new password
+    ends the account's sessions (a session names a fragment of the password hash): sign the person in again.
+    """
+    now = now or _now()
+    account = session.get(StaffAccount, account_id)
+    if account is None or not account.active:
+        raise NoSuchRecord("There is no such account.")
+    if problem := _password_problem(new_password):
+        raise AccountError(problem, field="new_password")
+    if not _check_password(
+        session=session, account=account, password=current_password, now=now, field="current_password"
+    ):
+        raise AccountError("Your current password is not right.", field="current_password")
+    if new_password == current_password:
+        raise AccountError("Choose a new password, different from your current one.", field="new_password")
+    _write(session, account, password_hash=generate_password_hash(new_password), must_change_password=False)
     return account
 
 

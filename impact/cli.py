@@ -222,24 +222,46 @@ def org() -> None:
 @click.argument("name")
 @click.option("--admin-email", default="", help="Also create the organisation's first admin, with this e-mail.")
 @click.option("--admin-name", default="", help="The first admin's name as shown in the app.")
-def org_create(org_id: str, name: str, admin_email: str, admin_name: str) -> None:
+@click.option(
+    "--operator",
+    is_flag=True,
+    help="An organisation that runs the platform: its admins may create organisations from /admin/.",
+)
+@click.option(
+    "--temporary-password",
+    is_flag=True,
+    help="The first admin's password is one you chose for them: they must change it (not needed for your own).",
+)
+def org_create(
+    org_id: str, name: str, admin_email: str, admin_name: str, operator: bool, temporary_password: bool
+) -> None:
     """Create an organisation with a short name (ORG_ID, e.g. mind-leeds) and a full NAME.
 
     With --admin-email, its first admin is created in the same transaction (the password is asked for).
     """
     from impact.accounts import create_organisation, create_organisation_with_admin
 
+    kind = "operator organisation" if operator else "organisation"
+    if temporary_password and not admin_email:
+        raise click.UsageError("--temporary-password is about the first admin: give --admin-email too")
     if not admin_email:
-        _account_step(lambda session: create_organisation(session=session, org_id=org_id, name=name))
-        click.echo(f"created organisation {org_id}")
+        _account_step(lambda session: create_organisation(session=session, org_id=org_id, name=name, operator=operator))
+        click.echo(f"created {kind} {org_id}")
         return
     password = click.prompt("Password for the first admin", hide_input=True, confirmation_prompt=True)
     _account_step(
         lambda session: create_organisation_with_admin(
-            session=session, org_id=org_id, name=name, admin_email=admin_email, admin_name=admin_name, password=password
+            session=session,
+            org_id=org_id,
+            name=name,
+            admin_email=admin_email,
+            admin_name=admin_name,
+            password=password,
+            must_change_password=temporary_password,
+            operator=operator,
         )
     )
-    click.echo(f"created organisation {org_id} and its admin {admin_email.strip().lower()}")
+    click.echo(f"created {kind} {org_id} and its admin {admin_email.strip().lower()}")
 
 
 @main.group()

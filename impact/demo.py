@@ -333,22 +333,30 @@ DEMO_NAMES = {
     "carers-trust-east": "Carers Trust East",
     "stroke-support-sw": "Stroke Support South West",
 }
+# The operator organisation that runs the demo platform: its admin may create organisations from /admin/.
+DEMO_OPERATOR = "impact-platform"
+DEMO_OPERATOR_NAME = "Involvement Impact (platform)"
 
 
 def demo_accounts(session: Session) -> list[tuple[str, str]]:
-    """Create each demo organisation and one account per role (once); returns [(e-mail, role)] for the banner."""
+    """Create each demo organisation and one account per role, and the operator organisation with one admin
+    (once); returns [(e-mail, role)] for the banner, the member organisations' accounts first."""
     from impact.accounts import Organisation, Role, StaffAccount, create_account, create_organisation
+
+    def account(org_id: str, org_name: str, role: Role) -> tuple[str, str]:
+        email = f"{role}@{org_id}.example.org"
+        if session.exec(select(StaffAccount).where(StaffAccount.email == email)).first() is None:
+            name = f"Demo {role} ({org_name})"
+            create_account(session=session, org_id=org_id, email=email, name=name, role=role, password=DEMO_PASSWORD)
+        return email, str(role)
 
     made = []
     for org in ORGS:
+        name = DEMO_NAMES.get(org.slug, org.slug)
         if session.get(Organisation, org.slug) is None:
-            create_organisation(session=session, org_id=org.slug, name=DEMO_NAMES.get(org.slug, org.slug))
-        for role in Role:
-            email = f"{role}@{org.slug}.example.org"
-            if session.exec(select(StaffAccount).where(StaffAccount.email == email)).first() is None:
-                name = f"Demo {role} ({DEMO_NAMES.get(org.slug, org.slug)})"
-                create_account(
-                    session=session, org_id=org.slug, email=email, name=name, role=role, password=DEMO_PASSWORD
-                )
-            made.append((email, str(role)))
+            create_organisation(session=session, org_id=org.slug, name=name)
+        made += [account(org.slug, name, role) for role in Role]
+    if session.get(Organisation, DEMO_OPERATOR) is None:
+        create_organisation(session=session, org_id=DEMO_OPERATOR, name=DEMO_OPERATOR_NAME, operator=True)
+    made.append(account(DEMO_OPERATOR, DEMO_OPERATOR_NAME, Role.admin))
     return made

@@ -5,8 +5,15 @@ organisation is "not found". Every change is a POST with the form's CSRF token. 
 secret is shown once, in the response to the form that issued it, and is never stored or flashed
 (flashed messages travel in the session cookie, which is signed but readable).
 
-Any admin may create a new organisation (to onboard a partner charity) with its first admin account,
-in one transaction; the admin who creates it gets no access to it.
+Only admins of an operator organisation (the one that runs the platform, made with
+`impact org create ... --operator`) may create a new organisation with its first admin account, in one
+transaction; to everyone else the page is a 403 and its link is hidden. Their own account gets no access
+to the new organisation's records, accounts or tokens.
+
+A password that an admin types for someone else (a new account, a new organisation's first admin, a new
+password, a reactivation) is temporary: the account is marked to change it.
+
+Ids in paths are bounded to the database's integer range, so a larger one is a 404, not a database error.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from impact.accounts import (
     create_account,
     create_organisation_with_admin,
     deactivate_account,
+    is_operator,
     issue_token,
     locked_until,
     organisation_problems,
@@ -63,6 +71,9 @@ ORGANISATION_FIELDS = {
 PASSWORD_FIELDS = {"password": "New password"}
 TOKEN_FIELDS = {"name": "Token name"}
 TAKEN = "An account with that e-mail address already exists."
+# An id in a path: at most the largest INTEGER of the database, so a larger one is "not found" (404)
+# rather than an error from PostgreSQL.
+ID = "int(max=2147483647)"
 
 
 guard(bp, CAN_MANAGE)  # every page here, present and future: sign in first, and be an admin
@@ -96,11 +107,14 @@ def index() -> Any:
             for account in accounts_of(session=db, org_id=me.org_id)
         ]
         tokens = tokens_of(session=db, org_id=me.org_id)
+        operator = is_operator(session=db, org_id=me.org_id)
         for row in accounts:
             db.expunge(row["account"])
         for token in tokens:
             db.expunge(token)
-    return render_template("admin_index.html", accounts=accounts, tokens=tokens, role_names=ROLE_NAMES)
+    return render_template(
+        "admin_index.html", accounts=accounts, tokens=tokens, role_names=ROLE_NAMES, operator=operator
+    )
 
 
 @bp.route("/accounts/new", methods=["GET", "POST"])
@@ -126,6 +140,7 @@ def new_account() -> Any:
                         name=form["name"],
                         role=form["role"],
                         password=password,
+                        must_change_password=True,  # the admin chose it: it is temporary
                     )
                     db.commit()
                 except AccountError as exc:
@@ -135,8 +150,9 @@ def new_account() -> Any:
                     errors = {"email": TAKEN}
                 else:
                     flash(
-                        f"Account created for {account.name} ({account.email}). Give them their password "
-                        "in person or by phone, not in the same e-mail as the address of this site.",
+                        f"Account created for {account.name} ({account.email}). Give them their temporary "
+                        "password in person or by phone, not in the same e-mail as the address of this site; "
+                        "they must then choose their own.",
                         "success",
                     )
                     return redirect(url_for("admin.index"), 303)
@@ -152,7 +168,7 @@ def new_account() -> Any:
     )
 
 
-@bp.post("/accounts/<int:account_id>/deactivate")
+@bp.post(f"/accounts/<{ID}:account_id>/deactivate")
 def deactivate(account_id: int) -> Any:
     me = signed_in()
     try:
@@ -168,7 +184,7 @@ def deactivate(account_id: int) -> Any:
     return redirect(url_for("admin.index"), 303)
 
 
-@bp.post("/accounts/<int:account_id>/unlock")
+@bp.post(f"/accounts/<{ID}:account_id>/unlock")
 def unlock(account_id: int) -> Any:
     me = signed_in()
     account = _in_own_organisation(lambda db: unlock_account(session=db, org_id=me.org_id, account_id=account_id))
@@ -176,18 +192,21 @@ def unlock(account_id: int) -> Any:
     return redirect(url_for("admin.index"), 303)
 
 
-@bp.route("/accounts/<int:account_id>/password", methods=["GET", "POST"])
+@bp.route(f"/accounts/<{ID}:account_id>/password", methods=["GET", "POST"])
 def password(account_id: int) -> Any:
     return _new_password(account_id, reactivate=False)
 
 
-@bp.route("/accounts/<int:account_id>/reactivate", methods=["GET", "POST"])
+@bp.route(f"/accounts/<{ID}:account_id>/reactivate", methods=["GET", "POST"])
 def reactivate(account_id: int) -> Any:
     return _new_password(account_id, reactivate=True)
 
 
 def _new_password(account_id: int, *, reactivate: bool) -> Any:
-    """Set a new password (which also unlocks the account and ends its sessions), or reactivate with one."""
+    """Set a new password (which also unlocks the account and ends its sessions), or reactivate with one.
+
+    A password set for someone else is temporary (they must change it); one an admin sets for themselves is not.
+    """
     me = signed_in()
     errors: dict[str, str] = {}
     with Session(get_engine()) as db:
@@ -196,11 +215,14 @@ def _new_password(account_id: int, *, reactivate: bool) -> Any:
         except NoSuchRecord:
             abort(404)
         if request.method == "POST":
-            change = reactivate_account if reactivate else set_password
+            new = request.form.get("password", "")
             try:
-                account = change(
-                    session=db, org_id=me.org_id, account_id=account_id, password=request.form.get("password", "")
-                )
+                if reactivate:
+                    account = reactivate_account(session=db, org_id=me.org_id, account_id=account_id, password=new)
+                else:
+                    account = set_password(
+                        session=db, org_id=me.org_id, account_id=account_id, password=new, by_account_id=me.account_id
+                    )
             except AccountError as exc:
                 errors = {"password": str(exc)}
             else:
@@ -209,9 +231,15 @@ def _new_password(account_id: int, *, reactivate: bool) -> Any:
                     login_user(SignedIn.of(account))
                     message = "Your password is changed. Your other sessions have ended."
                 elif reactivate:
-                    message = f"{account.name}'s account is active again, with the new password you set."
+                    message = (
+                        f"{account.name}'s account is active again, with the temporary password you set: "
+                        "they must then choose their own."
+                    )
                 else:
-                    message = f"{account.name}'s password is changed; their sessions have ended."
+                    message = (
+                        f"{account.name}'s password is changed to the temporary one you set; their sessions have "
+                        "ended, and they must choose their own password."
+                    )
                 flash(message, "success")
                 return redirect(url_for("admin.index"), 303)
         db.expunge(account)
@@ -248,7 +276,7 @@ def new_token() -> Any:
     return _page("admin_token_form.html", errors, fields=TOKEN_FIELDS, form=form, max_name=MAX_NAME)
 
 
-@bp.route("/tokens/<int:token_id>/revoke", methods=["GET", "POST"])
+@bp.route(f"/tokens/<{ID}:token_id>/revoke", methods=["GET", "POST"])
 def revoke(token_id: int) -> Any:
     me = signed_in()
     if request.method == "GET":  # the confirmation step
@@ -272,6 +300,10 @@ def revoke(token_id: int) -> Any:
 
 @bp.route("/organisations/new", methods=["GET", "POST"])
 def new_organisation() -> Any:
+    """Bring a charity onto the platform: for admins of an operator organisation only (others get 403)."""
+    with Session(get_engine()) as db:
+        if not is_operator(session=db, org_id=signed_in().org_id):
+            abort(403)
     form = _form("org_id", "org_name", "email", "name")
     form["org_id"] = form["org_id"].lower()
     errors: dict[str, str] = {}
@@ -296,6 +328,7 @@ def new_organisation() -> Any:
                         admin_email=form["email"],
                         admin_name=form["name"],
                         password=password,
+                        must_change_password=True,  # the operator chose it: it is temporary
                     )
                     db.commit()
                 except AccountError as exc:
@@ -310,7 +343,8 @@ def new_organisation() -> Any:
                 else:
                     flash(
                         f"Organisation {organisation.name} ({organisation.org_id}) is created, with its first "
-                        f"admin {account.email}, who can sign in now. You do not have access to it.",
+                        f"admin {account.email}. Give them the temporary password you set, in person or by phone: "
+                        "they must then choose their own. Your account has no access to the organisation.",
                         "success",
                     )
                     return redirect(url_for("admin.index"), 303)

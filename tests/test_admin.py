@@ -30,9 +30,11 @@ from impact.accounts import (
 from impact.eventlog import EventLog, open_event_log
 from impact.settings import Settings
 from ingest import create_app
+from ingest.admin import ID
 from tests.conftest import PASSWORD, add_organisation, csrf_from, issue_token, sign_in
 
 NEW_PASSWORD = "a brand new passphrase"
+ACCOUNT_ID, TOKEN_ID = f"<{ID}:account_id>", f"<{ID}:token_id>"  # as the routes name them
 WHEN = (datetime.now(UTC) - timedelta(days=2)).isoformat()
 
 
@@ -59,6 +61,24 @@ def app(engine: Engine, event_log: tuple[Settings, EventLog]) -> Flask:
 def orgs(engine: Engine) -> dict[str, dict[str, str]]:
     """Two organisations, each with one account per role: {org_id: {role: e-mail}}."""
     return {org_id: add_organisation(engine, org_id) for org_id in ("mind-leeds", "carers-east")}
+
+
+def make_operator(engine: Engine, org_id: str) -> None:
+    """Mark the organisation as one that runs the platform (done with `impact org create --operator`)."""
+    with Session(engine) as db:
+        organisation = db.get(Organisation, org_id)
+        assert organisation is not None
+        organisation.operator = True
+        db.add(organisation)
+        db.commit()
+
+
+@pytest.fixture
+def operator(engine: Engine) -> dict[str, str]:
+    """The organisation that runs the platform, with one account per role: {role: e-mail}."""
+    emails = add_organisation(engine, "impact-platform", name="Involvement Impact (platform)")
+    make_operator(engine, "impact-platform")
+    return emails
 
 
 def client_for(app: Flask, email: str | None = None, password: str = PASSWORD) -> FlaskClient:
@@ -132,9 +152,11 @@ def test_an_admin_creates_an_account_that_can_sign_in(app: Flask, engine: Engine
     created = account(engine, "bo@example.org")
     assert (created.org_id, created.role, created.name) == ("mind-leeds", "leadership", "Bo <Lee>")
     assert NEW_PASSWORD not in created.password_hash
+    assert created.must_change_password, "the admin chose the password: it is temporary"
 
     bo = client_for(app, "bo@example.org", NEW_PASSWORD)  # sign_in asserts the redirect of a good sign-in
-    assert bo.get("/").status_code == 200
+    first = bo.get("/")
+    assert first.status_code == 302 and first.headers["Location"].startswith("/account/password"), "choose own first"
 
 
 def test_a_duplicate_email_gets_a_clear_error_and_keeps_what_was_typed(app: Flask, engine: Engine, orgs: dict) -> None:
@@ -209,7 +231,8 @@ def test_reactivation_needs_a_new_password_and_does_not_revive_old_sessions(
     assert old_session.get("/").status_code == 302, "a session from before deactivation stays ended"
     fresh = app.test_client()
     sign_in(fresh, emails["staff"], NEW_PASSWORD)
-    assert fresh.get("/").status_code == 200
+    first = fresh.get("/")
+    assert first.status_code == 302 and first.headers["Location"].startswith("/account/password"), "choose own first"
 
 
 def test_an_admin_cannot_deactivate_themselves(app: Flask, engine: Engine, orgs: dict) -> None:
@@ -259,6 +282,39 @@ def test_an_admin_who_sets_their_own_password_stays_signed_in(app: Flask, engine
     assert response.status_code == 303
     assert admin.get("/admin/").status_code == 200
     assert other_session.get("/admin/").status_code == 302
+
+
+def test_a_password_an_admin_sets_for_someone_else_is_temporary(app: Flask, engine: Engine, orgs: dict) -> None:
+    emails = orgs["mind-leeds"]
+    admin = client_for(app, emails["admin"])
+    staff = account(engine, emails["staff"])
+    assert not staff.must_change_password, "made with the person's own password"
+
+    form_page = page(admin.get(f"/admin/accounts/{staff.id}/password"))
+    assert "The password you set is temporary" in form_page
+    path = f"/admin/accounts/{staff.id}/password"
+    assert post(admin, path, path, password=NEW_PASSWORD).status_code == 303
+    assert account(engine, emails["staff"]).must_change_password
+    assert "changed to the temporary one you set" in page(admin.get("/admin/"))
+
+    post(admin, f"/admin/accounts/{staff.id}/deactivate", "/admin/")
+    with Session(engine) as db:  # as if they had chosen their own since
+        found = db.get(StaffAccount, staff.id)
+        assert found is not None
+        found.must_change_password = False
+        db.add(found)
+        db.commit()
+    path = f"/admin/accounts/{staff.id}/reactivate"
+    assert "temporary password you set here" in page(admin.get(path))
+    assert post(admin, path, path, password=NEW_PASSWORD + "!").status_code == 303
+    reactivated = account(engine, emails["staff"])
+    assert reactivated.active and reactivated.must_change_password
+
+    me = account(engine, emails["admin"])
+    path = f"/admin/accounts/{me.id}/password"
+    assert "The password you set is temporary" not in page(admin.get(path))
+    assert post(admin, path, path, password=NEW_PASSWORD).status_code == 303
+    assert not account(engine, emails["admin"]).must_change_password, "an admin's own choice"
 
 
 # --- API tokens ---------------------------------------------------------------------------------
@@ -311,37 +367,62 @@ def test_a_token_needs_a_name(app: Flask, engine: Engine, orgs: dict) -> None:
 # --- New organisations --------------------------------------------------------------------------
 
 
-def test_a_new_organisation_comes_with_its_first_admin_and_stays_out_of_reach(
-    app: Flask, engine: Engine, orgs: dict
+NEW_ORGANISATION = {
+    "org_id": "Age-Friendly-York",
+    "org_name": "Age Friendly York",
+    "email": "dee@afy.example.org",
+    "name": "Dee",
+    "password": NEW_PASSWORD,
+}
+
+
+def test_an_admin_of_a_member_charity_cannot_create_organisations(app: Flask, engine: Engine, orgs: dict) -> None:
+    admin = client_for(app, orgs["mind-leeds"]["admin"])
+    assert "/admin/organisations/new" not in page(admin.get("/admin/")), "no link to the page"
+    assert admin.get("/admin/organisations/new").status_code == 403
+    before = counts(engine)
+    response = admin.post(
+        "/admin/organisations/new", data={"csrf_token": csrf_from(admin, "/admin/"), **NEW_ORGANISATION}
+    )
+    assert response.status_code == 403
+    assert counts(engine) == before
+    with Session(engine) as db:
+        assert db.get(Organisation, "age-friendly-york") is None
+
+
+def test_an_operator_creates_an_organisation_whose_first_admin_has_a_temporary_password(
+    app: Flask, engine: Engine, orgs: dict, operator: dict[str, str]
 ) -> None:
-    creator = client_for(app, orgs["mind-leeds"]["admin"])
-    assert "You will not have access to the new organisation" in page(creator.get("/admin/organisations/new"))
-    form = {
-        "org_id": "Age-Friendly-York",
-        "org_name": "Age Friendly York",
-        "email": "dee@afy.example.org",
-        "name": "Dee",
-        "password": NEW_PASSWORD,
-    }
-    response = post(creator, "/admin/organisations/new", "/admin/organisations/new", **form)
+    creator = client_for(app, operator["admin"])
+    assert "/admin/organisations/new" in page(creator.get("/admin/"))
+    form_page = page(creator.get("/admin/organisations/new"))
+    assert "Your account will have no access to the new organisation" in form_page
+    assert "temporary password you set" in form_page
+    response = post(creator, "/admin/organisations/new", "/admin/organisations/new", **NEW_ORGANISATION)
     assert response.status_code == 303
-    assert "You do not have access to it" in page(creator.get("/admin/"))
+    creator_index = page(creator.get("/admin/"))
+    assert "Give them the temporary password you set" in creator_index
+    assert NEW_PASSWORD not in creator_index
 
     first_admin = account(engine, "dee@afy.example.org")
-    assert (first_admin.org_id, first_admin.role) == ("age-friendly-york", "admin")
-    dee = client_for(app, "dee@afy.example.org", NEW_PASSWORD)
-    own = page(dee.get("/admin/"))
-    assert "dee@afy.example.org" in own and orgs["mind-leeds"]["admin"] not in own
+    assert (first_admin.org_id, first_admin.role, first_admin.active) == ("age-friendly-york", "admin", True)
+    assert first_admin.must_change_password, "the operator chose the password: Dee must choose her own"
+    with Session(engine) as db:
+        assert authenticate(session=db, email="dee@afy.example.org", password=NEW_PASSWORD).id == first_admin.id
+        db.commit()
+        created = db.get(Organisation, "age-friendly-york")
+        assert created is not None and not created.operator, "a new organisation is a member, not an operator"
 
-    creator_index = page(creator.get("/admin/"))
-    assert "dee@afy.example.org" not in creator_index
+    assert "dee@afy.example.org" not in page(creator.get("/admin/")), "not among the creator's accounts"
     assert creator.get(f"/admin/accounts/{first_admin.id}/password").status_code == 404
     deactivate = post(creator, f"/admin/accounts/{first_admin.id}/deactivate", "/admin/")
     assert deactivate.status_code == 404 and account(engine, "dee@afy.example.org").active
 
 
-def test_an_organisation_whose_admin_cannot_be_created_is_not_created(app: Flask, engine: Engine, orgs: dict) -> None:
-    creator = client_for(app, orgs["mind-leeds"]["admin"])
+def test_an_organisation_whose_admin_cannot_be_created_is_not_created(
+    app: Flask, engine: Engine, orgs: dict, operator: dict[str, str]
+) -> None:
+    creator = client_for(app, operator["admin"])
     form = {
         "org_id": "mind-leeds",
         "org_name": "",
@@ -373,7 +454,7 @@ def admin_paths(app: Flask, account_id: int, token_id: int) -> list[tuple[str, s
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith("admin."):
             continue
-        path = rule.rule.replace("<int:account_id>", str(account_id)).replace("<int:token_id>", str(token_id))
+        path = rule.rule.replace(ACCOUNT_ID, str(account_id)).replace(TOKEN_ID, str(token_id))
         paths += [(method, path) for method in sorted((rule.methods or set()) & {"GET", "POST"})]
     return paths
 
@@ -450,6 +531,26 @@ def test_another_organisations_accounts_and_tokens_are_not_found(app: Flask, eng
         assert token(engine, token_id).revoked_at is None, (method, url)
 
 
+@pytest.mark.parametrize("number", ["2147483648", "99999999999999999999"])
+def test_ids_beyond_the_databases_integers_are_not_found(app: Flask, engine: Engine, orgs: dict, number: str) -> None:
+    admin = client_for(app, orgs["mind-leeds"]["admin"])
+    data = {"csrf_token": csrf_from(admin, "/admin/"), "password": NEW_PASSWORD}
+    before = counts(engine)
+    for method, path in [*ACTIONS_ON_ANOTHER_ORGANISATION, ("GET", "/admin/accounts/{account}/password")]:
+        url = path.format(account=number, token=number)
+        response = admin.open(url, method=method, data=data if method == "POST" else None)
+        assert response.status_code == 404, (method, url, response.status_code)
+    largest = admin.open("/admin/accounts/2147483647/unlock", method="POST", data=data)
+    assert largest.status_code == 404, "the largest id is looked up, and not found"
+    assert counts(engine) == before
+
+
+def test_every_id_in_an_admin_path_is_bounded(app: Flask) -> None:
+    rules = [rule.rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("admin.")]
+    assert [rule for rule in rules if "_id>" in rule and ID not in rule] == []
+    assert sum(ID in rule for rule in rules) == 5
+
+
 POSTS = [
     ("/admin/accounts/new", {"email": "new@example.org", "name": "New", "role": "admin", "password": NEW_PASSWORD}),
     ("/admin/accounts/{account}/deactivate", {}),
@@ -475,9 +576,7 @@ def test_a_post_without_the_forms_csrf_token_is_refused_and_changes_nothing(
     before = counts(engine)
     posted = {rule.rule for rule in app.url_map.iter_rules() if "POST" in (rule.methods or ())}
     posted = {path for path in posted if path.startswith("/admin/")}
-    assert posted == {
-        path.replace("{account}", "<int:account_id>").replace("{token}", "<int:token_id>") for path, _ in POSTS
-    }
+    assert posted == {path.replace("{account}", ACCOUNT_ID).replace("{token}", TOKEN_ID) for path, _ in POSTS}
 
     for path, data in POSTS:
         for csrf_token in (None, "not-the-token"):
@@ -541,6 +640,7 @@ class Structure(HTMLParser):
 
 def test_every_admin_page_has_one_h1_a_title_and_labelled_controls(app: Flask, engine: Engine, orgs: dict) -> None:
     issue_token(engine, "mind-leeds")
+    make_operator(engine, "mind-leeds")  # so that the page for new organisations is shown too
     admin = client_for(app, orgs["mind-leeds"]["admin"])
     target = account(engine, orgs["mind-leeds"]["staff"])
     pages = [path for method, path in admin_paths(app, target.id or 0, token_id_of(engine, "mind-leeds"))]

@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from impact.accounts import Organisation, StaffAccount
 from impact.db import make_engine
 from impact.demo import DEMO_PASSWORD
 from schemas.readmodels import MonthlyMetric, ProcessedEvent
@@ -157,3 +158,26 @@ def test_organisations_accounts_and_tokens_from_the_command_line(tmp_path: Path)
     )
     assert refused.returncode == 1 and "at least 12" in refused.stderr
     assert impact("org", "create", "leeds-peers", "Leeds Peers").returncode == 0, "the refused one created nothing"
+
+    operator = impact("org", "create", "impact-platform", "Involvement Impact (platform)", "--operator")
+    assert operator.returncode == 0 and "created operator organisation impact-platform" in operator.stdout
+    temporary = impact(
+        "org",
+        "create",
+        "york-carers",
+        "York Carers",
+        "--admin-email",
+        "cy@example.org",
+        "--temporary-password",
+        stdin="a long enough passphrase\na long enough passphrase\n",
+    )
+    assert temporary.returncode == 0, temporary.stderr
+    engine = make_engine(f"sqlite:///{tmp_path / 'var' / 'impact.db'}")
+    with Session(engine) as session:
+        operators = {org.org_id for org in session.execute(select(Organisation)).scalars() if org.operator}
+        must_change = {a.email: a.must_change_password for a in session.execute(select(StaffAccount)).scalars()}
+    engine.dispose()
+    assert operators == {"impact-platform"}, "only an organisation created with --operator runs the platform"
+    assert must_change == {"ann@example.org": False, "bo@example.org": False, "cy@example.org": True}, (
+        "a password typed at the command line is the person's own, unless it is marked temporary"
+    )
