@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from impact.accounts import Organisation
 from impact.db import create_tables, make_engine
 from impact.eventlog import EventLog, open_event_log
 from impact.recording import record
@@ -856,6 +857,12 @@ class SignedIn:
     def __init__(self, request: pytest.FixtureRequest, stack: Stack, browser: Browser) -> None:
         self.request, self.stack, self.browser = request, stack, browser
         self.accounts = stack.organisation("a11y-org")
+        with Session(stack.engine) as session:  # an operator, so its admin may open the new-organisation page
+            organisation = session.get(Organisation, "a11y-org")
+            assert organisation is not None
+            organisation.operator = True
+            session.add(organisation)
+            session.commit()
         one_of_each(stack, "a11y-org")
         self.states: dict[tuple[str, str], dict[str, Any]] = {}
 
