@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template
+from flask import Blueprint, Response, flash, redirect, render_template, request
 from pydantic import ValidationError
 
 from impact.eventlog import LogUnavailable
@@ -196,12 +196,25 @@ def confirm(message: str, to: str) -> Response:
     return redirect(to)  # type: ignore[return-value]
 
 
-def render_form(template: str, status: int, **context: Any) -> tuple[str, int]:
-    """A form page; its error summary lists the problems in the order of the fields on the page."""
+def render_form(template: str, **context: Any) -> tuple[str, int]:
+    """A form page: 200, or 422 with its errors (503 if the log was down). The error summary lists the
+    problems in the order of the fields on the page."""
     errors, labels = context.get("errors") or {}, context.get("labels") or {}
     order = {name: i for i, name in enumerate(labels)}
     context["errors"] = dict(sorted(errors.items(), key=lambda item: order.get(item[0], len(order))))
-    return render_template(template, **context), status
+    return render_template(template, **context), failed(errors) if errors else 200
+
+
+def posted(labels: dict[str, str]) -> dict[str, Any]:
+    """The form as sent: each field's text, and the submission it belongs to."""
+    form: dict[str, Any] = {name: request.form.get(name, "") for name in labels}
+    form["submission"] = submission(request.form.get("submission"))
+    return form
+
+
+def blank(labels: dict[str, str], **values: Any) -> dict[str, Any]:
+    """A new form: empty fields (or `values`) and a new submission."""
+    return {name: "" for name in labels} | values | {"submission": submission()}
 
 
 def failed(errors: dict[str, str]) -> int:

@@ -12,20 +12,20 @@ from impact.web import get_engine
 from ingest import lookups
 from ingest.forms import (
     area_choices,
+    blank,
     bp,
     choices,
     confirm,
     derived_id,
-    failed,
     moment_of,
     new_reference,
     opened,
     org_id,
     parse_day,
     placer,
+    posted,
     render_form,
     save,
-    submission,
     submission_id,
     validate,
 )
@@ -53,11 +53,10 @@ CHOOSE = {
 
 @bp.route("/activities/new", methods=["GET", "POST"])
 def new_activity() -> Any:
-    form = {name: "" for name in ACTIVITY_LABELS} | {"submission": submission()}
+    form = blank(ACTIVITY_LABELS)
     errors: dict[str, str] = {}
     if request.method == "POST":
-        form = {name: request.form.get(name, "") for name in ACTIVITY_LABELS}
-        form["submission"] = submission(request.form.get("submission"))
+        form = posted(ACTIVITY_LABELS)
         sid = submission_id(form["submission"])
         day = parse_day(form["date"], errors, "date")
         raw = {
@@ -90,7 +89,6 @@ def new_activity() -> Any:
             )
     return render_form(
         "activity_form.html",
-        failed(errors) if errors else 200,
         form=form,
         errors=errors,
         labels=ACTIVITY_LABELS,
@@ -120,20 +118,10 @@ def attendance(activity_id: str) -> Any:
         (held.title, held.held_on, held.duration_hours) if held is not None else just_recorded  # type: ignore[misc]
     )
     already = {row.participant_id for row, _name in lookups.attendees(engine, org_id(), activity_id)}
-    form: dict[str, Any] = {
-        "participants": [],
-        "hours": f"{duration:g}",
-        "session_role": "attendee",
-        "submission": submission(),
-    }
+    form = blank(ATTENDANCE_LABELS, participants=[], hours=f"{duration:g}", session_role="attendee")
     errors: dict[str, str] = {}
     if request.method == "POST":
-        form = {
-            "participants": request.form.getlist("participants"),
-            "hours": request.form.get("hours", ""),
-            "session_role": request.form.get("session_role", ""),
-            "submission": submission(request.form.get("submission")),
-        }
+        form = posted(ATTENDANCE_LABELS) | {"participants": request.form.getlist("participants")}
         sid = submission_id(form["submission"])
         chosen = [p for p in dict.fromkeys(form["participants"]) if p]
         if not chosen:
@@ -165,7 +153,6 @@ def attendance(activity_id: str) -> Any:
             )
     return render_form(
         "attendance_form.html",
-        failed(errors) if errors else 200,
         title=title,
         held_on=held_on,
         activity_id=activity_id,

@@ -12,20 +12,20 @@ from impact.web import get_engine
 from ingest import lookups
 from ingest.forms import (
     area_choices,
+    blank,
     bp,
     choices,
     confirm,
     derived_id,
-    failed,
     moment_of,
     new_reference,
     opened,
     org_id,
     parse_day,
     placer,
+    posted,
     render_form,
     save,
-    submission,
     submission_id,
     validate,
 )
@@ -48,19 +48,12 @@ CONTRIBUTION_LABELS = {
 @bp.route("/contributions/new", methods=["GET", "POST"])
 def new_contribution() -> Any:
     engine = get_engine()
-    form: dict[str, Any] = {
-        "participants": [],
-        "activity_id": request.args.get("activity_id", ""),
-        "area": "",
-        "made_on": datetime.now(UTC).date().isoformat(),
-        "text": "",
-        "submission": submission(),
-    }
+    today = datetime.now(UTC).date().isoformat()
+    form = blank(CONTRIBUTION_LABELS, participants=[], activity_id=request.args.get("activity_id", ""), made_on=today)
     errors: dict[str, str] = {}
     if request.method == "POST":
-        form = {name: request.form.get(name, "") for name in CONTRIBUTION_LABELS}
+        form = posted(CONTRIBUTION_LABELS)
         form["participants"] = [p for p in dict.fromkeys(request.form.getlist("participants")) if p]
-        form["submission"] = submission(request.form.get("submission"))
         sid = submission_id(form["submission"])
         if not form["participants"]:
             errors["participants"] = "Choose at least one person who said it."
@@ -90,7 +83,6 @@ def new_contribution() -> Any:
     activities = lookups.activities(engine, org_id())
     return render_form(
         "contribution_form.html",
-        failed(errors) if errors else 200,
         form=form,
         errors=errors,
         labels=CONTRIBUTION_LABELS,
@@ -124,17 +116,12 @@ STRENGTH_CHOICES = [
 @bp.route("/changes/new", methods=["GET", "POST"])
 def new_change() -> Any:
     engine = get_engine()
-    form: dict[str, Any] = {name: "" for name in CHANGE_LABELS} | {
-        "links": [],
-        "strengths": {},
-        "submission": submission(),
-    }
+    form = blank(CHANGE_LABELS, links=[], strengths={})
     errors: dict[str, str] = {}
     if request.method == "POST":
-        form = {name: request.form.get(name, "") for name in CHANGE_LABELS}
+        form = posted(CHANGE_LABELS)
         form["links"] = [c for c in dict.fromkeys(request.form.getlist("links")) if c]
         form["strengths"] = {c: request.form.get(f"strength-{c}", "") for c in form["links"]}
-        form["submission"] = submission(request.form.get("submission"))
         sid = submission_id(form["submission"])
         missing = [c for c in form["links"] if form["strengths"][c] not in set(Strength)]
         if missing:
@@ -172,7 +159,6 @@ def new_change() -> Any:
             )
     return render_form(
         "change_form.html",
-        failed(errors) if errors else 200,
         form=form,
         errors=errors,
         labels=CHANGE_LABELS,
@@ -196,11 +182,10 @@ STATUS_LABELS = {"status": "New status", "note": "Note"}
 @bp.route("/changes/<change_id>/status", methods=["GET", "POST"])
 def change_status(change_id: str) -> Any:
     found = lookups.change_or_404(get_engine(), org_id(), change_id)
-    form = {"status": "", "note": "", "submission": submission()}
+    form = blank(STATUS_LABELS)
     errors: dict[str, str] = {}
     if request.method == "POST":
-        form = {name: request.form.get(name, "") for name in STATUS_LABELS}
-        form["submission"] = submission(request.form.get("submission"))
+        form = posted(STATUS_LABELS)
         if form["status"] == ChangeStatus.declined and not form["note"].strip():
             errors["note"] = "Say why the change was declined: the people who suggested it will be told."
         raw = {
@@ -219,7 +204,6 @@ def change_status(change_id: str) -> Any:
             )
     return render_form(
         "status_form.html",
-        failed(errors) if errors else 200,
         change=found,
         form=form,
         errors=errors,

@@ -9,18 +9,18 @@ from flask import render_template, request, url_for
 from impact.web import get_engine
 from ingest import lookups
 from ingest.forms import (
+    blank,
     bp,
     choices,
     confirm,
     derived_id,
-    failed,
     new_reference,
     opened,
     org_id,
     placer,
+    posted,
     render_form,
     save,
-    submission,
     submission_id,
     validate,
 )
@@ -103,11 +103,10 @@ def _participant_event(form: dict[str, str], errors: dict[str, str]) -> Any:
 
 @bp.route("/participants/new", methods=["GET", "POST"])
 def new_participant() -> Any:
-    form = {name: "" for name in PARTICIPANT_LABELS} | {"submission": submission()}
+    form = blank(PARTICIPANT_LABELS)
     errors: dict[str, str] = {}
     if request.method == "POST":
-        form = {name: request.form.get(name, "") for name in PARTICIPANT_LABELS}
-        form["submission"] = submission(request.form.get("submission"))
+        form = posted(PARTICIPANT_LABELS)
         event = _participant_event(form, errors)
         if event is not None and save([event], errors, "display_name"):
             payload = event.payload
@@ -117,7 +116,6 @@ def new_participant() -> Any:
             )
     return render_form(
         "participant_form.html",
-        failed(errors) if errors else 200,
         form=form,
         errors=errors,
         labels=PARTICIPANT_LABELS,
@@ -140,15 +138,12 @@ CONSENT_LABELS = {"consent": "Consent to be contacted", "channel": "How they wou
 @bp.route("/participants/<participant_id>/consent", methods=["GET", "POST"])
 def consent(participant_id: str) -> Any:
     person = lookups.participant_or_404(get_engine(), org_id(), participant_id)
-    form = {
-        "consent": "yes" if person.consent_to_contact else "no",
-        "channel": person.preferred_channel or "",
-        "submission": submission(),
-    }
+    form = blank(
+        CONSENT_LABELS, consent="yes" if person.consent_to_contact else "no", channel=person.preferred_channel or ""
+    )
     errors: dict[str, str] = {}
     if request.method == "POST":
-        form = {name: request.form.get(name, "") for name in CONSENT_LABELS}
-        form["submission"] = submission(request.form.get("submission"))
+        form = posted(CONSENT_LABELS)
         if form["consent"] not in {"yes", "no"}:
             errors["consent"] = CHOOSE["consent"]
         elif form["consent"] == "yes" and not form["channel"]:
@@ -173,7 +168,6 @@ def consent(participant_id: str) -> Any:
             )
     return render_form(
         "consent_form.html",
-        failed(errors) if errors else 200,
         person=person,
         form=form,
         errors=errors,
