@@ -18,7 +18,7 @@ run: $(STAMP)
 
 ## Set up and run the whole test suite (starts the Kafka-protocol broker itself; needs PostgreSQL).
 test: $(STAMP) services
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 ## Make sure PostgreSQL is up (CI machines have it installed; start it when it is down).
 services:
