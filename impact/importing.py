@@ -43,7 +43,7 @@ import re
 import uuid
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -792,6 +792,8 @@ def _header_errors(table: Table, kind: Kind) -> list[RowError]:
 class _Checker:
     """Checks rows of one kind; `register` holds what the read models know, `events_of` every candidate id."""
 
+    seen: dict[str, int]  # the new records' ids met so far in the file, with their lines (kinds that create)
+
     event_types: tuple[str, ...] = ()
     columns_of: dict[str, str] = {}
 
@@ -817,6 +819,20 @@ class _Checker:
 
     def generated(self, prefix: str, line: int, event_type: str) -> str:
         return f"{prefix}-{self.event_id(line, event_type).hex[:10]}"
+
+    def new_record(
+        self, row: Row, column: str, ident: str, event_type: str, known: Collection[str], *, once: str
+    ) -> None:
+        """`ident` names a new record: once in the file (`once` says how), and not already recorded, unless
+        this very line was recorded before (the same file sent again)."""
+        if ident in self.seen:
+            row.problem(column, f"{_shown(ident)} is also on line {self.seen[ident]}; {once}")
+        else:
+            self.seen[ident] = row.line
+        resent = str(self.event_id(row.line, event_type)) in self.register.recorded
+        if ident in known and not resent:
+            what = "registered" if column == "participant_id" else "recorded"
+            row.problem(column, f"{_shown(ident)} is already {what} — was this file imported before?")
 
     def event(self, row: Row, event_type: str, occurred_at: datetime, payload: dict[str, Any]) -> Envelope | None:
         """Validate through the API's own event models; each problem goes to its column."""
@@ -899,13 +915,9 @@ class _Participants(_Checker):
     def row(self, row: Row) -> list[Envelope]:
         event_type = self.event_types[0]
         pid = row.text("participant_id") or self.generated("p", row.line, event_type)
-        if pid in self.seen:
-            row.problem("participant_id", f"{_shown(pid)} is also on line {self.seen[pid]}; list each person once")
-        else:
-            self.seen[pid] = row.line
-        resent = str(self.event_id(row.line, event_type)) in self.register.recorded
-        if pid in self.register.participants and not resent:
-            row.problem("participant_id", f"{_shown(pid)} is already registered — was this file imported before?")
+        self.new_record(
+            row, "participant_id", pid, event_type, self.register.participants, once="list each person once"
+        )
         consent = row.flag("consent_to_contact")
         channel = row.choice("preferred_channel")
         contact = {name: row.text(name) for name in ("email", "phone", "postal_address") if row.text(name)}
@@ -1090,13 +1102,9 @@ class _Contributions(_Checker):
     def row(self, row: Row) -> list[Envelope]:
         event_type = self.event_types[0]
         cid = row.text("contribution_id") or self.generated("c", row.line, event_type)
-        if cid in self.seen:
-            row.problem("contribution_id", f"{_shown(cid)} is also on line {self.seen[cid]}; each contribution once")
-        else:
-            self.seen[cid] = row.line
-        resent = str(self.event_id(row.line, event_type)) in self.register.recorded
-        if cid in self.register.contributions and not resent:
-            row.problem("contribution_id", f"{_shown(cid)} is already recorded — was this file imported before?")
+        self.new_record(
+            row, "contribution_id", cid, event_type, self.register.contributions, once="each contribution once"
+        )
         pids = self.ids(row)
         for pid in pids:
             self.participant(row, "participant_ids", pid)
