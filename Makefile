@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fix typecheck check services clean
+.PHONY: run test lint fix typecheck check services clean migration
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ services:
 	@if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then \
 		command -v pg_ctlcluster >/dev/null && pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true; \
 	fi
+
+## Write the next migration from the models' changes, then read it: make migration m="what changed"
+migration: $(STAMP)
+	$(BIN)/python -m impact.migrations "$(m)"
+	$(BIN)/ruff format --quiet impact/migrations/versions
+	$(BIN)/ruff check --quiet --fix impact/migrations/versions
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -10,15 +10,27 @@ import threading
 import time
 from datetime import UTC, datetime
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from impact.settings import Environment, LogBackend, Settings
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
 
 def _settings() -> Settings:
     return Settings()
+
+
+def _database(settings: Settings) -> Engine:
+    """The read-model database engine, its tables migrated to the newest revision first (Alembic)."""
+    from impact.db import engine_for, upgrade
+
+    engine = engine_for(settings)
+    upgrade(engine)
+    return engine
 
 
 def _logging(service: str) -> None:
@@ -42,6 +54,7 @@ def ingest() -> None:
 
     settings = _settings()
     _logging("ingest")
+    _database(settings).dispose()  # migrate before the workers fork; each opens its own engine
     serve("ingest:create_app()", settings.host, settings.ingest_port, settings.workers)
 
 
@@ -52,6 +65,7 @@ def dashboard() -> None:
 
     settings = _settings()
     _logging("dashboard")
+    _database(settings).dispose()  # migrate before the workers fork; each opens its own engine
     serve("dashboard:create_app().server", settings.host, settings.dashboard_port, settings.workers)
 
 
@@ -59,7 +73,6 @@ def dashboard() -> None:
 @click.option("--until-caught-up", is_flag=True, help="Exit once every event in the log is processed.")
 def process(until_caught_up: bool) -> None:
     """Run the processor: validate events and fold them into the read models."""
-    from impact.db import create_tables, engine_for
     from impact.eventlog import open_event_log
     from processors.consumer import Processor
     from processors.health import serve_health
@@ -73,14 +86,33 @@ def process(until_caught_up: bool) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    engine = engine_for(settings)
-    create_tables(engine)
+    engine = _database(settings)
     processor = Processor.for_settings(settings, engine=engine, event_log=open_event_log(settings))
     if not until_caught_up:
         serve_health(processor.health, settings.host, settings.processor_health_port)
     processor.run(
         stop, batch_size=settings.batch_size, poll_timeout_ms=settings.poll_timeout_ms, until_caught_up=until_caught_up
     )
+
+
+@main.command()
+def replay() -> None:
+    """Drop every read model and rebuild it from the start of the log (stop the processor first)."""
+    from impact.eventlog import open_event_log
+    from processors.consumer import Processor
+
+    settings = _settings()
+    _logging("replay")
+    engine = _database(settings)
+    with open_event_log(settings) as event_log:
+        total = sum(event_log.end_positions(settings.topic).values())
+        processor = Processor.for_settings(settings, engine=engine, event_log=event_log)
+        with click.progressbar(length=total, label="Replaying events", file=sys.stderr) as bar:
+            processor.replay(
+                batch_size=settings.batch_size, poll_timeout_ms=settings.poll_timeout_ms, progress=bar.update
+            )
+    engine.dispose()
+    click.echo(f"replayed {total:,} events into fresh read models")
 
 
 @main.command()
@@ -92,16 +124,20 @@ def seed(force: bool) -> None:
 
 
 def _seed(settings: Settings, *, force: bool = False) -> int:
+    from impact.db import create_tables, engine_for
     from impact.demo import demo_events
     from impact.eventlog import open_event_log
     from impact.recording import record
 
+    engine = engine_for(settings)  # receipts, and the keys that seal personal fields
+    create_tables(engine)
     with open_event_log(settings) as event_log:
         if not force and any(event_log.end_positions(settings.topic).values()):
             return 0
         events = demo_events(today=datetime.now(UTC).date())
         for start in range(0, len(events), 1000):
-            record(event_log, settings.topic, events[start : start + 1000], recorded_by="demo")
+            record(event_log, settings.topic, events[start : start + 1000], recorded_by="demo", engine=engine)
+    engine.dispose()
     return len(events)
 
 
@@ -118,12 +154,9 @@ def import_file(file: str, org_id: str, kind: str | None) -> None:
     """Import a spreadsheet (CSV or .xlsx) of participants, attendance or contributions: every row or none."""
     from pathlib import Path
 
-    from impact.db import create_tables, engine_for
-
     settings = _settings()
-    engine = engine_for(settings)
+    engine = _database(settings)
     try:
-        create_tables(engine)
         _import(settings, engine, Path(file), org_id, kind)
     finally:
         engine.dispose()
@@ -182,21 +215,15 @@ def db() -> None:
 
 @db.command("upgrade")
 def db_upgrade() -> None:
-    """Create the read-model tables that are missing."""
-    from impact.db import create_tables, engine_for
-
-    create_tables(engine_for(_settings()))
-    click.echo("read-model tables are up to date")
+    """Create or migrate every table to the newest revision (Alembic; safe to run again)."""
+    _database(_settings()).dispose()
+    click.echo("the database is up to date")
 
 
 def _accounts_session() -> Any:
     from sqlmodel import Session
 
-    from impact.db import create_tables, engine_for
-
-    engine = engine_for(_settings())
-    create_tables(engine)
-    return Session(engine)
+    return Session(_database(_settings()))
 
 
 def _account_step(action: Any) -> Any:
@@ -321,10 +348,7 @@ def run(no_seed: bool) -> None:
     settings = _settings()
     if settings.event_log != LogBackend.embedded:
         click.echo("note: `impact run` is meant for the embedded default; using the configured Kafka log")
-    from impact.db import create_tables, engine_for
-
-    engine = engine_for(settings)
-    create_tables(engine)
+    engine = _database(settings)
     demo_sign_in = ""
     if not no_seed:
         count = _seed(settings)

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
-from sqlalchemy import Engine, event
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, Engine, event, inspect
 from sqlmodel import Session, SQLModel, create_engine
 
 import impact.accounts
-import impact.recording  # noqa: F401  (registers ingest's receipts table)
+import impact.recording  # (registers ingest's receipts table)
+import impact.sealing  # noqa: F401  (registers the personal_key table)
 import schemas.readmodels  # noqa: F401  (registers the read-model tables)
+from impact.migrations import context_options
 from impact.settings import Settings
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+BASELINE = "0001"  # the tables as `create_all` made them before there were migrations
+_LOCK_KEY = 7_413_370  # with the schema's hash: one upgrade at a time per PostgreSQL schema
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
@@ -21,6 +31,7 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: committed data survives a process kill
     cursor.execute("PRAGMA busy_timeout = 10000")
     cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA secure_delete = ON")  # erased personal data is overwritten, not left in free pages
     cursor.close()
 
 
@@ -29,8 +40,6 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
-            from pathlib import Path
-
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -42,17 +51,54 @@ def engine_for(settings: Settings) -> Engine:
     return make_engine(settings.sqlalchemy_url)
 
 
+def alembic_config(connection: Connection) -> Config:
+    """Alembic's configuration, made in code: migrations in impact/migrations, run on `connection`."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate the database to `revision` with Alembic: every service runs this on start.
+
+    The whole upgrade is one transaction holding a lock (PostgreSQL: `pg_advisory_xact_lock` keyed by
+    the current schema; SQLite: `BEGIN IMMEDIATE`), so services starting together take turns and the
+    later ones find nothing to do. `alembic_version` lives in the engine's current schema (search_path).
+
+    A database made by `create_all` before migrations (tables but no `alembic_version`) is stamped
+    first: at head when its tables already match the models, otherwise at the baseline revision
+    (the tables as they were before migrations), and then upgraded from there.
+    """
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_LOCK_KEY}, hashtext(current_schema()))")
+        elif connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")  # takes the write lock now, not at the first write
+        config = alembic_config(connection)
+        context = MigrationContext.configure(connection, opts=context_options(connection))
+        if context.get_current_revision() is None and _has_tables(connection):
+            command.stamp(config, BASELINE if compare_metadata(context, SQLModel.metadata) else "head")
+        command.upgrade(config, revision)
+
+
+def _has_tables(connection: Connection) -> bool:
+    return not SQLModel.metadata.tables.keys().isdisjoint(inspect(connection).get_table_names())
+
+
 def create_tables(engine: Engine) -> None:
-    """Create missing read-model tables (idempotent, and safe when several services start at once)."""
-    try:
-        SQLModel.metadata.create_all(engine)
-    except (OperationalError, ProgrammingError, IntegrityError):
-        # Another process created a table between our check and our CREATE; the second pass sees it.
-        SQLModel.metadata.create_all(engine)
+    """The tables the migrations make: `upgrade`, kept under this name for callers and tests.
+
+    A fresh SQLite database takes ~0.1 s this way against ~0.06 s with `create_all`: cheap enough for
+    every test to run on the migrated schema rather than on one the migrations might not produce.
+    """
+    upgrade(engine)
 
 
 def drop_tables(engine: Engine) -> None:
     SQLModel.metadata.drop_all(engine)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")  # so `upgrade` starts afresh
 
 
 @contextmanager

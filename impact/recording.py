@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Field, SQLModel, select
 
 from impact.eventlog import EventLog, Record
+from impact.sealing import seal
 from schemas.events import Envelope, StoredEvent
 
 logger = logging.getLogger(__name__)
@@ -71,7 +72,9 @@ def record(
 ) -> Recorded:
     """Append the events not yet recorded, keyed by org_id; returns once durable (raises LogUnavailable).
 
-    With `engine`, receipts make retries idempotent at the door (raises ReusedEventId); without it, the
+    With `engine`, receipts make retries idempotent at the door (raises ReusedEventId), and personal
+    fields are sealed under their participant's key before they reach the log (impact.sealing). Every
+    service passes one; without it (tests, benchmarks) events go to the log as they are, and the
     processor's own event-id check still keeps a repeated event from counting twice.
     """
     now = datetime.now(UTC)
@@ -84,6 +87,8 @@ def record(
         for event in events
         if event.event_id in pending
     ]
+    if engine is not None:
+        stored = seal(engine, stored)
     if stored:
         event_log.append(topic, [Record(event.org_id, event.to_bytes()) for event in stored])
     if engine is not None and stored:

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=500, ge=1, le=10_000, description="Events per processor micro-batch.")
     poll_timeout_ms: int = Field(default=500, ge=1)
     consumer_group: str = "impact-processors"
+    reference_wait_seconds: float = Field(
+        default=600.0,
+        ge=0,
+        description="How long an event whose reference is not known yet waits before it is dead-lettered.",
+    )
 
     @model_validator(mode="after")
     def _production_is_explicit(self) -> Self:

@@ -176,24 +176,34 @@ def change(change_id: str) -> Any:
     return render_template("change.html", change=found, links=lookups.links(engine, org_id(), change_id))
 
 
-STATUS_LABELS = {"status": "New status", "note": "Note"}
+STATUS_LABELS = {"status": "New status", "decided_on": "Date decided", "note": "Note"}
 
 
 @bp.route("/changes/<change_id>/status", methods=["GET", "POST"])
 def change_status(change_id: str) -> Any:
     found = lookups.change_or_404(get_engine(), org_id(), change_id)
-    form = blank(STATUS_LABELS)
+    form = blank(STATUS_LABELS, decided_on=datetime.now(UTC).date().isoformat())
     errors: dict[str, str] = {}
     if request.method == "POST":
         form = posted(STATUS_LABELS)
         if form["status"] == ChangeStatus.declined and not form["note"].strip():
             errors["note"] = "Say why the change was declined: the people who suggested it will be told."
+        decided = form["status"] not in {"", ChangeStatus.proposed}
+        day = parse_day(form["decided_on"], errors, "decided_on", required=decided) if decided else None
+        if not decided:
+            form["decided_on"] = ""  # back to proposed: there is no decision date; the field is ignored
         raw = {
             "event_id": str(derived_id(submission_id(form["submission"]), "status")),
             "type": "change.status_changed",
+            "schema_version": 2,
             "org_id": org_id(),
             "occurred_at": opened(form["submission"]).isoformat(),
-            "payload": {"change_id": change_id, "status": form["status"], "note": form["note"].strip() or None},
+            "payload": {
+                "change_id": change_id,
+                "status": form["status"],
+                "note": form["note"].strip() or None,
+                "decided_on": day.isoformat() if day else None,
+            },
         }
         labels = STATUS_LABELS
         event = validate(raw, errors, place=placer(labels, "note"), labels=labels, choose=CHOOSE)

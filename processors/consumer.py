@@ -10,9 +10,9 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -20,15 +20,19 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from impact.eventlog import EventLog, LogConsumer, LogUnavailable, Message, Record
+from impact.sealing import erased_registration, opened
 from impact.settings import Settings
 from processors.frame import Decoded, creates, quality_frame, referenced
 from processors.projection import Projection, project
 from processors.quality import Failure, QualityGate
-from processors.store import PositionConflict, ReadModelStore
-from schemas.events import StoredEvent, without_personal_data
-from schemas.quality import SCHEMA_REASON
+from processors.store import Effects, PositionConflict, ReadModelStore
+from schemas.events import Payload, StoredEvent, error_path, without_personal_data
+from schemas.quality import SCHEMA_REASON, WAIT_FOR
 
 log = logging.getLogger(__name__)
+ERASED = "participant.erased"
+PARKED_PER_BATCH = 2000  # waiting events retried with each batch: the rest wait for the next (bounded memory)
+IDLE_RETRY_S = 1.0
 
 
 @dataclass
@@ -36,6 +40,7 @@ class BatchReport:
     accepted: int = 0
     rejected: int = 0
     duplicates: int = 0
+    waiting: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
 
 
@@ -52,18 +57,57 @@ class Health:
         self.last_poll_at = time.time()
 
 
-def _dead_letter(message: Message, event_id: str, org_id: str, type_: str, failure: Failure) -> dict[str, Any]:
+def _dead_letter(message: Message, event: StoredEvent | None, failure: Failure) -> dict[str, Any]:
     return {
-        "event_id": event_id,
-        "org_id": org_id,
-        "type": type_,
+        "event_id": str(event.event_id) if event else f"offset:{message.partition}:{message.offset}",
+        "org_id": event.org_id if event else "",
+        "type": event.type if event else "",
         "expectation": failure.expectation,
         "reason": failure.reason,
         "event_json": _redacted(message.value),
         "log_partition": message.partition,
         "log_offset": message.offset,
+        "recorded_on": event.recorded_at.date() if event else None,
         "dead_at": datetime.now(UTC),
     }
+
+
+def _unreadable(message: Message, exc: Exception, event: StoredEvent | None = None) -> dict[str, Any]:
+    if isinstance(exc, ValidationError) and exc.errors():
+        first = exc.errors()[0]
+        detail = f"{error_path(tuple(first['loc']))}: {first['msg']}"
+    else:
+        detail = str(exc).splitlines()[0]
+    return _dead_letter(message, event, Failure("schema", f"{SCHEMA_REASON} ({detail[:200]})"))
+
+
+def _parked(message: Message, event: StoredEvent, deadline: datetime, failure: Failure) -> dict[str, Any]:
+    return {
+        "event_id": str(event.event_id),
+        "org_id": event.org_id,
+        "event_json": message.value.decode(),
+        "log_partition": message.partition,
+        "log_offset": message.offset,
+        "deadline": deadline,
+        "expectation": failure.expectation,
+    }
+
+
+def _processed(event: StoredEvent) -> dict[str, Any]:
+    return {
+        "event_id": str(event.event_id),
+        "org_id": event.org_id,
+        "type": event.type,
+        "recorded_on": event.recorded_at.date(),
+    }
+
+
+def _payload(event: StoredEvent, keys: dict[tuple[str, str], bytes | None]) -> Payload:
+    """The typed payload at its latest version, with sealed personal fields opened (or gone, once erased)."""
+    document = opened(event, keys)
+    if document is None:
+        return erased_registration(event.payload)
+    return event.typed_payload(document)
 
 
 class Processor:
@@ -78,12 +122,15 @@ class Processor:
         dead_letter_topic: str,
         group: str,
         gate: QualityGate | None = None,
+        reference_wait_seconds: float = 0.0,
     ) -> None:
         self.event_log, self.topic, self.dead_letter_topic, self.group = event_log, topic, dead_letter_topic, group
         self.store = ReadModelStore(engine, group, topic)
         self.gate = gate or QualityGate()
+        self.reference_wait = timedelta(seconds=reference_wait_seconds)
         self.health = Health()
         self._expected: dict[int, int] = {}
+        self._retry_parked_at = 0.0  # monotonic time of the next retry of parked events while the log is idle
 
     @classmethod
     def for_settings(
@@ -97,6 +144,7 @@ class Processor:
             dead_letter_topic=settings.dead_letter_topic,
             group=settings.consumer_group,
             gate=gate,
+            reference_wait_seconds=settings.reference_wait_seconds,
         )
 
     def handle(self, messages: Sequence[Message]) -> BatchReport:
@@ -121,65 +169,105 @@ class Processor:
 
     def _refuse(self, message: Message, exc: Exception) -> BatchReport:
         try:
-            event = StoredEvent.from_bytes(message.value)
-            event_id, org_id, type_ = str(event.event_id), event.org_id, event.type
+            event: StoredEvent | None = StoredEvent.from_bytes(message.value)
         except ValueError:
-            event_id, org_id, type_ = f"offset:{message.partition}:{message.offset}", "", ""
+            event = None
         detail = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
-        failure = Failure("storable", f"The database could not store this event ({detail}).")
-        letter = _dead_letter(message, event_id, org_id, type_, failure)
-        self.event_log.append(self.dead_letter_topic, [Record(org_id or "-", _dead_letter_record(letter))])
-        self._write(projection=project([]), accepted=[], dead_letters=[letter], messages=[message])
+        letter = _dead_letter(
+            message, event, Failure("storable", f"The database could not store this event ({detail}).")
+        )
+        self.event_log.append(self.dead_letter_topic, [Record(letter["org_id"] or "-", _dead_letter_record(letter))])
+        unparked = [str(event.event_id)] if event else []
+        self._write(
+            projection=project([]),
+            accepted=[],
+            dead_letters=[letter],
+            messages=[message],
+            effects=Effects(unparked=unparked),
+        )
         return BatchReport(rejected=1, reasons={"storable": 1})
 
-    def _handle(self, messages: Sequence[Message]) -> BatchReport:
-        """Validate, fold and store one batch, with the positions after it, in one transaction."""
+    def _handle(self, messages: Sequence[Message], *, now: datetime | None = None) -> BatchReport:
+        """Validate, fold and store one batch, with the positions after it, in one transaction.
+
+        Events parked earlier, waiting for a reference, are retried after the batch's own events. An
+        event that fails only for want of a reference is parked until its deadline; the log's clock
+        (the newest `recorded_at` in the batch, or `now` when the log is idle) decides when that is.
+        """
         report = BatchReport()
-        decoded: list[tuple[Message, StoredEvent, Any]] = []
+        stored: list[tuple[Message, StoredEvent]] = []
         dead: list[dict[str, Any]] = []
+        dead_events: list[StoredEvent] = []
         seen_in_batch: set[str] = set()
         for message in messages:
             try:
                 event = StoredEvent.from_bytes(message.value)
-                payload = event.typed_payload()
-            except (ValidationError, KeyError, ValueError) as exc:
-                unreadable = Failure("schema", f"{SCHEMA_REASON} ({str(exc).splitlines()[0][:200]})")
-                dead.append(_dead_letter(message, f"offset:{message.partition}:{message.offset}", "", "", unreadable))
+            except ValueError as exc:
+                dead.append(_unreadable(message, exc))
                 continue
             if str(event.event_id) in seen_in_batch:
                 report.duplicates += 1
                 continue
             seen_in_batch.add(str(event.event_id))
-            decoded.append((message, event, payload))
+            stored.append((message, event))
 
-        already = self.store.processed([str(event.event_id) for _, event, _ in decoded])
-        fresh = [item for item in decoded if str(item[1].event_id) not in already]
-        report.duplicates += len(decoded) - len(fresh)
+        parked = self.store.parked(PARKED_PER_BATCH)
+        already = self.store.processed([str(event.event_id) for _, event in stored]) | parked.keys()
+        fresh = [item for item in stored if str(item[1].event_id) not in already]
+        report.duplicates += len(stored) - len(fresh)
+        clock = max((event.recorded_at for _, event in fresh), default=now or datetime.now(UTC))
 
-        batch: list[Decoded] = [(event, payload) for _, event, payload in fresh]
-        failures = self._check(batch)
+        candidates = fresh + list(parked.values())
+        keys = self.store.keys([event for _, event in candidates])
+        decoded: list[tuple[Message, StoredEvent, Payload | None]] = []
+        unreadable: dict[int, Exception] = {}  # payloads their model refuses: the suite names why, or `schema`
+        for message, event in candidates:
+            try:
+                decoded.append((message, event, _payload(event, keys)))
+            except (ValidationError, KeyError, ValueError) as exc:
+                unreadable[len(decoded)] = exc
+                decoded.append((message, event, None))
+        failures = self._check([(event, payload) for _, event, payload in decoded])
 
-        accepted: list[Decoded] = []
-        for message, event, payload in fresh:
+        accepted: list[tuple[StoredEvent, Payload]] = []
+        waiting: list[dict[str, Any]] = []
+        for place, (message, event, payload) in enumerate(decoded):
             failure = failures.get(str(event.event_id))
+            deadline = event.recorded_at + self.reference_wait
             if failure is None:
-                accepted.append((event, payload))
+                if payload is None:
+                    dead.append(_unreadable(message, unreadable[place], event))
+                    dead_events.append(event)
+                else:
+                    accepted.append((event, payload))
+            elif failure.expectation in WAIT_FOR and self.reference_wait and clock <= deadline:
+                waiting.append(_parked(message, event, deadline, failure))
             else:
-                dead.append(_dead_letter(message, str(event.event_id), event.org_id, event.type, failure))
+                dead.append(_dead_letter(message, event, failure))
+                dead_events.append(event)
+        accepted_events = [event for event, _ in accepted]
         for letter in dead:
             report.reasons[letter["expectation"]] = report.reasons.get(letter["expectation"], 0) + 1
         report.accepted, report.rejected = len(accepted), len(dead)
+        report.waiting = len(waiting)
 
         if dead:  # at least once: a replayed batch may append a dead letter twice; readers key on event_id
             self.event_log.append(
                 self.dead_letter_topic,
                 [Record(letter["org_id"] or "-", _dead_letter_record(letter)) for letter in dead],
             )
+        settled = accepted_events + dead_events
         self._write(
             projection=project(accepted),
-            accepted=[(str(event.event_id), event.org_id) for event, _ in accepted],
+            accepted=[_processed(event) for event in accepted_events],
             dead_letters=dead,
             messages=messages,
+            effects=Effects(
+                parked=waiting,
+                unparked=list(parked),
+                erased=[(e.org_id, str(e.payload["participant_id"])) for e in accepted_events if e.type == ERASED],
+                corrected=[(e.org_id, str(e.corrects), str(e.event_id)) for e in settled if e.corrects],
+            ),
         )
         self.health.events_processed += len(messages)
         return report
@@ -200,9 +288,10 @@ class Processor:
         self,
         *,
         projection: Projection,
-        accepted: list[tuple[str, str]],
+        accepted: list[dict[str, Any]],
         dead_letters: list[dict[str, Any]],
         messages: Sequence[Message],
+        effects: Effects,
     ) -> None:
         positions: dict[int, int] = {}
         for message in messages:
@@ -213,8 +302,13 @@ class Processor:
             dead_letters=dead_letters,
             positions=positions,
             expected=self._expected,
+            effects=effects,
         )
         self._expected.update(positions)
+
+    def retry_parked(self, now: datetime | None = None) -> BatchReport:
+        """While the log is idle: retry the waiting events, and dead-letter those past their deadline."""
+        return self._handle([], now=now or datetime.now(UTC))
 
     def open_consumer(self) -> LogConsumer:
         """A consumer that starts where the database says; those positions are what the next write expects."""
@@ -227,14 +321,46 @@ class Processor:
 
         return self.event_log.consumer(self.topic, self.group, start_positions=start_positions)
 
+    def _idle(self) -> None:
+        """Retry parked events now and then while nothing new arrives (a no-op when none wait)."""
+        if time.monotonic() < self._retry_parked_at:
+            return
+        self._retry_parked_at = time.monotonic() + IDLE_RETRY_S
+        if self.store.has_parked():
+            report = self.retry_parked()
+            log.info(
+                "parked events retried: accepted=%d rejected=%d waiting=%d",
+                report.accepted,
+                report.rejected,
+                report.waiting,
+            )
+
     def caught_up(self) -> bool:
         """Whether the stored positions have reached the end of the log."""
         end = self.event_log.end_positions(self.topic)
         stored = self.store.positions(list(end))
         return all(stored.get(p, 0) >= offset for p, offset in end.items())
 
+    def replay(self, *, batch_size: int, poll_timeout_ms: int, progress: Callable[[int], None] | None = None) -> None:
+        """Empty every read model and rebuild it from the start of the log (stop other processors first)."""
+        self.store.empty()
+        self._retry_parked_at = 0.0
+        self.run(
+            threading.Event(),
+            batch_size=batch_size,
+            poll_timeout_ms=poll_timeout_ms,
+            until_caught_up=True,
+            progress=progress,
+        )
+
     def run(
-        self, stop: threading.Event, *, batch_size: int, poll_timeout_ms: int, until_caught_up: bool = False
+        self,
+        stop: threading.Event,
+        *,
+        batch_size: int,
+        poll_timeout_ms: int,
+        until_caught_up: bool = False,
+        progress: Callable[[int], None] | None = None,
     ) -> None:
         """Consume until `stop` is set; on a log or database fault, back off and resume from stored positions."""
         backoff = 0.5
@@ -248,14 +374,18 @@ class Processor:
                             report = self.handle(messages)
                             # The positions just written are already in memory: no second read of the database.
                             consumer.commit({m.partition: self._expected[m.partition] for m in messages})
+                            if progress is not None:
+                                progress(len(messages))
                             log.info(
                                 "batch accepted=%d rejected=%d duplicates=%d",
                                 report.accepted,
                                 report.rejected,
                                 report.duplicates,
                             )
-                        elif until_caught_up and self.caught_up():
-                            return
+                        else:
+                            self._idle()
+                            if until_caught_up and self.caught_up():
+                                return
                         backoff = 0.5
                         self.health.last_error = None
             except PositionConflict as exc:
@@ -280,5 +410,5 @@ def _redacted(raw: bytes) -> str:
 
 def _dead_letter_record(letter: dict[str, Any]) -> bytes:
     return json.dumps(
-        {key: (value.isoformat() if isinstance(value, datetime) else value) for key, value in letter.items()}
+        {key: (value.isoformat() if isinstance(value, date | datetime) else value) for key, value in letter.items()}
     ).encode()

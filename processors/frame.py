@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import pandas as pd
@@ -48,10 +49,10 @@ class Register:
         )
 
 
-Decoded = tuple[ev.StoredEvent, ev.Payload]
+Decoded = tuple[ev.StoredEvent, ev.Payload | None]  # None: the payload does not match its model
 
 
-def creates(event: ev.StoredEvent, payload: ev.Payload) -> Register:
+def creates(event: ev.StoredEvent, payload: ev.Payload | None) -> Register:
     """The identifiers one event creates."""
     made, org = Register(), event.org_id
     match payload:
@@ -92,7 +93,41 @@ def referenced(batch: Sequence[Decoded]) -> Register:
     return wanted
 
 
-def _row(event: ev.StoredEvent, payload: ev.Payload, known: Register) -> dict[str, Any]:
+def _required(type_: str) -> frozenset[str]:
+    model = ev.PAYLOADS[type_]
+    return frozenset(name for name, spec in model.model_fields.items() if spec.is_required())
+
+
+REQUIRED = {type_: _required(type_) for type_ in ev.PAYLOADS}
+HOURS_FIELDS = ("hours", "duration_hours")
+DAY_FIELDS = ("date", "decided_on")
+
+
+def _raw_columns(event: ev.StoredEvent) -> dict[str, Any]:
+    """What the stored payload says as it is, before its model reads it (for the single-event checks)."""
+    raw, known_type = event.payload, event.type in ev.PAYLOADS
+    given = set(raw) | (set(ev.PERSONAL_FIELDS.get(event.type, ())) if ev.SEALED in raw else set())
+    columns: dict[str, Any] = {
+        "known_type": known_type,
+        "required_present": REQUIRED[event.type] <= given if known_type else None,
+        "area": raw.get("area"),
+        "level": raw.get("level"),
+        "role": raw.get("role"),
+        "status": raw.get("status"),
+        "hours": next((raw[name] for name in HOURS_FIELDS if name in raw), None),
+    }
+    days = []
+    for name in DAY_FIELDS:
+        try:
+            days.append(date.fromisoformat(str(raw[name])))
+        except (KeyError, ValueError):
+            continue
+    if days:
+        columns["days_ahead"] = (max(days) - event.recorded_at.date()).days
+    return columns
+
+
+def _row(event: ev.StoredEvent, payload: ev.Payload | None, known: Register) -> dict[str, Any]:
     org = event.org_id
     row: dict[str, Any] = dict.fromkeys(FRAME_COLUMNS)
     row.update(
@@ -101,6 +136,7 @@ def _row(event: ev.StoredEvent, payload: ev.Payload, known: Register) -> dict[st
         org_id=org,
         lead_seconds=(event.occurred_at - event.recorded_at).total_seconds(),
         year=event.occurred_at.year,
+        **_raw_columns(event),
     )
     made = creates(event, payload)
     if not made.empty():
@@ -148,6 +184,9 @@ def quality_frame(batch: Sequence[Decoded], known: Register, rejected: frozenset
         if str(event.event_id) not in rejected:
             running.add(creates(event, payload))
     frame = pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
-    for column in ("lead_seconds", "year", "hours_beyond_activity"):
+    for column in ("lead_seconds", "year", "hours_beyond_activity", "hours", "days_ahead"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
-    return frame.astype({column: "object" for column in FRAME_COLUMNS if column.endswith(("_known", "_recorded"))})
+    flags = ("known_type", "required_present", "area", "level", "role", "status")
+    return frame.astype(
+        {column: "object" for column in FRAME_COLUMNS if column.endswith(("_known", "_recorded")) or column in flags}
+    )

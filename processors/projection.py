@@ -186,11 +186,9 @@ def _change_recorded(p: Projection, e: ev.StoredEvent, pl: ev.ChangeRecorded) ->
 
 
 def _status_changed(p: Projection, e: ev.StoredEvent, pl: ev.ChangeStatusChanged) -> None:
-    decided = pl.status in DECIDED_STATUSES
+    decided_on = (pl.decided_on or e.occurred_at.date()) if pl.status in DECIDED_STATUSES else None
     p.patch(
-        Change,
-        (e.org_id, pl.change_id),
-        {"status": pl.status.value, "status_note": pl.note, "decided_on": e.occurred_at.date() if decided else None},
+        Change, (e.org_id, pl.change_id), {"status": pl.status.value, "status_note": pl.note, "decided_on": decided_on}
     )
 
 

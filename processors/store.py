@@ -6,18 +6,23 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, and_, delete, func, select, tuple_, union, update
+from sqlalchemy import Connection, Date, Engine, Table, and_, delete, func, or_, select, tuple_, union, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel
 
+from impact import sealing
+from impact.eventlog import Message
 from impact.months import add_months
 from processors.frame import Register
 from processors.projection import Projection, primary_key
+from schemas.events import StoredEvent
 from schemas.readmodels import (
     OVERALL,
+    READ_MODELS,
     Activity,
     Attendance,
     Change,
@@ -26,6 +31,7 @@ from schemas.readmodels import (
     ContributionParticipant,
     DeadLetter,
     MonthlyMetric,
+    ParkedEvent,
     Participant,
     ProcessedEvent,
 )
@@ -49,13 +55,29 @@ def table(model: type[SQLModel]) -> Table:
 
 OFFSETS, PROCESSED, ACTIVITY = table(ConsumerOffset), table(ProcessedEvent), table(Activity)
 ATTENDANCE, CONTRIBUTION, CONTRIBUTORS = table(Attendance), table(Contribution), table(ContributionParticipant)
-METRIC = table(MonthlyMetric)
+METRIC, PARKED, DEAD = table(MonthlyMetric), table(ParkedEvent), table(DeadLetter)
+
+
+@dataclass
+class Effects:
+    """What a batch does besides folding rows: parking, erasure, corrections (all in its transaction)."""
+
+    parked: list[dict[str, Any]] = field(default_factory=list)  # events waiting for a reference (ParkedEvent rows)
+    unparked: list[str] = field(default_factory=list)  # event ids no longer waiting (settled, or parked again)
+    erased: list[tuple[str, str]] = field(default_factory=list)  # (org_id, participant_id) whose keys go
+    corrected: list[tuple[str, str, str]] = field(default_factory=list)  # (org_id, dead event id, corrected by)
 
 
 class ReadModelStore:
     def __init__(self, engine: Engine, group: str, topic: str) -> None:
         self.engine, self.group, self.topic = engine, group, topic
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    def empty(self) -> None:
+        """Delete every row of every read model, positions included, in one transaction."""
+        with self.engine.begin() as conn:
+            for model in reversed(READ_MODELS):
+                conn.execute(delete(table(model)))
 
     def positions(self, partitions: list[int]) -> dict[int, int]:
         """The stored next-offset of each partition (what a restarted consumer seeks to)."""
@@ -74,6 +96,31 @@ class ReadModelStore:
             for chunk in _chunks(list(event_ids)):
                 seen.update(conn.execute(select(PROCESSED.c.event_id).where(PROCESSED.c.event_id.in_(chunk))).scalars())
         return seen
+
+    def parked(self, limit: int) -> dict[str, tuple[Message, StoredEvent]]:
+        """The oldest waiting events (by place in the log), as messages again, by event id."""
+        p = PARKED.c
+        query = select(p.event_id, p.event_json, p.log_partition, p.log_offset).order_by(p.log_offset).limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return {
+            row.event_id: (
+                message := Message(self.topic, row.log_partition, row.log_offset, "", row.event_json.encode()),
+                StoredEvent.from_bytes(message.value),
+            )
+            for row in rows
+        }
+
+    def has_parked(self) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(PARKED.c.event_id).limit(1)).first() is not None
+
+    def keys(self, events: Sequence[StoredEvent]) -> dict[tuple[str, str], bytes | None]:
+        """The participants' keys that open the sealed registrations among `events`."""
+        if not any(event.type == sealing.REGISTERED for event in events):
+            return {}
+        with self.engine.connect() as conn:
+            return sealing.keys_for(conn, events)
 
     def known(self, wanted: Register) -> Register:
         """Which of the wanted identifiers the read models already hold."""
@@ -102,10 +149,11 @@ class ReadModelStore:
         self,
         *,
         projection: Projection,
-        accepted: Sequence[tuple[str, str]],
+        accepted: Sequence[dict[str, Any]],
         dead_letters: Sequence[dict[str, Any]],
         positions: dict[int, int],
         expected: dict[int, int],
+        effects: Effects | None = None,
     ) -> None:
         """Rows, processed event ids, dead letters and the new positions: all or nothing.
 
@@ -121,10 +169,25 @@ class ReadModelStore:
                 t = table(model)
                 matches = [t.c[name] == value for name, value in zip(primary_key(model), key, strict=True)]
                 conn.execute(update(t).where(*matches).values(**values))
-            self._ignore_existing(conn, ProcessedEvent, [{"event_id": e, "org_id": o} for e, o in accepted])
+            self._ignore_existing(conn, ProcessedEvent, list(accepted))
             self._ignore_existing(conn, DeadLetter, list(dead_letters))
-            for org_id, month in sorted(projection.months):
-                self._recompute_month(conn, org_id, month)
+            if effects is not None:
+                self._apply(conn, effects)
+            self._recompute_months(conn, projection.months)
+        if effects is not None and effects.erased and self.engine.dialect.name == "sqlite":
+            # Older copies of the erased rows' pages linger in the write-ahead log until a checkpoint.
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def _apply(self, conn: Connection, effects: Effects) -> None:
+        for chunk in _chunks(effects.unparked):
+            conn.execute(delete(PARKED).where(PARKED.c.event_id.in_(chunk)))
+        for chunk in _chunks(effects.parked):
+            conn.execute(PARKED.insert(), list(chunk))
+        sealing.destroy(conn, effects.erased)
+        for org_id, dead_id, by in effects.corrected:
+            mine = and_(DEAD.c.org_id == org_id, DEAD.c.event_id == dead_id, DEAD.c.resolved_by.is_(None))
+            conn.execute(update(DEAD).where(mine).values(resolved_by=by))
 
     def _advance(self, conn: Connection, positions: dict[int, int], expected: dict[int, int]) -> None:
         o = OFFSETS.c
@@ -159,41 +222,75 @@ class ReadModelStore:
         for chunk in _chunks(rows):
             conn.execute(self._insert(table(model)).on_conflict_do_nothing(), list(chunk))
 
-    def _recompute_month(self, conn: Connection, org_id: str, month: date) -> None:
-        """Rebuild one organisation-month of metrics from the facts (exact, and idempotent)."""
-        end = add_months(month, 1)
-        a, at, c, cp = ACTIVITY.c, ATTENDANCE.c, CONTRIBUTION.c, CONTRIBUTORS.c
-        figures: dict[str, dict[str, Any]] = defaultdict(dict)
+    def _recompute_months(self, conn: Connection, touched: set[tuple[str, date]]) -> None:
+        """Rebuild the touched organisation-months of metrics from the facts (exact, and idempotent).
 
-        activities = select(a.area, func.count()).where(a.org_id == org_id, a.held_on >= month, a.held_on < end)
-        for area, count in conn.execute(activities.group_by(a.area)):
-            figures[area]["activities"] = count
+        One query per figure and organisation covers all its touched months, so a replay, whose
+        batches span many months, costs a few statements a batch rather than a few per month.
+        """
+        months_of: dict[str, list[date]] = defaultdict(list)
+        for org_id, month in sorted(touched):
+            months_of[org_id].append(month)
+        for org_id, months in months_of.items():
+            rows = self._month_rows(conn, org_id, months)
+            conn.execute(delete(METRIC).where(METRIC.c.org_id == org_id, METRIC.c.month.in_(months)))
+            if rows:
+                conn.execute(METRIC.insert(), rows)
+
+    def _month_of(self, day: Any) -> Any:
+        if self.engine.dialect.name == "postgresql":
+            return func.cast(func.date_trunc("month", day), Date)
+        return func.date(day, "start of month")
+
+    def _month_rows(self, conn: Connection, org_id: str, months: list[date]) -> list[dict[str, Any]]:
+        a, at, c, cp = ACTIVITY.c, ATTENDANCE.c, CONTRIBUTION.c, CONTRIBUTORS.c
+
+        def within(day: Any) -> Any:
+            return or_(*(and_(day >= month, day < add_months(month, 1)) for month in months))
+
+        figures: dict[tuple[date, str], dict[str, Any]] = defaultdict(dict)
+
+        def month(value: Any) -> date:  # SQLite gives the month as text
+            return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+        held = self._month_of(a.held_on)
+        activities = select(held, a.area, func.count()).where(a.org_id == org_id, within(a.held_on))
+        for first, area, count in conn.execute(activities.group_by(held, a.area)):
+            figures[(month(first), area)]["activities"] = count
 
         joined = and_(at.org_id == a.org_id, at.activity_id == a.activity_id)
-        in_month = and_(at.org_id == org_id, at.attended_on >= month, at.attended_on < end)
-        attendances = select(a.area, func.count(), func.sum(at.hours)).select_from(ATTENDANCE.join(ACTIVITY, joined))
-        for area, count, hours in conn.execute(attendances.where(in_month).group_by(a.area)):
-            figures[area]["attendances"] = count
-            figures[area]["involvement_hours"] = float(hours or 0)
+        attended = self._month_of(at.attended_on)
+        in_months = and_(at.org_id == org_id, within(at.attended_on))
+        attendances = select(attended, a.area, func.count(), func.sum(at.hours)).select_from(
+            ATTENDANCE.join(ACTIVITY, joined)
+        )
+        for first, area, count, hours in conn.execute(attendances.where(in_months).group_by(attended, a.area)):
+            figures[(month(first), area)].update(attendances=count, involvement_hours=float(hours or 0))
 
-        contributed = and_(c.org_id == org_id, c.made_on >= month, c.made_on < end)
-        for area, count in conn.execute(select(c.area, func.count()).where(contributed).group_by(c.area)):
-            figures[area]["contributions"] = count
+        made = self._month_of(c.made_on)
+        contributed = and_(c.org_id == org_id, within(c.made_on))
+        for first, area, count in conn.execute(
+            select(made, c.area, func.count()).where(contributed).group_by(made, c.area)
+        ):
+            figures[(month(first), area)]["contributions"] = count
 
         involved = union(
-            select(a.area.label("area"), at.participant_id.label("pid"))
+            select(attended.label("month"), a.area.label("area"), at.participant_id.label("pid"))
             .select_from(ATTENDANCE.join(ACTIVITY, joined))
-            .where(in_month),
-            select(c.area.label("area"), cp.participant_id.label("pid"))
+            .where(in_months),
+            select(made.label("month"), c.area.label("area"), cp.participant_id.label("pid"))
             .select_from(
                 CONTRIBUTION.join(CONTRIBUTORS, and_(cp.org_id == c.org_id, cp.contribution_id == c.contribution_id))
             )
             .where(contributed),
         ).subquery()
-        by_area = select(involved.c.area, func.count(func.distinct(involved.c.pid))).group_by(involved.c.area)
-        for area, count in conn.execute(by_area):
-            figures[area]["participants_involved"] = count
-        overall_people = conn.execute(select(func.count(func.distinct(involved.c.pid)))).scalar_one()
+        people: dict[date, set[str]] = defaultdict(set)
+        by_area: dict[tuple[date, str], set[str]] = defaultdict(set)
+        for first, area, pid in conn.execute(select(involved.c.month, involved.c.area, involved.c.pid)):
+            people[month(first)].add(pid)
+            by_area[(month(first), area)].add(pid)
+        for key, pids in by_area.items():
+            figures[key]["participants_involved"] = len(pids)
 
         zero: dict[str, Any] = {
             "participants_involved": 0,
@@ -202,19 +299,13 @@ class ReadModelStore:
             "involvement_hours": 0.0,
             "contributions": 0,
         }
-        rows = [{**zero, "org_id": org_id, "month": month, "area": area, **values} for area, values in figures.items()]
-        if rows:
-            totals = {name: sum(row[name] for row in rows) for name in zero if name != "participants_involved"}
-            rows.append(
-                {
-                    **zero,
-                    **totals,
-                    "org_id": org_id,
-                    "month": month,
-                    "area": OVERALL,
-                    "participants_involved": overall_people,
-                }
-            )
-        conn.execute(delete(METRIC).where(METRIC.c.org_id == org_id, METRIC.c.month == month))
-        if rows:
-            conn.execute(METRIC.insert(), rows)
+        rows = [
+            {**zero, "org_id": org_id, "month": first, "area": area, **values}
+            for (first, area), values in sorted(figures.items())
+        ]
+        for first in sorted({row["month"] for row in rows}):
+            same = [row for row in rows if row["month"] == first]
+            totals = {name: sum(row[name] for row in same) for name in zero if name != "participants_involved"}
+            overall = {**zero, **totals, "participants_involved": len(people[first])}
+            rows.append({**overall, "org_id": org_id, "month": first, "area": OVERALL})
+        return rows

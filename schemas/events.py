@@ -222,9 +222,12 @@ class ChangeRecorded(Payload):
 
 
 class ChangeStatusChanged(Payload):
+    """Version 2 adds `decided_on`: the day of the decision, which may be earlier than the day it is recorded."""
+
     change_id: Identifier
     status: ChangeStatus
     note: Note | None = None  # type: ignore[valid-type]
+    decided_on: PastDay | None = Field(default=None, description="Version 2: the day it was decided.")
 
     @model_validator(mode="after")
     def _declined_explained(self) -> Self:
@@ -262,6 +265,9 @@ class Envelope(BaseModel):
     schema_version: Literal[1] = 1
     org_id: OrgId
     occurred_at: PastInstant
+    corrects: uuid.UUID | None = Field(
+        default=None, description="The event_id of a rejected (dead-lettered) event that this one corrects."
+    )
 
 
 class ParticipantRegisteredEvent(Envelope):
@@ -300,8 +306,22 @@ class ChangeRecordedEvent(Envelope):
 
 
 class ChangeStatusChangedEvent(Envelope):
+    """Version 1 takes the decision's day from `occurred_at`; version 2 names it in `decided_on`."""
+
     type: Literal["change.status_changed"]
+    schema_version: Literal[1, 2] = 1  # type: ignore[assignment]
     payload: ChangeStatusChanged
+
+    @model_validator(mode="after")
+    def _decision_day(self) -> Self:
+        decided, day = self.payload.status != ChangeStatus.proposed, self.payload.decided_on
+        if self.schema_version == 1 and day is not None:
+            raise ValueError("decided_on needs schema_version 2")
+        if self.schema_version == 2 and decided and day is None:
+            raise ValueError(f"a change that is '{self.payload.status}' needs decided_on")
+        if self.schema_version == 2 and not decided and day is not None:
+            raise ValueError("a proposed change has no decided_on yet")
+        return self
 
 
 class FeedbackSentEvent(Envelope):
@@ -340,11 +360,14 @@ class StoredEvent(BaseModel):
     recorded_at: AwareDatetime
     recorded_by: str
     payload: dict[str, Any]
+    corrects: uuid.UUID | None = None
 
     @classmethod
     def accept(cls, event: Envelope, *, recorded_by: str, recorded_at: datetime | None = None) -> StoredEvent:
         """Stamp a validated client event with the server's fields."""
         data = event.model_dump(mode="json")
+        for name in ADDED_IN.get((data["type"], data["schema_version"]), ()):
+            data["payload"].pop(name, None)  # the log keeps an old version's event in that version's shape
         return cls(
             **data,
             recorded_at=recorded_at or datetime.now(UTC),
@@ -352,15 +375,24 @@ class StoredEvent(BaseModel):
         )
 
     def to_bytes(self) -> bytes:
-        return self.model_dump_json().encode()
+        return self.model_dump_json(exclude={"corrects"} if self.corrects is None else None).encode()
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> StoredEvent:
         return cls.model_validate_json(raw)
 
-    def typed_payload(self) -> Payload:
-        """The payload as its model (re-validated; the log may hold events from any producer)."""
-        return PAYLOADS[self.type].model_validate(self.payload)
+    def typed_payload(self, payload: dict[str, Any] | None = None) -> Payload:
+        """The payload (or an opened copy of it) upcast to the latest version and re-validated as its model.
+
+        The log may hold events of every version ever accepted, from any producer: each is read as the
+        latest version, so the folds only ever see one shape.
+        """
+        document, version = self.payload if payload is None else payload, self.schema_version
+        while (self.type, version) in UPCASTERS:
+            document, version = UPCASTERS[(self.type, version)](self, document), version + 1
+        if version != LATEST_VERSION.get(self.type, 1):
+            raise ValueError(f"schema_version {self.schema_version} of {self.type} is unknown")
+        return PAYLOADS[self.type].model_validate(document)
 
 
 def error_path(loc: tuple[int | str, ...]) -> str:
@@ -391,10 +423,23 @@ def event_json_schema() -> dict[str, Any]:
     }
 
 
+def _status_changed_v1_to_v2(event: StoredEvent, payload: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 recorded the decision when it happened: its day is the day of `occurred_at`."""
+    decided = payload.get("status") != ChangeStatus.proposed.value
+    return {**payload, "decided_on": event.occurred_at.date().isoformat() if decided else None}
+
+
+# (type, version) -> a function from that version's payload to the next version's.
+UPCASTERS: dict[tuple[str, int], Any] = {("change.status_changed", 1): _status_changed_v1_to_v2}
+LATEST_VERSION: dict[str, int] = {"change.status_changed": 2}  # every other type is at version 1
+ADDED_IN: dict[tuple[str, int], tuple[str, ...]] = {("change.status_changed", 1): ("decided_on",)}  # later fields
+
+
 # Personal data lives only in the participant register: copies of an event elsewhere (dead letters)
 # carry these fields withheld, and point at the event's place in the log instead.
 PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {"participant.registered": ("display_name", "contact", "demographics")}
 WITHHELD = "[withheld: personal data]"
+SEALED = "sealed"  # in the log, a registration's personal fields are encrypted under this key (impact.sealing)
 
 
 def without_personal_data(document: dict[str, Any]) -> dict[str, Any]:
@@ -403,4 +448,5 @@ def without_personal_data(document: dict[str, Any]) -> dict[str, Any]:
     fields = PERSONAL_FIELDS.get(str(document.get("type")), ())
     if not isinstance(payload, dict) or not fields:
         return document
-    return {**document, "payload": {k: (WITHHELD if k in fields else v) for k, v in payload.items()}}
+    kept = {k: v for k, v in payload.items() if k not in fields and k != SEALED}
+    return {**document, "payload": {**kept, **dict.fromkeys(fields, WITHHELD)}}

@@ -1,19 +1,21 @@
 """The data-quality suite, declared as data: what the processors check on every micro-batch.
 
-The schema models already reject malformed events at the door. These expectations catch what a
-single event cannot show on its own: facts that contradict the clock, each other, or the register.
-Each expectation names a column of the batch frame (built by processors.frame) and carries the
-sentence a staff member sees on the dead letter. Columns that do not apply to an event are null,
-and Great Expectations skips nulls.
+The schema models already reject malformed events at the door; the first expectations check the same
+on every event read from the log, whoever put it there. The rest catch what a single event cannot
+show on its own: facts that contradict the clock, each other, or the register. Each expectation
+names a column of the batch frame (built by processors.frame) and carries the sentence a staff
+member sees on the dead letter. Columns that do not apply to an event are null, and Great
+Expectations skips nulls.
 """
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.events import CLOCK_SKEW
+from schemas.events import CLOCK_SKEW, MAX_HOURS
+from schemas.vocab import Area, ChangeStatus, Level, ParticipantRole
 
 SUITE_NAME = "involvement_events"
-SUITE_VERSION = 1
+SUITE_VERSION = 2  # 2: the single-event checks (type, required fields, vocabularies, hours, dates)
 EARLIEST_YEAR = 2000  # older dates are almost always typing slips ("0225" for "2025")
 
 
@@ -26,6 +28,50 @@ class Expectation:
 
 
 EXPECTATIONS: tuple[Expectation, ...] = (
+    # What one event shows on its own. Ingest checks the same at the door; these catch what reaches the
+    # log another way (another producer on the topic, an old client, a hand-made fix).
+    Expectation(
+        "known_type",
+        "ExpectColumnValuesToBeInSet",
+        {"column": "known_type", "value_set": [True]},
+        "This kind of record is not one the system knows; check the record type.",
+    ),
+    Expectation(
+        "required_fields",
+        "ExpectColumnValuesToBeInSet",
+        {"column": "required_present", "value_set": [True]},
+        "A field this kind of record needs is missing; fill in every required field.",
+    ),
+    Expectation(
+        "area_in_vocabulary",
+        "ExpectColumnValuesToBeInSet",
+        {"column": "area", "value_set": [area.value for area in Area]},
+        "The area is not one of the sixteen activity areas; choose one of them.",
+    ),
+    Expectation(
+        "level_in_vocabulary",
+        "ExpectColumnValuesToBeInSet",
+        {"column": "level", "value_set": [level.value for level in Level]},
+        "The level of involvement must be consultation, co-production or user-led.",
+    ),
+    Expectation(
+        "role_in_vocabulary",
+        "ExpectColumnValuesToBeInSet",
+        {"column": "role", "value_set": [role.value for role in ParticipantRole]},
+        "The person's role must be service user, patient, carer or other.",
+    ),
+    Expectation(
+        "status_in_vocabulary",
+        "ExpectColumnValuesToBeInSet",
+        {"column": "status", "value_set": [status.value for status in ChangeStatus]},
+        "The status of a change must be proposed, agreed, implemented or declined.",
+    ),
+    Expectation(
+        "hours_in_range",
+        "ExpectColumnValuesToBeBetween",
+        {"column": "hours", "min_value": 0, "max_value": MAX_HOURS, "strict_min": True},
+        f"The hours must be more than 0 and at most {MAX_HOURS:g}.",
+    ),
     Expectation(
         "not_already_recorded",
         "ExpectColumnValuesToBeInSet",
@@ -63,6 +109,12 @@ EXPECTATIONS: tuple[Expectation, ...] = (
         "The date it happened is later than the moment it was recorded; check the date.",
     ),
     Expectation(
+        "dates_not_ahead",
+        "ExpectColumnValuesToBeBetween",
+        {"column": "days_ahead", "max_value": 1},
+        "A date in this record is after the day it was recorded; check the date.",
+    ),
+    Expectation(
         "plausible_year",
         "ExpectColumnValuesToBeBetween",
         {"column": "year", "min_value": EARLIEST_YEAR},
@@ -76,10 +128,21 @@ EXPECTATIONS: tuple[Expectation, ...] = (
     ),
 )
 
+# Failures that may only mean the event arrived before the one it refers to: such an event waits.
+WAIT_FOR = frozenset({"participant_registered", "activity_recorded", "contributions_recorded", "change_recorded"})
+
 FRAME_COLUMNS: tuple[str, ...] = (
     "event_id",
     "type",
     "org_id",
+    "known_type",
+    "required_present",
+    "area",
+    "level",
+    "role",
+    "status",
+    "hours",
+    "days_ahead",
     "lead_seconds",
     "year",
     "hours_beyond_activity",

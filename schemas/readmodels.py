@@ -6,6 +6,7 @@ carries `participant_id`. Every row belongs to one organisation (`org_id` leads 
 
 from datetime import date, datetime
 
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 OVERALL = "all"  # the `area` of a monthly metric row that covers every area
@@ -31,41 +32,54 @@ class Participant(SQLModel, table=True):
 
 
 class Activity(SQLModel, table=True):
+    __table_args__ = (Index("ix_activity_org_day", "org_id", "held_on"),)
+
     org_id: str = Field(primary_key=True, max_length=40)
     activity_id: str = Field(primary_key=True, max_length=64)
     title: str = Field(max_length=200)
     area: str = Field(max_length=20)
     level: str = Field(max_length=20)
-    held_on: date = Field(index=True)
+    held_on: date
     duration_hours: float
 
 
 class Attendance(SQLModel, table=True):
+    __table_args__ = (
+        Index("ix_attendance_org_day", "org_id", "attended_on"),
+        Index("ix_attendance_org_participant", "org_id", "participant_id"),
+    )
+
     event_id: str = Field(primary_key=True, max_length=36)
-    org_id: str = Field(index=True, max_length=40)
+    org_id: str = Field(max_length=40)
     activity_id: str = Field(max_length=64)
     participant_id: str = Field(max_length=64)
     hours: float
     session_role: str = Field(max_length=20)
-    attended_on: date = Field(index=True)
+    attended_on: date
 
 
 class Contribution(SQLModel, table=True):
+    __table_args__ = (Index("ix_contribution_org_day", "org_id", "made_on"),)
+
     org_id: str = Field(primary_key=True, max_length=40)
     contribution_id: str = Field(primary_key=True, max_length=64)
     activity_id: str | None = Field(default=None, max_length=64)
     area: str = Field(max_length=20)
     text: str = Field(max_length=4000)
-    made_on: date = Field(index=True)
+    made_on: date
 
 
 class ContributionParticipant(SQLModel, table=True):
+    __table_args__ = (Index("ix_contributionparticipant_org_participant", "org_id", "participant_id"),)
+
     org_id: str = Field(primary_key=True, max_length=40)
     contribution_id: str = Field(primary_key=True, max_length=64)
     participant_id: str = Field(primary_key=True, max_length=64)
 
 
 class Change(SQLModel, table=True):
+    __table_args__ = (Index("ix_change_org_decided", "org_id", "decided_on"),)
+
     org_id: str = Field(primary_key=True, max_length=40)
     change_id: str = Field(primary_key=True, max_length=64)
     area: str = Field(max_length=20)
@@ -74,7 +88,7 @@ class Change(SQLModel, table=True):
     status: str = Field(max_length=20)
     status_note: str | None = Field(default=None, max_length=2000)
     recorded_on: date
-    decided_on: date | None = Field(default=None, index=True)
+    decided_on: date | None = None
 
 
 class ChangeLink(SQLModel, table=True):
@@ -113,6 +127,8 @@ class MonthlyMetric(SQLModel, table=True):
 class DeadLetter(SQLModel, table=True):
     """An event the processors could not accept, with the reason a staff member can act on."""
 
+    __table_args__ = (Index("ix_deadletter_org_day", "org_id", "recorded_on"),)
+
     event_id: str = Field(primary_key=True, max_length=36)
     org_id: str = Field(index=True, max_length=40)
     type: str = Field(max_length=40)
@@ -121,14 +137,35 @@ class DeadLetter(SQLModel, table=True):
     event_json: str
     log_partition: int
     log_offset: int
+    recorded_on: date | None = None  # when ingest accepted it (None: unreadable)
     dead_at: datetime
+    resolved_by: str | None = Field(default=None, max_length=36)  # the event that corrected or superseded it
+
+
+class ParkedEvent(SQLModel, table=True):
+    """An event waiting for a reference that may still arrive (producers' order is not guaranteed).
+
+    Retried after every batch; dead-lettered once the log has moved on past its deadline.
+    """
+
+    event_id: str = Field(primary_key=True, max_length=36)
+    org_id: str = Field(max_length=40)
+    event_json: str  # the event as stored in the log (personal fields sealed)
+    log_partition: int
+    log_offset: int
+    deadline: datetime  # recorded_at + the reference wait
+    expectation: str = Field(max_length=120)  # what it is waiting for
 
 
 class ProcessedEvent(SQLModel, table=True):
     """Every event folded into the read models: a redelivered or retried event_id is a no-op."""
 
+    __table_args__ = (Index("ix_processedevent_org_day", "org_id", "recorded_on"),)
+
     event_id: str = Field(primary_key=True, max_length=36)
     org_id: str = Field(max_length=40)
+    type: str = Field(default="", max_length=40)
+    recorded_on: date | None = Field(default=None)
 
 
 class ConsumerOffset(SQLModel, table=True):
@@ -138,3 +175,22 @@ class ConsumerOffset(SQLModel, table=True):
     topic: str = Field(primary_key=True, max_length=200)
     partition: int = Field(primary_key=True)
     next_offset: int
+
+
+# Everything the processors build from the log, and so everything a replay empties and rebuilds.
+# (Accounts, ingest receipts and the participants' keys are not built from the log: a replay keeps them.)
+READ_MODELS: tuple[type[SQLModel], ...] = (
+    Participant,
+    Activity,
+    Attendance,
+    Contribution,
+    ContributionParticipant,
+    Change,
+    ChangeLink,
+    Feedback,
+    MonthlyMetric,
+    DeadLetter,
+    ParkedEvent,
+    ProcessedEvent,
+    ConsumerOffset,
+)

@@ -177,6 +177,7 @@ def log_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[st
             "dead_letter_topic": f"dead-{suffix}",
             "consumer_group": f"group-{suffix}",
             "poll_timeout_ms": 200,
+            "reference_wait_seconds": 0,  # a missing reference is dead-lettered at once, unless a test waits
         }
         if kind == "kafka":
             values.update(event_log=LogBackend.kafka, kafka_bootstrap=request.getfixturevalue("kafka_bootstrap"))

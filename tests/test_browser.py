@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,7 @@ class Stack:
     event_log: EventLog
     gate: QualityGate
     ingest: str
+    rejected: set[str] = field(default_factory=set)  # dead letters made on purpose (`reject`)
 
     def organisation(self, org_id: str) -> dict[str, str]:
         """A new organisation with one account per role: {"staff": e-mail, "leadership": ..., "admin": ...}."""
@@ -86,8 +87,19 @@ class Stack:
         """Run the processor until it has caught up; nothing the pages recorded may be rejected."""
         process_all(self.settings, self.engine, self.gate)
         with Session(self.engine) as session:
-            rejected = session.exec(select(DeadLetter)).all()
+            rejected = [d for d in session.exec(select(DeadLetter)).all() if d.event_id not in self.rejected]
         assert rejected == [], f"events were rejected: {[(d.event_id, d.reason) for d in rejected]}"
+
+    def reject(self, org_id: str, event_id: str, event: tuple[str, dict[str, Any]]) -> None:
+        """Record an event the processor refuses, as `event_id`, and process it: a record that needs attention."""
+        type_, payload = event
+        raw = {"event_id": event_id, "type": type_, "org_id": org_id, "occurred_at": datetime.now(UTC).isoformat()}
+        envelope = EVENT_ADAPTER.validate_python(raw | {"payload": payload})
+        record(self.event_log, self.settings.topic, [envelope], recorded_by="test:seed", engine=self.engine)
+        self.rejected.add(event_id)
+        process_all(self.settings, self.engine, self.gate)
+        with Session(self.engine) as session:
+            assert session.get(DeadLetter, event_id) is not None, "the event was refused"
 
 
 @pytest.fixture(scope="module")
@@ -757,6 +769,38 @@ def test_signing_out_of_the_dashboard(stack: Stack, page: Page, dashboard_url: s
     expect(heading(page)).to_have_text("Sign in")
 
 
+# --- 7. Records that need attention: corrected and sent again ----------------------------------
+
+A11Y_REJECTED, FIX_REJECTED = "0f6b1c3e-5a8d-4e2f-9b7c-1d2e3f4a5b6c", "6a1e2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b"
+
+
+def test_a_record_that_needs_attention_is_corrected_and_sent_again(stack: Stack, page: Page) -> None:
+    accounts = stack.organisation("fix-org")
+    one_of_each(stack, "fix-org")
+    stack.seed("fix-org", registered("p-lee", "Lee Example"))
+    stack.process()
+    stack.reject("fix-org", FIX_REJECTED, attended("a-panel", "p-lee", hours=3))  # longer than the panel
+    sign_in(page, stack.ingest, accounts["staff"])
+    page.get_by_role("navigation").get_by_role("link", name=re.compile("^Needs attention")).click()
+    expect(heading(page)).to_have_text("Records that need attention")
+    page.get_by_role("link", name=re.compile("^Correct it")).click()
+    expect(heading(page)).to_have_text("Correct this attendance")
+    hours = page.get_by_label("Hours", exact=True)
+    expect(hours).to_have_value("3")
+    hours.fill("lots")
+    press(page, "Send the correction")
+    expect_problems(page, "hours")
+    expect(hours).to_have_value("lots")
+    hours.fill("1")
+    press(page, "Send the correction")
+    expect(notice(page, "Correction sent")).to_be_focused()
+    stack.process()
+    visit(page, f"{stack.ingest}/staff/problems/")
+    expect(page.locator("main")).to_contain_text("Nothing needs attention")
+    visit(page, f"{stack.ingest}/staff/activities/a-panel")
+    expect(page.locator("main")).to_contain_text("Lee Example (attendee, 1 hours)")
+
+
 # --- 3. Accessibility (axe-core, WCAG 2.0/2.1/2.2 A and AA) of every page -----------------------
 
 
@@ -802,6 +846,11 @@ def consent_errors(page: Page) -> None:
     press(page, "Save consent")
 
 
+def correction_errors(page: Page) -> None:
+    page.get_by_label("Hours", exact=True).fill("lots")
+    press(page, "Send the correction")
+
+
 def import_errors(page: Page) -> None:
     """A file with bad rows: the summary and the list of every problem with its line."""
     bad = b"participant_id,display_name,role\np-new,Someone,astronaut\np-sam,,carer\n"
@@ -828,6 +877,8 @@ SCREENS = (
     Screen("change-form", "/staff/changes/new", show_errors=change_errors),
     Screen("status-form", "/staff/changes/ch-agenda/status", show_errors=status_errors),
     Screen("import", "/staff/import/", show_errors=import_errors),
+    Screen("problems", "/staff/problems/"),
+    Screen("problem-correct", f"/staff/problems/{A11Y_REJECTED}", show_errors=correction_errors),
     Screen("admin", "/admin/", role="admin"),
     Screen("admin-account-form", "/admin/accounts/new", role="admin", show_errors=just_press("Create account")),
     Screen("admin-token-form", "/admin/tokens/new", role="admin", show_errors=just_press("Issue token")),
@@ -864,6 +915,7 @@ class SignedIn:
             session.add(organisation)
             session.commit()
         one_of_each(stack, "a11y-org")
+        stack.reject("a11y-org", A11Y_REJECTED, attended("a-panel", "p-sam", hours=3))  # for the problem pages
         self.states: dict[tuple[str, str], dict[str, Any]] = {}
 
     def base(self, app: str) -> str:

@@ -8,6 +8,7 @@ route cannot slip through unexamined.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,6 +35,7 @@ from schemas.readmodels import (
     ChangeLink,
     Contribution,
     ContributionParticipant,
+    DeadLetter,
     MonthlyMetric,
     Participant,
 )
@@ -45,12 +47,29 @@ SECRET = "THEIRS-SECRET"  # in every text of the other organisation, so any leak
 DAY = (datetime.now(UTC) - timedelta(days=3)).date()
 
 # What each route argument names, and so how the test fills it in with the other organisation's record.
-ORG_RECORDS = {"participant_id", "activity_id", "change_id", "account_id", "token_id"}
+ORG_RECORDS = {"participant_id", "activity_id", "change_id", "account_id", "token_id", "event_id"}
 NOT_ORG_DATA = {"filename", "kind"}  # static files; import template kinds
+
+
+def _letter_id(org: str) -> str:
+    """The event_id of the organisation's one dead letter (a record that needs attention)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"dead-letter/{org}"))
 
 
 def _records(org: str, text: str) -> list[Any]:
     return [
+        DeadLetter(
+            event_id=_letter_id(org),
+            org_id=org,
+            type="session.attended",
+            expectation="participant_registered",
+            reason=f"{text} reason",
+            event_json=f'{{"type": "session.attended", "payload": {{"participant_id": "{text}"}}}}',
+            log_partition=0,
+            log_offset=0,
+            recorded_on=DAY,
+            dead_at=datetime.now(UTC),
+        ),
         Participant(
             org_id=org,
             participant_id="p-1",
@@ -121,6 +140,7 @@ def world(log_settings: Callable[[str], Settings], engine: Engine) -> tuple[Flas
             "change_id": f"ch-{THEIRS}",
             "account_id": their_admin.id,
             "token_id": their_token.id,
+            "event_id": _letter_id(THEIRS),
             "kind": "participants",
         }
     settings = log_settings("embedded")
@@ -230,7 +250,13 @@ def test_every_form_refuses_a_post_without_its_csrf_token(
     """Cross-site request forgery: every POST route but the token-authenticated API needs the form's token."""
     app, settings, _theirs = world
     client = _ours_signed_in(app)
-    ours = {"participant_id": "p-1", "activity_id": f"a-{OURS}", "change_id": f"ch-{OURS}", "kind": "participants"}
+    ours = {
+        "participant_id": "p-1",
+        "activity_id": f"a-{OURS}",
+        "change_id": f"ch-{OURS}",
+        "event_id": _letter_id(OURS),
+        "kind": "participants",
+    }
     with Session(engine) as session:
         ours["account_id"] = (
             session.exec(select(StaffAccount).where(StaffAccount.email == f"staff@{OURS}.example.org")).one().id

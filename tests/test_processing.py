@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,14 +11,14 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from impact.eventlog import open_event_log
+from impact.eventlog import Record, open_event_log
 from impact.recording import record
 from impact.settings import Settings
 from processors.consumer import Processor
 from processors.quality import QualityGate
 from processors.store import PositionConflict
-from schemas.events import EVENT_ADAPTER
-from schemas.readmodels import OVERALL, Change, DeadLetter, MonthlyMetric, Participant
+from schemas.events import EVENT_ADAPTER, StoredEvent
+from schemas.readmodels import OVERALL, Activity, Change, DeadLetter, MonthlyMetric, Participant
 from tests.conftest import process_all
 from tests.test_crash_safety import snapshot
 
@@ -187,3 +188,35 @@ def test_a_second_processor_on_the_same_group_cannot_apply_a_batch_twice(
             with pytest.raises(PositionConflict):
                 second.handle(batch_two)
     assert snapshot(engine) == before
+
+
+@pytest.mark.parametrize("log_kind", ["embedded", "kafka"])
+def test_events_another_producer_put_in_the_log_are_checked_by_the_suite(
+    log_kind: str, log_settings: Callable[[str], Settings], engine_factory: Callable[[str], Engine], gate: QualityGate
+) -> None:
+    """Ingest is not the only way into the log: the suite checks each event's own fields as well."""
+    settings = log_settings(log_kind)
+    good = StoredEvent.accept(awkward_log()[2], recorded_by="test")  # activity a1, research
+    bad: list[tuple[dict[str, Any], str]] = [
+        ({**good.payload, "activity_id": "a2", "area": "gardening"}, "area_in_vocabulary"),
+        ({"activity_id": "a3", "title": "Panel"}, "required_fields"),
+        ({**good.payload, "activity_id": "a4", "duration_hours": 25}, "hours_in_range"),
+        ({**good.payload, "activity_id": "a5", "title": "x" * 201}, "schema"),  # the model's own limits
+    ]
+    events = [good] + [good.model_copy(update={"event_id": uuid.uuid4(), "payload": p}) for p, _ in bad]
+    with open_event_log(settings) as event_log:
+        event_log.append(settings.topic, [Record(e.org_id, e.to_bytes()) for e in events])
+    engine = engine_factory("postgres" if log_kind == "kafka" else "sqlite")
+    process_all(settings, engine, gate, batch_size=500)
+    with Session(engine) as session:
+        letters = {letter.event_id: letter for letter in session.exec(select(DeadLetter)).all()}
+        activities = [a.activity_id for a in session.exec(select(Activity)).all()]
+    assert activities == ["a1"]
+    assert {eid: letter.expectation for eid, letter in letters.items()} == {
+        str(e.event_id): name for e, (_, name) in zip(events[1:], bad, strict=True)
+    }
+    assert (
+        letters[str(events[1].event_id)].reason
+        == "The area is not one of the sixteen activity areas; choose one of them."
+    )
+    assert "title" in letters[str(events[4].event_id)].reason

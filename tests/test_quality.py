@@ -73,8 +73,8 @@ def known(*, participants: tuple[str, ...] = (), activities: dict[str, Any] | No
 
 
 def facts(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Each row's non-null columns, apart from those every event has."""
-    always = {"event_id", "type", "org_id", "lead_seconds", "year"}
+    """Each row's non-null columns about the register, apart from those every event has."""
+    always = {"event_id", "type", "org_id", "lead_seconds", "year", *RAW}
     return [
         {
             k: v
@@ -167,6 +167,58 @@ def test_quality_frame(batch: list[Any], register: Register, expected: list[dict
     assert list(frame["event_id"]) == [str(event.event_id) for event, _ in batch]
 
 
+RAW = ("known_type", "required_present", "area", "level", "role", "status", "hours", "days_ahead")
+
+
+def raw(type_: str, payload: dict[str, Any], eid: int | None = None, recorded_at: datetime = WHEN) -> Any:
+    """An event as another producer might have put it in the log: its payload never checked by a model."""
+    event = ev.StoredEvent(
+        event_id=uuid.UUID(E[eid]) if eid is not None else uuid.uuid4(),
+        type=type_,
+        schema_version=1,
+        org_id=ORG,
+        occurred_at=WHEN,
+        recorded_at=recorded_at,
+        recorded_by="another-producer",
+        payload=payload,
+    )
+    return event, None
+
+
+NAN = float("nan")
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        (reg("p-1"), (True, True, None, None, "carer", None, NAN, NAN)),
+        (held(day="2026-03-15"), (True, True, "research", "consultation", None, None, 2.0, 1.0)),
+        (attended(hours=1.5), (True, True, None, None, None, None, 1.5, NAN)),
+        (status(), (True, True, None, None, None, "agreed", NAN, NAN)),
+        (
+            raw("activity.held", {"activity_id": "a", "area": "gardening", "level": "top", "date": "2026-03-20"}),
+            (True, False, "gardening", "top", None, None, NAN, 6.0),
+        ),
+        (
+            raw("session.attended", {"activity_id": "a", "participant_id": "p", "hours": 30}),
+            (True, True, None, None, None, None, 30.0, NAN),
+        ),
+        (raw("participant.renamed", {"participant_id": "p"}), (False, None, None, None, None, None, NAN, NAN)),
+        (
+            raw("participant.registered", {"participant_id": "p", "role": "carer", "sealed": {"A256GCM": "..."}}),
+            (True, True, None, None, "carer", None, NAN, NAN),
+        ),
+    ],
+    ids=["registered", "held-tomorrow", "attended", "status", "bad-activity", "long-session", "unknown-type", "sealed"],
+)
+def test_single_event_columns(event: Any, expected: tuple[Any, ...]) -> None:
+    row = quality_frame([event], Register()).iloc[0]
+    got = tuple(row[column] for column in RAW)
+    assert [("nan" if isinstance(v, float) and math.isnan(v) else v) for v in got] == [
+        ("nan" if isinstance(v, float) and math.isnan(v) else v) for v in expected
+    ]
+
+
 def test_clock_columns() -> None:
     batch = [attended(recorded_at=WHEN - timedelta(minutes=10)), held(day="1999-12-31"), reg("p-1")]
     frame = quality_frame(batch, Register())
@@ -243,6 +295,31 @@ GATES = [
         known(participants=("p-1", "p-2")),
         {2: "hours_within_activity"},
         id="beyond",
+    ),
+    pytest.param(
+        [
+            raw("participant.renamed", {"participant_id": "p-1"}, 1),
+            raw("activity.held", {"activity_id": "a-1", "area": "research", "level": "consultation"}, 2),
+            raw("activity.held", {**held()[0].payload, "activity_id": "a-2", "area": "gardening"}, 3),
+            raw("activity.held", {**held()[0].payload, "activity_id": "a-3", "level": "top-down"}, 4),
+            raw("participant.registered", {"participant_id": "p-2", "display_name": "B", "role": "boss"}, 5),
+            raw("change.status_changed", {"change_id": "ch-1", "status": "shelved"}, 6),
+            raw("session.attended", {"activity_id": "a-1", "participant_id": "p-1", "hours": 0}, 7),
+            raw("activity.held", {**held()[0].payload, "activity_id": "a-4", "date": "2026-03-16"}, 8),
+            raw("activity.held", {**held()[0].payload, "activity_id": "a-5", "date": "2026-03-15"}, 9),
+        ],
+        P1_A1,
+        {
+            1: "known_type",
+            2: "required_fields",
+            3: "area_in_vocabulary",
+            4: "level_in_vocabulary",
+            5: "role_in_vocabulary",
+            6: "status_in_vocabulary",
+            7: "hours_in_range",
+            8: "dates_not_ahead",
+        },
+        id="single-event",
     ),
     # several failures: the first in EXPECTATIONS order is reported
     pytest.param(

@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 
 from impact.eventlog import EventLog, open_event_log
 from impact.eventlog.embedded import EmbeddedLog
+from impact.sealing import keys_for, opened
 from impact.settings import Settings
 from ingest import create_app
 from processors.quality import QualityGate
@@ -88,7 +89,7 @@ PERSON = {
 
 
 def test_registering_a_participant_records_one_event_for_the_signed_in_organisation(
-    staff: FlaskClient, event_log: EventLog, settings: Settings
+    staff: FlaskClient, event_log: EventLog, settings: Settings, engine: Engine
 ) -> None:
     response = post(staff, "/staff/participants/new", PERSON | {"org_id": "someone-else"})
     assert response.status_code == 302
@@ -96,9 +97,13 @@ def test_registering_a_participant_records_one_event_for_the_signed_in_organisat
     [event] = logged(event_log, settings)
     assert (event.type, event.org_id) == ("participant.registered", ORG), "the organisation comes from the account"
     assert event.recorded_by.startswith("account:")
-    assert event.payload["contact"] == {"email": "ann@example.org", "phone": None, "postal_address": None}
-    assert event.payload["demographics"]["age_band"] == "prefer_not_to_say"
-    assert event.payload["demographics"]["gender"] is None, "a question not asked stays unanswered"
+    assert b"ann@example.org" not in event.to_bytes() and b"Ann Example" not in event.to_bytes(), "sealed in the log"
+    with engine.connect() as conn:
+        payload = opened(event, keys_for(conn, [event]))
+    assert payload is not None and payload["display_name"] == "Ann Example"
+    assert payload["contact"] == {"email": "ann@example.org", "phone": None, "postal_address": None}
+    assert payload["demographics"]["age_band"] == "prefer_not_to_say"
+    assert payload["demographics"]["gender"] is None, "a question not asked stays unanswered"
 
 
 @pytest.mark.parametrize(
@@ -188,19 +193,18 @@ def test_the_whole_cycle_through_the_forms(
         )
 
     status_page = f"/staff/changes/{recorded.change_id}/status"
-    response = post(staff, status_page, {"status": "declined", "note": ""})
-    assert response.status_code == 422 and summary(response) == ["note"]
-    assert (
-        post(staff, status_page, {"status": "declined", "note": "The booking system cannot do it yet."}).status_code
-        == 302
-    )
+    response = post(staff, status_page, {"status": "declined", "decided_on": "", "note": ""})
+    assert response.status_code == 422 and summary(response) == ["decided_on", "note"]
+    declining = {"status": "declined", "decided_on": YESTERDAY, "note": "The booking system cannot do it yet."}
+    assert post(staff, status_page, declining).status_code == 302
     assert post(staff, "/staff/participants/p-ann/consent", {"consent": "no"}).status_code == 302
     process_all(settings, engine, gate)
     with Session(engine) as session:
         declined = session.get(Change, (ORG, recorded.change_id))
-        assert declined is not None and (declined.status, declined.status_note) == (
+        assert declined is not None and (declined.status, declined.status_note, declined.decided_on.isoformat()) == (
             "declined",
             "The booking system cannot do it yet.",
+            YESTERDAY,  # the status form sends version 2, which names the day of the decision
         )
         ann = session.get(Participant, (ORG, "p-ann"))
         assert ann is not None and ann.consent_to_contact is False
