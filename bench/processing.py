@@ -291,7 +291,7 @@ PHASES: tuple[tuple[str, str, str], ...] = (
     ("log poll (read the log)", "impact/eventlog/", "poll"),
     ("decode: StoredEvent.from_bytes", "schemas/events.py", "from_bytes"),
     ("decode: typed_payload (pydantic)", "schemas/events.py", "typed_payload"),
-    ("dedupe: ReadModelStore.processed", "processors/store.py", "processed"),
+    ("dedupe: ReadModelStore.settled", "processors/store.py", "settled"),
     ("parked events: ReadModelStore.parked", "processors/store.py", "parked"),
     ("sealed keys: ReadModelStore.keys", "processors/store.py", "keys"),
     ("references: ReadModelStore.known", "processors/store.py", "known"),

@@ -40,6 +40,7 @@ def _logging(service: str) -> None:
         '"logger": "%(name)s", "message": "%(message)s"}',
         stream=sys.stderr,
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration step on every start is noise
 
 
 @click.group()

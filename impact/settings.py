@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     workers: int = Field(default=2, ge=1, description="WSGI worker processes per web service.")
 
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
-    batch_size: int = Field(default=500, ge=1, le=10_000, description="Events per processor micro-batch.")
+    batch_size: int = Field(default=2000, ge=1, le=10_000, description="Events per processor micro-batch.")
     poll_timeout_ms: int = Field(default=500, ge=1)
     consumer_group: str = "impact-processors"
     reference_wait_seconds: float = Field(

@@ -42,12 +42,13 @@ from ingest.forms import (
     posted,
     render_form,
     save,
-    submission_id,
     validate,
 )
 from schemas.events import LATEST_VERSION, PAYLOADS, UPCASTERS, WITHHELD, StoredEvent
 from schemas.readmodels import DeadLetter
 from schemas.vocab import Area, label
+
+CORRECTIONS = uuid.UUID("3c1f0a52-7d4e-4b8e-9a61-2f5d8c0e7b13")  # the namespace of correction event ids
 
 bp = Blueprint("problems", __name__, url_prefix="/staff/problems")
 
@@ -531,8 +532,9 @@ def correct(event_id: str) -> Any:
     errors: dict[str, str] = {}
     if request.method == "POST":
         form = posted(labels)
-        sid = submission_id(form["submission"])
-        correction_id = str(derived_id(sid, f"correction/{letter.event_id}"))
+        # One correction per dead letter, whoever sends it and from however many tabs: a second, different
+        # one is refused at the door (the same id with other content) instead of counting twice.
+        correction_id = str(derived_id(CORRECTIONS, letter.event_id))
         if letter.resolved_by:  # corrected already: a resend of that same form is answered as before
             if letter.resolved_by == correction_id:
                 return confirm(_sent(what), url_for("problems.index"))

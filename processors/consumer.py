@@ -22,17 +22,18 @@ from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from impact.eventlog import EventLog, LogConsumer, LogUnavailable, Message, Record
 from impact.sealing import erased_registration, opened
 from impact.settings import Settings
-from processors.frame import Decoded, creates, quality_frame, referenced
+from processors.frame import Decoded, Register, creates, quality_frame, reference_order, referenced
 from processors.projection import Projection, project
 from processors.quality import Failure, QualityGate
 from processors.store import Effects, PositionConflict, ReadModelStore
-from schemas.events import Payload, StoredEvent, error_path, without_personal_data
+from schemas.events import ParticipantErased, Payload, StoredEvent, error_path, without_personal_data
 from schemas.quality import SCHEMA_REASON, WAIT_FOR
 
 log = logging.getLogger(__name__)
 ERASED = "participant.erased"
 PARKED_PER_BATCH = 2000  # waiting events retried with each batch: the rest wait for the next (bounded memory)
 IDLE_RETRY_S = 1.0
+LOG_CHECK_S = 5.0  # while idle, how often to ask the log how far it goes (so an unreachable broker shows)
 
 
 @dataclass
@@ -130,6 +131,7 @@ class Processor:
         self.reference_wait = timedelta(seconds=reference_wait_seconds)
         self.health = Health()
         self._expected: dict[int, int] = {}
+        self._check_log_at = 0.0
         self._retry_parked_at = 0.0  # monotonic time of the next retry of parked events while the log is idle
 
     @classmethod
@@ -147,27 +149,35 @@ class Processor:
             reference_wait_seconds=settings.reference_wait_seconds,
         )
 
-    def handle(self, messages: Sequence[Message]) -> BatchReport:
+    def handle(self, messages: Sequence[Message], *, with_parked: bool = True) -> BatchReport:
         """Handle a batch; if the database refuses its data, find the refused events and dead-letter them.
 
         A refusal (DataError, IntegrityError) is about an event, not a fault: retrying the batch would
-        stall every organisation behind it. Splitting in halves finds the culprits in log2(n) steps.
+        stall every organisation behind it. The batch is tried again without the parked events, then
+        split in halves to find the culprits in log2(n) steps; the parked events are retried one by one.
         """
         try:
-            return self._handle(messages)
+            return self._handle(messages, with_parked=with_parked)
         except (DataError, IntegrityError) as exc:
+            if with_parked:
+                report = self.handle(messages, with_parked=False)
+                self._retry_parked_one_by_one()
+                return report
             if len(messages) == 1:
                 return self._refuse(messages[0], exc)
         middle = len(messages) // 2
-        first, second = self.handle(messages[:middle]), self.handle(messages[middle:])
-        return BatchReport(
-            accepted=first.accepted + second.accepted,
-            rejected=first.rejected + second.rejected,
-            duplicates=first.duplicates + second.duplicates,
-            reasons={k: first.reasons.get(k, 0) + second.reasons.get(k, 0) for k in first.reasons | second.reasons},
+        return _sum(
+            self.handle(messages[:middle], with_parked=False), self.handle(messages[middle:], with_parked=False)
         )
 
-    def _refuse(self, message: Message, exc: Exception) -> BatchReport:
+    def _retry_parked_one_by_one(self) -> None:
+        for message, _event in self.store.parked(PARKED_PER_BATCH).values():
+            try:
+                self._handle([], only=[message])
+            except (DataError, IntegrityError) as exc:
+                self._refuse(message, exc, from_log=False)
+
+    def _refuse(self, message: Message, exc: Exception, *, from_log: bool = True) -> BatchReport:
         try:
             event: StoredEvent | None = StoredEvent.from_bytes(message.value)
         except ValueError:
@@ -177,22 +187,29 @@ class Processor:
             message, event, Failure("storable", f"The database could not store this event ({detail}).")
         )
         self.event_log.append(self.dead_letter_topic, [Record(letter["org_id"] or "-", _dead_letter_record(letter))])
-        unparked = [str(event.event_id)] if event else []
         self._write(
             projection=project([]),
             accepted=[],
             dead_letters=[letter],
-            messages=[message],
-            effects=Effects(unparked=unparked),
+            messages=[message] if from_log else [],
+            effects=Effects(unparked=[str(event.event_id)] if event else []),
         )
         return BatchReport(rejected=1, reasons={"storable": 1})
 
-    def _handle(self, messages: Sequence[Message], *, now: datetime | None = None) -> BatchReport:
+    def _handle(
+        self,
+        messages: Sequence[Message],
+        *,
+        now: datetime | None = None,
+        with_parked: bool = True,
+        only: Sequence[Message] | None = None,
+    ) -> BatchReport:
         """Validate, fold and store one batch, with the positions after it, in one transaction.
 
-        Events parked earlier, waiting for a reference, are retried after the batch's own events. An
-        event that fails only for want of a reference is parked until its deadline; the log's clock
-        (the newest `recorded_at` in the batch, or `now` when the log is idle) decides when that is.
+        Events parked by earlier batches, waiting for a reference, are tried again with it (or `only`
+        those given). An event that fails only for want of a reference waits until the log shows its
+        deadline has passed: an event of its partition recorded after it, or, when the processor has
+        caught up with the log, the wall clock `now`. The log alone decides, so a replay agrees.
         """
         report = BatchReport()
         stored: list[tuple[Message, StoredEvent]] = []
@@ -211,13 +228,19 @@ class Processor:
             seen_in_batch.add(str(event.event_id))
             stored.append((message, event))
 
-        parked = self.store.parked(PARKED_PER_BATCH)
-        already = self.store.processed([str(event.event_id) for _, event in stored]) | parked.keys()
-        fresh = [item for item in stored if str(item[1].event_id) not in already]
+        if only is not None:
+            parked = {str(StoredEvent.from_bytes(m.value).event_id): m for m in only}
+        else:
+            parked = {eid: m for eid, (m, _) in self.store.parked(PARKED_PER_BATCH).items()} if with_parked else {}
+        done, waiting_already = self.store.settled([str(event.event_id) for _, event in stored] + list(parked))
+        fresh = [item for item in stored if str(item[1].event_id) not in done | waiting_already]
         report.duplicates += len(stored) - len(fresh)
-        clock = max((event.recorded_at for _, event in fresh), default=now or datetime.now(UTC))
+        waited = [(m, StoredEvent.from_bytes(m.value)) for eid, m in parked.items() if eid not in done]
+        clock: dict[int, datetime] = {}  # the log's clock, per partition: the newest recorded_at read
+        for message, event in fresh:
+            clock[message.partition] = max(clock.get(message.partition, event.recorded_at), event.recorded_at)
 
-        candidates = fresh + list(parked.values())
+        candidates = fresh + waited
         keys = self.store.keys([event for _, event in candidates])
         decoded: list[tuple[Message, StoredEvent, Payload | None]] = []
         unreadable: dict[int, Exception] = {}  # payloads their model refuses: the suite names why, or `schema`
@@ -227,11 +250,17 @@ class Processor:
             except (ValidationError, KeyError, ValueError) as exc:
                 unreadable[len(decoded)] = exc
                 decoded.append((message, event, None))
-        failures = self._check([(event, payload) for _, event, payload in decoded])
+        batch = [(event, payload) for _, event, payload in decoded]
+        known = self.store.known(referenced(batch))
+        order = reference_order(
+            batch, [index >= len(fresh) for index in range(len(decoded))], known, self.reference_wait
+        )
+        failures = self._check([batch[index] for index in order], known)
 
         accepted: list[tuple[StoredEvent, Payload]] = []
         waiting: list[dict[str, Any]] = []
-        for place, (message, event, payload) in enumerate(decoded):
+        for place in order:
+            message, event, payload = decoded[place]
             failure = failures.get(str(event.event_id))
             deadline = event.recorded_at + self.reference_wait
             if failure is None:
@@ -240,7 +269,9 @@ class Processor:
                     dead_events.append(event)
                 else:
                     accepted.append((event, payload))
-            elif failure.expectation in WAIT_FOR and self.reference_wait and clock <= deadline:
+            elif failure.expectation in WAIT_FOR and not _expired(
+                deadline, clock.get(message.partition), now, self.reference_wait
+            ):
                 waiting.append(_parked(message, event, deadline, failure))
             else:
                 dead.append(_dead_letter(message, event, failure))
@@ -248,15 +279,14 @@ class Processor:
         accepted_events = [event for event, _ in accepted]
         for letter in dead:
             report.reasons[letter["expectation"]] = report.reasons.get(letter["expectation"], 0) + 1
-        report.accepted, report.rejected = len(accepted), len(dead)
-        report.waiting = len(waiting)
+        report.accepted, report.rejected, report.waiting = len(accepted), len(dead), len(waiting)
 
         if dead:  # at least once: a replayed batch may append a dead letter twice; readers key on event_id
             self.event_log.append(
                 self.dead_letter_topic,
                 [Record(letter["org_id"] or "-", _dead_letter_record(letter)) for letter in dead],
             )
-        settled = accepted_events + dead_events
+        finished = accepted_events + dead_events
         self._write(
             projection=project(accepted),
             accepted=[_processed(event) for event in accepted_events],
@@ -265,16 +295,16 @@ class Processor:
             effects=Effects(
                 parked=waiting,
                 unparked=list(parked),
-                erased=[(e.org_id, str(e.payload["participant_id"])) for e in accepted_events if e.type == ERASED],
-                corrected=[(e.org_id, str(e.corrects), str(e.event_id)) for e in settled if e.corrects],
+                # An erasure request destroys the key whatever else is wrong with it: the person asked.
+                erased=[(e.org_id, str(p.participant_id)) for e, p in batch if isinstance(p, ParticipantErased)],
+                corrected=[(e.org_id, str(e.corrects), str(e.event_id)) for e in finished if e.corrects],
             ),
         )
         self.health.events_processed += len(messages)
         return report
 
-    def _check(self, batch: list[Decoded]) -> dict[str, Failure]:
+    def _check(self, batch: list[Decoded], known: Register) -> dict[str, Failure]:
         """The batch's data-quality failures; a refused creation then creates nothing for later events."""
-        known = self.store.known(referenced(batch))
         creating = {str(event.event_id) for event, payload in batch if not creates(event, payload).empty()}
         refused: frozenset[str] = frozenset()
         while True:  # a fixed point: refusals only ever add refusals, so this ends
@@ -307,8 +337,12 @@ class Processor:
         self._expected.update(positions)
 
     def retry_parked(self, now: datetime | None = None) -> BatchReport:
-        """While the log is idle: retry the waiting events, and dead-letter those past their deadline."""
-        return self._handle([], now=now or datetime.now(UTC))
+        """Once caught up with the log: retry the waiting events, and dead-letter those past their deadline."""
+        try:
+            return self._handle([], now=now or datetime.now(UTC))
+        except (DataError, IntegrityError):
+            self._retry_parked_one_by_one()
+            return BatchReport()
 
     def open_consumer(self) -> LogConsumer:
         """A consumer that starts where the database says; those positions are what the next write expects."""
@@ -326,7 +360,7 @@ class Processor:
         if time.monotonic() < self._retry_parked_at:
             return
         self._retry_parked_at = time.monotonic() + IDLE_RETRY_S
-        if self.store.has_parked():
+        if self.store.has_parked() and self.caught_up():  # mid-log, only the log's own clock counts
             report = self.retry_parked()
             log.info(
                 "parked events retried: accepted=%d rejected=%d waiting=%d",
@@ -386,6 +420,9 @@ class Processor:
                             self._idle()
                             if until_caught_up and self.caught_up():
                                 return
+                            if time.monotonic() >= self._check_log_at:  # a poll waits quietly while a broker is down
+                                self._check_log_at = time.monotonic() + LOG_CHECK_S
+                                self.event_log.end_positions(self.topic)  # raises LogUnavailable: unhealthy, back off
                         backoff = 0.5
                         self.health.last_error = None
             except PositionConflict as exc:
@@ -397,6 +434,25 @@ class Processor:
                 log.warning("processor paused %.1fs: %s", backoff, self.health.last_error)
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
+
+
+def _expired(deadline: datetime, clock: datetime | None, now: datetime | None, wait: timedelta) -> bool:
+    """Whether a waiting event's reference can no longer come: the log has moved past its deadline."""
+    if not wait:
+        return True
+    if clock is not None:
+        return clock > deadline
+    return now is not None and now > deadline
+
+
+def _sum(first: BatchReport, second: BatchReport) -> BatchReport:
+    return BatchReport(
+        accepted=first.accepted + second.accepted,
+        rejected=first.rejected + second.rejected,
+        duplicates=first.duplicates + second.duplicates,
+        waiting=first.waiting + second.waiting,
+        reasons={k: first.reasons.get(k, 0) + second.reasons.get(k, 0) for k in first.reasons | second.reasons},
+    )
 
 
 def _redacted(raw: bytes) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -67,30 +67,76 @@ def creates(event: ev.StoredEvent, payload: ev.Payload | None) -> Register:
     return made
 
 
+def needs(event: ev.StoredEvent, payload: ev.Payload | None) -> Register:
+    """The identifiers one event refers to (and does not create itself)."""
+    wanted, org = Register(), event.org_id
+    match payload:
+        case ev.SessionAttended():
+            wanted.participants.add((org, payload.participant_id))
+            wanted.activities[(org, payload.activity_id)] = None
+        case ev.ContributionMade():
+            wanted.participants.update((org, pid) for pid in payload.participant_ids)
+            if payload.activity_id:
+                wanted.activities[(org, payload.activity_id)] = None
+        case ev.ParticipantConsentChanged() | ev.ParticipantErased():
+            wanted.participants.add((org, payload.participant_id))
+        case ev.ChangeRecorded():
+            wanted.contributions.update((org, link.contribution_id) for link in payload.links)
+        case ev.ChangeStatusChanged():
+            wanted.changes.add((org, payload.change_id))
+        case ev.FeedbackSent():
+            wanted.participants.add((org, payload.participant_id))
+            wanted.changes.update((org, cid) for cid in payload.change_ids)
+    return wanted
+
+
 def referenced(batch: Sequence[Decoded]) -> Register:
     """Every identifier the batch refers to or creates (what the store must look up)."""
     wanted = Register()
     for event, payload in batch:
-        org = event.org_id
         wanted.add(creates(event, payload))
-        match payload:
-            case ev.SessionAttended():
-                wanted.participants.add((org, payload.participant_id))
-                wanted.activities[(org, payload.activity_id)] = None
-            case ev.ContributionMade():
-                wanted.participants.update((org, pid) for pid in payload.participant_ids)
-                if payload.activity_id:
-                    wanted.activities[(org, payload.activity_id)] = None
-            case ev.ParticipantConsentChanged() | ev.ParticipantErased():
-                wanted.participants.add((org, payload.participant_id))
-            case ev.ChangeRecorded():
-                wanted.contributions.update((org, link.contribution_id) for link in payload.links)
-            case ev.ChangeStatusChanged():
-                wanted.changes.add((org, payload.change_id))
-            case ev.FeedbackSent():
-                wanted.participants.add((org, payload.participant_id))
-                wanted.changes.update((org, cid) for cid in payload.change_ids)
+        wanted.add(needs(event, payload))
     return wanted
+
+
+def _keys(register: Register) -> list[tuple[str, OrgKey]]:
+    return [
+        *(("participant", key) for key in register.participants),
+        *(("activity", key) for key in register.activities),
+        *(("contribution", key) for key in register.contributions),
+        *(("change", key) for key in register.changes),
+    ]
+
+
+def reference_order(batch: Sequence[Decoded], waited: Sequence[bool], known: Register, wait: timedelta) -> list[int]:
+    """The order to check and fold a batch in, as indices: the log's, except that an event whose
+    reference is created later in the batch, within its wait, moves to just after that creation.
+
+    Events that `waited` (parked by earlier batches) are older than the batch: they come first, or
+    just after what they were waiting for. So a late reference gives what the log in creation order
+    would have given (a status change waiting for its change lands before the change's next status),
+    and the outcome does not depend on where batches split.
+    """
+    if not wait:  # nothing waits: the log's order, exactly
+        return list(range(len(batch)))
+    known_keys = set(_keys(known))
+    made: dict[tuple[str, OrgKey], tuple[int, datetime]] = {}
+    for index, (event, payload) in enumerate(batch):
+        if not waited[index]:
+            for key in _keys(creates(event, payload)):
+                made.setdefault(key, (index, event.recorded_at))
+    ranks = []
+    for index, (event, payload) in enumerate(batch):
+        place = -1.0 if waited[index] else float(index)
+        deadline = event.recorded_at + wait
+        for key in _keys(needs(event, payload)):
+            if key in known_keys or key not in made:
+                continue
+            at, recorded_at = made[key]
+            if recorded_at <= deadline and at + 0.5 > place:
+                place = at + 0.5
+        ranks.append((place, event.recorded_at, index))
+    return [index for _, _, index in sorted(ranks)]
 
 
 def _required(type_: str) -> frozenset[str]:

@@ -90,12 +90,15 @@ class ReadModelStore:
         # the log's own group offsets say (so a rebuilt database replays everything).
         return {p: stored.get(p, 0) for p in partitions}
 
-    def processed(self, event_ids: Sequence[str]) -> set[str]:
-        seen: set[str] = set()
+    def settled(self, event_ids: Sequence[str]) -> tuple[set[str], set[str]]:
+        """Of these event ids: those already folded or dead-lettered, and those waiting (parked)."""
+        done: set[str] = set()
+        waiting: set[str] = set()
         with self.engine.connect() as conn:
             for chunk in _chunks(list(event_ids)):
-                seen.update(conn.execute(select(PROCESSED.c.event_id).where(PROCESSED.c.event_id.in_(chunk))).scalars())
-        return seen
+                for found, t in ((done, PROCESSED), (done, DEAD), (waiting, PARKED)):
+                    found.update(conn.execute(select(t.c.event_id).where(t.c.event_id.in_(chunk))).scalars())
+        return done, waiting
 
     def parked(self, limit: int) -> dict[str, tuple[Message, StoredEvent]]:
         """The oldest waiting events (by place in the log), as messages again, by event id."""
@@ -183,7 +186,7 @@ class ReadModelStore:
         for chunk in _chunks(effects.unparked):
             conn.execute(delete(PARKED).where(PARKED.c.event_id.in_(chunk)))
         for chunk in _chunks(effects.parked):
-            conn.execute(PARKED.insert(), list(chunk))
+            conn.execute(self._insert(PARKED).on_conflict_do_nothing(), list(chunk))
         sealing.destroy(conn, effects.erased)
         for org_id, dead_id, by in effects.corrected:
             mine = and_(DEAD.c.org_id == org_id, DEAD.c.event_id == dead_id, DEAD.c.resolved_by.is_(None))
@@ -245,7 +248,12 @@ class ReadModelStore:
     def _month_rows(self, conn: Connection, org_id: str, months: list[date]) -> list[dict[str, Any]]:
         a, at, c, cp = ACTIVITY.c, ATTENDANCE.c, CONTRIBUTION.c, CONTRIBUTORS.c
 
+        first_day, end_day, wanted = min(months), add_months(max(months), 1), set(months)
+        span = (end_day.year - first_day.year) * 12 + end_day.month - first_day.month
+
         def within(day: Any) -> Any:
+            if span <= 2 * len(months):  # mostly touched: one range scan; the untouched months are dropped below
+                return and_(day >= first_day, day < end_day)
             return or_(*(and_(day >= month, day < add_months(month, 1)) for month in months))
 
         figures: dict[tuple[date, str], dict[str, Any]] = defaultdict(dict)
@@ -302,6 +310,7 @@ class ReadModelStore:
         rows = [
             {**zero, "org_id": org_id, "month": first, "area": area, **values}
             for (first, area), values in sorted(figures.items())
+            if first in wanted
         ]
         for first in sorted({row["month"] for row in rows}):
             same = [row for row in rows if row["month"] == first]

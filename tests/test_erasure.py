@@ -16,12 +16,12 @@ from sqlmodel import SQLModel
 
 from impact.eventlog import open_event_log
 from impact.recording import record
-from impact.sealing import PersonalKey
+from impact.sealing import PersonalKey, keys_for, opened
 from impact.settings import Settings
 from processors.consumer import Processor
 from processors.quality import QualityGate
-from schemas.events import EVENT_ADAPTER
-from schemas.readmodels import Participant
+from schemas.events import EVENT_ADAPTER, SEALED, StoredEvent
+from schemas.readmodels import DeadLetter, Participant
 from tests.conftest import process_all
 
 pytestmark = pytest.mark.timeout(240)
@@ -149,7 +149,41 @@ def test_an_erased_participant_is_nowhere_readable_even_after_a_replay(
         replayed = conn.execute(select(Participant).where(Participant.participant_id == "p1")).one()  # type: ignore[arg-type]
     assert replayed == row, "a replay rebuilds the erased row exactly, and brings nothing back"
 
-    with open_event_log(settings) as event_log:  # registering the same person again does not revive the old key
-        record(event_log, settings.topic, [registration("p1", NAME, EMAIL)], recorded_by="test", engine=engine)
+    with open_event_log(settings) as event_log:  # registering the same person again does not make a new key
+        again = registration("p1", NAME, EMAIL)
+        record(event_log, settings.topic, [again], recorded_by="test", engine=engine)
+        [stored] = [StoredEvent.from_bytes(m.value) for m in read_all(event_log, settings.topic)[-1:]]
+    assert stored.event_id == again.event_id and SEALED in stored.payload
+    with engine.connect() as conn:
+        assert opened(stored, keys_for(conn, [stored])) is None, "sealed under a key nobody keeps"
     process_all(settings, engine, gate)
     assert NAME not in database_text(engine)
+
+
+def read_all(event_log: Any, topic: str) -> list[Any]:
+    with event_log.consumer(topic, "erasure-read", start_positions=lambda ps: dict.fromkeys(ps, 0)) as consumer:
+        messages: list[Any] = []
+        while batch := consumer.poll(500, 500):
+            messages.extend(batch)
+    return messages
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite", "postgres"])
+def test_an_erasure_that_fails_its_checks_still_destroys_the_key(
+    db_kind: str, log_settings: Callable[[str], Settings], engine_factory: Callable[[str], Engine], gate: QualityGate
+) -> None:
+    """A registration refused by the suite is never in the register, but its sealed details are in the log."""
+    settings, engine = log_settings("embedded"), engine_factory(db_kind)
+    late = event("participant.registered", {"participant_id": "p1", "display_name": NAME, "role": "carer"})
+    late = late.model_copy(update={"occurred_at": datetime(1999, 1, 1, tzinfo=UTC)})  # refused: implausible year
+    with open_event_log(settings) as event_log:
+        record(event_log, settings.topic, [late], recorded_by="test", engine=engine)
+        process_all(settings, engine, gate)
+        erased = event("participant.erased", {"participant_id": "p1"})
+        record(event_log, settings.topic, [erased], recorded_by="test", engine=engine)
+        process_all(settings, engine, gate)
+        [sealed] = [StoredEvent.from_bytes(m.value) for m in read_all(event_log, settings.topic)[:1]]
+    with engine.connect() as conn:
+        letters = dict(conn.execute(select(DeadLetter.event_id, DeadLetter.expectation)).all())  # type: ignore[call-overload]
+        assert opened(sealed, keys_for(conn, [sealed])) is None
+    assert letters == {str(late.event_id): "plausible_year", str(erased.event_id): "participant_registered"}

@@ -169,6 +169,10 @@ def test_a_rejected_attendance_is_listed_corrected_and_accepted(
     assert response.status_code == 302 and response.headers["Location"] == LIST
     assert "Correction sent" in staff.get(LIST).get_data(as_text=True)
     assert staff.post(path, data=correction).status_code == 302, "a double submission"
+    other_tab = form_of(staff, path) | ATTENDANCE | {"participant_id": "p-kim-jones", "hours": "1"}
+    other_tab["occurred_on"] = YESTERDAY.date().isoformat()
+    refused = staff.post(path, data=other_tab)
+    assert refused.status_code == 422 and "already sent" in refused.get_data(as_text=True), "one correction only"
     events = logged(event_log, settings)
     assert len(events) == before + 1, "recorded once"
     sent = events[-1]

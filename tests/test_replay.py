@@ -22,7 +22,7 @@ from impact.settings import Settings
 from processors.consumer import Processor
 from processors.quality import QualityGate
 from schemas.events import EVENT_ADAPTER, StoredEvent
-from schemas.readmodels import Attendance, Change, DeadLetter, ParkedEvent
+from schemas.readmodels import Attendance, Change, DeadLetter, ParkedEvent, Participant
 from tests.conftest import process_all
 from tests.test_crash_safety import environment, snapshot
 
@@ -61,7 +61,7 @@ def test_replay_rebuilds_exactly_what_incremental_processing_built(
     log_kind, db_kind = kinds
     settings = log_settings(log_kind).model_copy(update={"batch_size": 97})
     engine = engine_factory(db_kind)
-    events = demo_events(today=datetime.now(UTC).date())
+    events = demo_events(today=datetime.now(UTC).date())[:3000]  # months of three charities, in time order
     half = len(events) // 2
     with open_event_log(settings) as event_log:  # processed in two goes, as a live processor would
         record(event_log, settings.topic, events[:half], recorded_by="test", engine=engine)
@@ -242,21 +242,99 @@ def test_a_reference_that_never_comes_is_dead_lettered_after_the_wait(
     assert states(engine) == ({"p2"}, set(), {"participant_registered"})
 
 
-def test_the_log_clock_ends_the_wait_when_events_keep_coming(
-    log_settings: Callable[[str], Settings], engine_factory: Callable[[str], Engine], gate: QualityGate
+def appended(settings: Settings, events: list[Any], minutes_ago: float) -> None:
+    """Events as they came to the log (recorded `minutes_ago`), without any check at the door."""
+    at = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+    stored = [StoredEvent.accept(e, recorded_by="a", recorded_at=at) for e in events]
+    with open_event_log(settings) as event_log:
+        event_log.append(settings.topic, [Record(e.org_id, e.to_bytes()) for e in stored])
+
+
+@pytest.mark.parametrize("batch_size", [1, 500])
+@pytest.mark.parametrize(("late_by", "outcome"), [(0.5, "accepted"), (2, "dead-lettered")])
+def test_the_log_decides_whether_a_reference_came_in_time(
+    batch_size: int,
+    late_by: float,
+    outcome: str,
+    log_settings: Callable[[str], Settings],
+    engine_factory: Callable[[str], Engine],
+    gate: QualityGate,
 ) -> None:
-    """An event recorded more than the wait after the waiting one shows the reference is not coming."""
+    """Within the wait (60 s) by the log's clock, the registration counts, however long ago all this was
+    recorded and however the log splits into batches; later than that, it does not."""
     settings = log_settings("embedded").model_copy(update={"reference_wait_seconds": 60})
     engine = engine_factory("sqlite")
+    appended(settings, [*setting_up(), attendance("p1")], minutes_ago=10)
+    appended(settings, [registered("p1")], minutes_ago=10 - late_by)
+    process_all(settings, engine, gate, batch_size=batch_size)
+    expected = ({"p1"}, set(), set()) if outcome == "accepted" else (set(), set(), {"participant_registered"})
+    assert states(engine) == expected
+
+
+def status_changed(change_id: str, status: str, day: int) -> Any:
+    decided = {} if status == "proposed" else {"decided_on": (START + timedelta(days=day)).date().isoformat()}
+    payload = {"change_id": change_id, "status": status, **decided}
+    return event("change.status_changed", payload, day=day, version=2)
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 500])
+def test_a_late_reference_gives_what_the_log_in_order_would_have_given(
+    batch_size: int, log_settings: Callable[[str], Settings], engine_factory: Callable[[str], Engine], gate: QualityGate
+) -> None:
+    """A status change that waited for its change lands before that change's next status, and a consent
+    change that waited for its registration lands before the erasure that follows it."""
+    settings = log_settings("embedded").model_copy(update={"reference_wait_seconds": 600})
+    engine = engine_factory("sqlite")
+    consent = event("participant.consent_changed", {"participant_id": "p1", "consent": True, "channel": "in_person"})
     with open_event_log(settings) as event_log:
-        early = [
-            StoredEvent.accept(e, recorded_by="a", recorded_at=datetime.now(UTC) - timedelta(minutes=10))
-            for e in [*setting_up(), attendance("p1")]
-        ]
-        later = [StoredEvent.accept(registered("p1"), recorded_by="b")]
-        event_log.append(settings.topic, [Record(e.org_id, e.to_bytes()) for e in early])
+        first = [status_changed("ch1", "agreed", 1), consent]
+        record(event_log, settings.topic, first, recorded_by="producer-a", engine=engine)
+        process_all(settings, engine, gate, batch_size=batch_size)
+        assert states(engine)[1] == {"change_recorded", "participant_registered"}
+        later = [change("ch1"), status_changed("ch1", "implemented", 3), registered("p1")]
+        later.append(event("participant.erased", {"participant_id": "p1"}))
+        record(event_log, settings.topic, later, recorded_by="producer-b", engine=engine)
+    process_all(settings, engine, gate, batch_size=batch_size)
+    with engine.connect() as conn:
+        status = conn.execute(select(Change.status, Change.decided_on)).one()  # type: ignore[call-overload]
+        person = conn.execute(select(Participant.erased, Participant.consent_to_contact)).one()  # type: ignore[call-overload]
+    assert tuple(status) == ("implemented", (START + timedelta(days=3)).date())
+    assert tuple(person) == (True, False), "erased last: no consent comes back"
+    assert states(engine)[1:] == (set(), set())
+
+
+def test_an_event_seen_twice_waits_once_and_counts_once(
+    log_settings: Callable[[str], Settings], engine_factory: Callable[[str], Engine], gate: QualityGate
+) -> None:
+    settings = log_settings("embedded").model_copy(update={"reference_wait_seconds": 600})
+    engine = engine_factory("sqlite")
+    waiting = StoredEvent.accept(attendance("p1"), recorded_by="a")
+    with open_event_log(settings) as event_log:  # a producer's retry: the same event twice in the log
+        record(event_log, settings.topic, setting_up(), recorded_by="a", engine=engine)
+        event_log.append(settings.topic, [Record("org-a", waiting.to_bytes())] * 2)
+        process_all(settings, engine, gate, batch_size=1)
+        event_log.append(settings.topic, [Record("org-a", waiting.to_bytes())])
+        record(event_log, settings.topic, [registered("p1")], recorded_by="b", engine=engine)
+        event_log.append(settings.topic, [Record("org-a", waiting.to_bytes())])
+    process_all(settings, engine, gate, batch_size=1)
+    with engine.connect() as conn:
+        attended = conn.execute(select(Attendance.event_id)).scalars().all()  # type: ignore[call-overload]
+    assert attended == [str(waiting.event_id)]
+    assert states(engine) == ({"p1"}, set(), set())
+
+
+def test_a_dead_letter_seen_again_stays_dead(
+    log_settings: Callable[[str], Settings], engine_factory: Callable[[str], Engine], gate: QualityGate
+) -> None:
+    """Its correction may already count: a redelivered copy of the original must not count as well."""
+    settings = log_settings("embedded")  # no wait
+    engine = engine_factory("sqlite")
+    late = StoredEvent.accept(attendance("p1"), recorded_by="a")
+    with open_event_log(settings) as event_log:
+        record(event_log, settings.topic, setting_up(), recorded_by="a", engine=engine)
+        event_log.append(settings.topic, [Record("org-a", late.to_bytes())])
         process_all(settings, engine, gate)
-        event_log.append(settings.topic, [Record(e.org_id, e.to_bytes()) for e in later])
+        record(event_log, settings.topic, [registered("p1")], recorded_by="b", engine=engine)
+        event_log.append(settings.topic, [Record("org-a", late.to_bytes())])
     process_all(settings, engine, gate)
-    # The registration came 10 minutes after the attendance, beyond the 60 s wait: the attendance is refused.
     assert states(engine) == (set(), set(), {"participant_registered"})

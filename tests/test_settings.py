@@ -37,7 +37,8 @@ def test_defaults() -> None:
     assert settings.log_path == Path("var/events.db")
     assert (settings.topic, settings.dead_letter_topic) == ("involvement.events", "involvement.events.dead-letters")
     assert (settings.ingest_port, settings.dashboard_port, settings.processor_health_port) == (8001, 8050, 8002)
-    assert (settings.batch_size, settings.max_body_bytes, settings.workers) == (500, 2 * 1024 * 1024, 2)
+    assert (settings.batch_size, settings.max_body_bytes, settings.workers) == (2000, 2 * 1024 * 1024, 2)
+    assert settings.reference_wait_seconds == 600
 
 
 @pytest.mark.parametrize(

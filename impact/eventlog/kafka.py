@@ -43,7 +43,14 @@ class KafkaLog(EventLog):
 
     def _client_options(self) -> dict[str, Any]:
         ms = int(self.timeout_s * 1000)
-        return {"bootstrap_servers": self.bootstrap, "request_timeout_ms": ms, "bootstrap_timeout_ms": ms}
+        return {
+            "bootstrap_servers": self.bootstrap,
+            "request_timeout_ms": ms,
+            "bootstrap_timeout_ms": ms,
+            # kafka-python's reconnect backoff grows to 30 s by default: a restarted broker would then sit
+            # unused for up to half a minute. Retrying every 2 s at most keeps the reconnection prompt.
+            "reconnect_backoff_max_ms": 2000,
+        }
 
     def ensure_topics(self) -> None:
         """Create the topics (idempotent): `partitions` partitions each."""
