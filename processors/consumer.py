@@ -233,7 +233,8 @@ class Processor:
         else:
             parked = {eid: m for eid, (m, _) in self.store.parked(PARKED_PER_BATCH).items()} if with_parked else {}
         done, waiting_already = self.store.settled([str(event.event_id) for _, event in stored] + list(parked))
-        fresh = [item for item in stored if str(item[1].event_id) not in done | waiting_already]
+        skip = done | waiting_already
+        fresh = [item for item in stored if str(item[1].event_id) not in skip]
         report.duplicates += len(stored) - len(fresh)
         waited = [(m, StoredEvent.from_bytes(m.value)) for eid, m in parked.items() if eid not in done]
         clock: dict[int, datetime] = {}  # the log's clock, per partition: the newest recorded_at read

@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     StringConstraints,
     TypeAdapter,
+    ValidationInfo,
     model_validator,
 )
 
@@ -230,6 +231,15 @@ class ChangeStatusChanged(Payload):
     decided_on: PastDay | None = Field(default=None, description="Version 2: the day it was decided.")
 
     @model_validator(mode="after")
+    def _read_as_version_2(self, info: ValidationInfo) -> Self:
+        # Read from the log, every event is at version 2 (upcast): the rule holds whoever wrote it.
+        if (info.context or {}).get("latest") and (self.status != ChangeStatus.proposed) != (
+            self.decided_on is not None
+        ):
+            raise ValueError("decided_on is needed exactly when the change is decided")
+        return self
+
+    @model_validator(mode="after")
     def _declined_explained(self) -> Self:
         if self.status == ChangeStatus.declined and not self.note:
             raise ValueError("a declined change needs a note saying why")
@@ -392,7 +402,7 @@ class StoredEvent(BaseModel):
             document, version = UPCASTERS[(self.type, version)](self, document), version + 1
         if version != LATEST_VERSION.get(self.type, 1):
             raise ValueError(f"schema_version {self.schema_version} of {self.type} is unknown")
-        return PAYLOADS[self.type].model_validate(document)
+        return PAYLOADS[self.type].model_validate(document, context={"latest": True})
 
 
 def error_path(loc: tuple[int | str, ...]) -> str:

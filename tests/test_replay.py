@@ -338,3 +338,12 @@ def test_a_dead_letter_seen_again_stays_dead(
         event_log.append(settings.topic, [Record("org-a", late.to_bytes())])
     process_all(settings, engine, gate)
     assert states(engine) == (set(), set(), {"participant_registered"})
+
+
+def test_a_version_2_status_change_from_another_producer_is_held_to_its_rule() -> None:
+    """The door checks `decided_on` against the status; what is read from the log is checked again."""
+    agreed = StoredEvent.accept(status_changed("ch1", "agreed", 2), recorded_by="t")
+    broken = agreed.model_copy(update={"payload": {"change_id": "ch1", "status": "agreed"}})
+    assert agreed.typed_payload().decided_on is not None  # type: ignore[attr-defined]
+    with pytest.raises(ValidationError, match="decided_on is needed exactly when the change is decided"):
+        broken.typed_payload()
