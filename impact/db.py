@@ -27,9 +27,9 @@ _LOCK_KEY = 7_413_370  # with the schema's hash: one upgrade at a time per Postg
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA busy_timeout = 10000")  # first: switching to WAL below takes a lock, and may wait
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: committed data survives a process kill
-    cursor.execute("PRAGMA busy_timeout = 10000")
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA secure_delete = ON")  # erased personal data is overwritten, not left in free pages
     cursor.close()

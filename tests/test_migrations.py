@@ -128,15 +128,20 @@ def test_services_starting_together_take_turns(blank: Engine) -> None:
         )
         for _ in range(3)
     ]
-    for service in services:
-        assert service.stdout is not None and service.stdout.readline() == "ready\n"
-    for service in services:
-        assert service.stdin is not None
-        service.stdin.write("go\n")
-        service.stdin.flush()
-    for service in services:
-        _, stderr = service.communicate(timeout=60)
-        assert service.returncode == 0, stderr[-2000:]
+    try:
+        for service in services:
+            assert service.stdout is not None and service.stdout.readline() == "ready\n"
+        for service in services:
+            assert service.stdin is not None
+            service.stdin.write("go\n")
+            service.stdin.flush()
+        outcomes = [(service.communicate(timeout=60)[1], service.returncode) for service in services]
+    finally:
+        for service in services:  # a failed start leaves no process or open pipe behind
+            service.kill()
+            service.communicate()
+    for stderr, returncode in outcomes:
+        assert returncode == 0, stderr[-2000:]
 
     assert version(blank) == HEAD
     assert not differences(blank)
