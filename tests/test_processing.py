@@ -18,7 +18,7 @@ from processors.consumer import Processor
 from processors.quality import QualityGate
 from processors.store import PositionConflict
 from schemas.events import EVENT_ADAPTER, StoredEvent
-from schemas.readmodels import OVERALL, Activity, Change, DeadLetter, MonthlyMetric, Participant
+from schemas.readmodels import OVERALL, Activity, Change, DeadLetter, MonthlyMetric, ParkedEvent, Participant
 from tests.conftest import process_all
 from tests.test_crash_safety import snapshot
 
@@ -220,3 +220,33 @@ def test_events_another_producer_put_in_the_log_are_checked_by_the_suite(
         == "The area is not one of the sixteen activity areas; choose one of them."
     )
     assert "title" in letters[str(events[4].event_id)].reason
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite", "postgres"])
+def test_a_waiting_event_the_database_refuses_is_dead_lettered_alone(
+    db_kind: str, log_settings: Callable[[str], Settings], engine_factory: Callable[[str], Engine], gate: QualityGate
+) -> None:
+    """The refusal must land on the waiting event, never on the registration that let it through."""
+    settings = log_settings("embedded").model_copy(update={"reference_wait_seconds": 600})
+    engine = engine_factory(db_kind)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TRIGGER refuse_boom BEFORE INSERT ON contribution FOR EACH ROW "
+            "WHEN (NEW.text = 'boom') BEGIN SELECT RAISE(ABORT, 'boom refused'); END"
+            if db_kind == "sqlite"
+            else "ALTER TABLE contribution ADD CONSTRAINT refuse_boom CHECK (text <> 'boom')"
+        )
+    said = event(
+        "contribution.made", {"contribution_id": "c1", "participant_ids": ["p1"], "area": "media", "text": "boom"}, 1
+    )
+    with open_event_log(settings) as event_log:
+        record(event_log, settings.topic, [said], recorded_by="test")
+        process_all(settings, engine, gate, batch_size=500)  # waits for p1
+        record(event_log, settings.topic, [awkward_log()[0]], recorded_by="test")  # p1's registration
+    process_all(settings, engine, gate, batch_size=500)
+    with Session(engine) as session:
+        letters = [(letter.event_id, letter.expectation) for letter in session.exec(select(DeadLetter)).all()]
+        people = [p.participant_id for p in session.exec(select(Participant)).all()]
+        waiting = session.exec(select(ParkedEvent)).all()
+    assert letters == [(str(said.event_id), "storable")]
+    assert people == ["p1"] and not waiting
