@@ -7,6 +7,7 @@ admin), who sees their own organisation's figures only: see dashboard/access.py.
 from __future__ import annotations
 
 import logging
+from datetime import date
 
 import dash
 from dash import html
@@ -15,7 +16,7 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard import access, overview
+from dashboard import access, exports, shell
 from impact.db import create_tables, engine_for
 from impact.settings import Environment, Settings
 
@@ -71,12 +72,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     def layout() -> html.Div:
         person = access.current_reader()
         if person is None:  # Dash's check of the layout at start-up; the guard serves it to readers only
-            return overview.layout(engine)
-        reader = overview.Reader(person, sign_out_url=url_for("sign_in.logout"), csrf_token=generate_csrf())
-        return overview.layout(engine, reader)
+            return shell.layout(engine, None, date.today())
+        reader = shell.Reader(person, sign_out_url=url_for("sign_in.logout"), csrf_token=generate_csrf())
+        return shell.layout(engine, reader, date.today())
 
     app.layout = layout
-    overview.register_callbacks(app, engine)
+    shell.register_callbacks(app, engine)
+    exports.register(app, engine, settings)
     _add_health_check(app.server, engine)
     _add_content_security_policy(app)
     return app

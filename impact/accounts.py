@@ -66,6 +66,8 @@ class Organisation(SQLModel, table=True):
     name: str = Field(max_length=200)
     # Runs the platform: its admins may create organisations. Set only from the command line.
     operator: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # Shares its rates (never counts or its name) with other member charities as a median of at least five.
+    benchmarking: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     created_at: datetime = Field(default_factory=_now)
 
 
@@ -134,6 +136,21 @@ def is_operator(*, session: Session, org_id: str) -> bool:
     """Whether the organisation runs the platform, so that its admins may create organisations."""
     organisation = session.get(Organisation, org_id)
     return organisation is not None and organisation.operator
+
+
+def set_benchmarking(*, session: Session, org_id: str, on: bool) -> Organisation:
+    """Opt the organisation in to (or out of) benchmarking: its rates join the medians other members see.
+
+    Only its rates are shared, never counts of people or its name, and only as a median over at least five
+    organisations (dashboard/benchmarking.py). Opting out takes effect at the next page other members open.
+    """
+    organisation = session.get(Organisation, org_id)
+    if organisation is None:
+        raise NoSuchRecord(f"There is no organisation called '{org_id}'.")
+    organisation.benchmarking = on
+    session.add(organisation)
+    session.flush()
+    return organisation
 
 
 def _password_problem(password: str) -> str | None:

@@ -285,7 +285,7 @@ class _OrgDemo:
             change = ChangeRecorded(
                 change_id=chid,
                 area=anchor.area,
-                title=title,
+                title=title.format(service=org.service, people=org.people),
                 links=linked,
                 description=did.format(service=org.service, people=org.people),
             )

@@ -183,7 +183,7 @@ COLUMNS: dict[Kind, tuple[Column, ...]] = {
             "Carers' forum",
         ),
         Column("area", False, "For a new activity", _allowed("area"), "Support"),
-        Column("level", False, "For a new activity", _allowed("level"), "Co production"),
+        Column("level", False, "For a new activity", _allowed("level"), "Co-production"),
         Column("date", False, "For a new activity", DATES, "27/03/2026"),
         Column("duration_hours", False, "For a new activity", HOURS, "2"),
         Column("participant_id", True, "Yes", "A registered participant's reference.", "P0001"),

@@ -9,6 +9,7 @@ computes medians and day differences from a fetched list bounded to the organisa
 
     headline(conn, scope) -> Headline            every figure for the whole period
     monthly(conn, scope)  -> list[MonthFigures]  the same figures per calendar month of the period
+    trend(conn, scope)    -> list[TrendMonth]    four of them per month, in four grouped queries (for charts)
     by_area(conn, scope)  -> dict[area, Headline]  the same figures per activity area (all sixteen)
     reach(conn, scope)    -> {field: {value: participants}}
     data_quality(conn, scope) -> DataQuality     events accepted and rejected, by reason and by month
@@ -103,6 +104,7 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
+    case,
     extract,
     func,
     or_,
@@ -506,6 +508,61 @@ def headline(conn: Connection, scope: Scope) -> Headline:
 def monthly(conn: Connection, scope: Scope) -> list[MonthFigures]:
     """The figures of each calendar month the period touches, first and last month clipped to the period."""
     return [MonthFigures(first_of_month(month.start), headline(conn, month)) for month in scope.months()]
+
+
+@dataclass(frozen=True)
+class TrendMonth:
+    """The figures a trend chart draws for one month (the same as `monthly`'s, clipped to the period)."""
+
+    month: date
+    participants_involved: int = 0
+    involvement_hours: float = 0.0
+    contributions: int = 0
+    changes_influenced: int = 0
+
+
+def _month_of(column: Any) -> Any:
+    """A month as one integer (year * 12 + month - 1), on SQLite and PostgreSQL alike."""
+    return (extract("year", column) * 12 + extract("month", column) - 1).label("month")
+
+
+def trend(conn: Connection, scope: Scope) -> list[TrendMonth]:
+    """Participants involved, hours, contributions and changes influenced per month: `monthly`'s figures,
+    grouped by month in four queries rather than a dozen per month, so a long period stays fast."""
+    counts: dict[str, dict[int, Any]] = {}
+
+    def grouped(name: str, query: Select[Any], month: Any) -> None:
+        counts[name] = {int(key): value for key, value in conn.execute(query.group_by(month))}
+
+    month = _month_of(C.c.made_on)
+    grouped("contributions", _contributions(scope, month, func.count()), month)
+    month = _month_of(AT.c.attended_on)
+    grouped("hours", _attendances(scope, month, func.coalesce(func.sum(AT.c.hours), 0)), month)
+    involved = union(
+        _attendances(scope, AT.c.participant_id.label("pid"), AT.c.attended_on.label("day")),
+        _contributions(scope, CP.c.participant_id.label("pid"), C.c.made_on.label("day"), people=True),
+    ).subquery("involved_days")
+    month = _month_of(involved.c.day)
+    people = select(month, func.count(func.distinct(involved.c.pid))).select_from(involved)
+    grouped("people", people, month)
+    counted_on = case((CH.c.status == ChangeStatus.proposed.value, CH.c.recorded_on), else_=CH.c.decided_on)
+    month = _month_of(counted_on)
+    changes = select(month, func.count(func.distinct(CH.c.change_id))).select_from(_linked_changes(scope))
+    grouped("changes", _changes_where(scope, changes, decided_only=False), month)
+
+    months = []
+    for part in scope.months():
+        key = part.start.year * 12 + part.start.month - 1
+        months.append(
+            TrendMonth(
+                month=first_of_month(part.start),
+                participants_involved=int(counts["people"].get(key, 0)),
+                involvement_hours=float(counts["hours"].get(key, 0)),
+                contributions=int(counts["contributions"].get(key, 0)),
+                changes_influenced=int(counts["changes"].get(key, 0)),
+            )
+        )
+    return months
 
 
 def by_area(conn: Connection, scope: Scope) -> dict[str, Headline]:

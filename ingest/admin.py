@@ -13,6 +13,10 @@ to the new organisation's records, accounts or tokens.
 A password that an admin types for someone else (a new account, a new organisation's first admin, a new
 password, a reactivation) is temporary: the account is marked to change it.
 
+An admin also chooses whether the organisation shares its anonymised rates with other member charities
+(benchmarking, dashboard/benchmarking.py): rates only, never counts of people or names, and shown to others
+only as a median of at least five organisations. The choice is for their own organisation only.
+
 Ids in paths are bounded to the database's integer range, so a larger one is a 404, not a database error.
 """
 
@@ -33,6 +37,7 @@ from impact.accounts import (
     MIN_PASSWORD_LENGTH,
     AccountError,
     NoSuchRecord,
+    Organisation,
     Role,
     account_in,
     account_problems,
@@ -46,6 +51,7 @@ from impact.accounts import (
     organisation_problems,
     reactivate_account,
     revoke_token,
+    set_benchmarking,
     set_password,
     token_in,
     token_name_problem,
@@ -108,13 +114,50 @@ def index() -> Any:
         ]
         tokens = tokens_of(session=db, org_id=me.org_id)
         operator = is_operator(session=db, org_id=me.org_id)
+        organisation = db.get(Organisation, me.org_id)
+        sharing = organisation is not None and organisation.benchmarking
         for row in accounts:
             db.expunge(row["account"])
         for token in tokens:
             db.expunge(token)
     return render_template(
-        "admin_index.html", accounts=accounts, tokens=tokens, role_names=ROLE_NAMES, operator=operator
+        "admin_index.html",
+        accounts=accounts,
+        tokens=tokens,
+        role_names=ROLE_NAMES,
+        operator=operator,
+        sharing=sharing,
+        share_choices=SHARE_CHOICES,
     )
+
+
+# --- Benchmarking: sharing anonymised rates with other member charities ----------------------------
+
+SHARE_CHOICES = [
+    ("yes", "Yes, share our rates", "Leadership then see your rates beside the median of member charities."),
+    ("no", "No, do not share them", "Nothing about your organisation is shared, and you see no comparison."),
+]
+SHARING = (
+    "Your organisation now shares its anonymised rates with other member charities. Leadership see your rates "
+    "beside the median on the dashboard's overview once at least five member charities take part."
+)
+NOT_SHARING = (
+    "Your organisation does not share its rates: they are in no median that other member charities see, and "
+    "your dashboard shows no comparison."
+)
+
+
+@bp.post("/benchmarking")
+def benchmarking() -> Any:
+    """Opt the signed-in admin's own organisation in to benchmarking, or out of it."""
+    me = signed_in()
+    choice = request.form.get("share", "")
+    if choice not in {value for value, _, _ in SHARE_CHOICES}:
+        flash("Choose whether to share your organisation's rates, then save your choice.", "error")
+        return redirect(url_for("admin.index", _anchor="benchmarking-title"), 303)
+    _in_own_organisation(lambda db: set_benchmarking(session=db, org_id=me.org_id, on=choice == "yes"))
+    flash(SHARING if choice == "yes" else NOT_SHARING, "success")
+    return redirect(url_for("admin.index"), 303)
 
 
 @bp.route("/accounts/new", methods=["GET", "POST"])

@@ -163,8 +163,13 @@ AGE_BAND_LABELS: dict[str, str] = {
 }
 
 
+_HYPHENATED = {"co_production": "Co-production", "user_led": "User-led"}
+
+
 def label(value: str) -> str:
-    """A readable label for any vocabulary value ("co_production" -> "Co production", "18_24" -> "18 to 24")."""
+    """A readable label for any vocabulary value ("co_production" -> "Co-production", "18_24" -> "18 to 24")."""
+    if value in _HYPHENATED:
+        return _HYPHENATED[value]
     if value in AREA_LABELS:
         return AREA_LABELS[Area(value)]
     if value in AGE_BAND_LABELS:

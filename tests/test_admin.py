@@ -559,6 +559,7 @@ POSTS = [
     ("/admin/accounts/{account}/unlock", {}),
     ("/admin/tokens/new", {"name": "Sneaky"}),
     ("/admin/tokens/{token}/revoke", {}),
+    ("/admin/benchmarking", {"share": "yes"}),
     (
         "/admin/organisations/new",
         {"org_id": "sneaky", "org_name": "Sneaky", "email": "s@example.org", "name": "S", "password": NEW_PASSWORD},
@@ -588,6 +589,8 @@ def test_a_post_without_the_forms_csrf_token_is_refused_and_changes_nothing(
             after = account(engine, victim.email)
             assert after.active and after.password_hash == victim.password_hash, path
             assert token(engine, token_id).revoked_at is None, path
+            with Session(engine) as session:
+                assert not any(o.benchmarking for o in session.exec(select(Organisation))), path
 
 
 # --- Accessible pages ---------------------------------------------------------------------------

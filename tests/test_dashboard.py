@@ -20,7 +20,8 @@ from plotly.io.json import to_json_plotly
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from dashboard import create_app, overview
+from dashboard import create_app, shell
+from dashboard.filters import Filters, parse, parse_search
 from dashboard.formatting import (
     SMALL_COUNT,
     add_months,
@@ -33,65 +34,76 @@ from dashboard.formatting import (
     months_between,
     suppress,
 )
-from dashboard.overview import parse_period
-from dashboard.queries import Headline, MonthlyFigures, headline_figures, monthly_trend, organisation_name
+from dashboard.tables import Table, to_csv
 from impact.accounts import Role
 from impact.db import make_engine, session_scope
 from impact.settings import Environment, Settings
 from impact.web import SignedIn
 from schemas.readmodels import (
-    OVERALL,
+    Activity,
     Attendance,
     Change,
     ChangeLink,
     Contribution,
     ContributionParticipant,
-    MonthlyMetric,
 )
 from tests.conftest import PASSWORD, add_organisation, csrf_from, sign_in
 
-OVERVIEW_OUTPUTS = (
-    ("participants-involved", "children"),
-    ("involvement-hours", "children"),
-    ("contributions", "children"),
-    ("changes-influenced", "children"),
-    ("influence-rate", "children"),
-    ("trend-chart", "figure"),
-    ("trend-table", "children"),
-)
+HEADLINE_IDS = ("participants-involved", "involvement-hours", "contributions", "changes-influenced", "influence-rate")
 
 
 def callback_body(
     start: date | str,
     end: date | str,
     *,
+    path: str = "/",
     inputs: list[dict[str, Any]] | None = None,
     state: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The overview callback's request exactly as the browser's Dash renderer sends it (or as given)."""
-    period = [
-        {"id": "period", "property": "start_date", "value": str(start)},
-        {"id": "period", "property": "end_date", "value": str(end)},
-    ]
-    body: dict[str, Any] = {
-        "output": ".." + "...".join(f"{id_}.{prop}" for id_, prop in OVERVIEW_OUTPUTS) + "..",
-        "outputs": [{"id": id_, "property": prop} for id_, prop in OVERVIEW_OUTPUTS],
-        "inputs": period if inputs is None else inputs,
-        "changedPropIds": ["period.start_date"],
-        "parsedChangedPropsIds": ["period.start_date"],
-    }
+    """The callback's request exactly as the browser sends it on opening `path?from=start&to=end` (or as given)."""
+    body = shell.callback_body(path, f"?from={start}&to={end}")
+    if inputs is not None:
+        body["inputs"] = inputs
     if state is not None:
         body["state"] = state
     return body
 
 
-def post_overview(client: FlaskClient, start: date | str, end: date | str) -> dict[str, object]:
-    """Run the overview callback as the signed-in browser does; output id -> new value."""
-    response = client.post("/_dash-update-component", json=callback_body(start, end))
+def post_page(client: FlaskClient, body: dict[str, Any]) -> dict[str, Any]:
+    """Run the callback as the signed-in browser does: output id -> new value."""
+    response = client.post("/_dash-update-component", json=body)
     assert response.status_code == 200, response.get_data(as_text=True)
     payload = response.get_json()
     assert payload["multi"] is True
-    return {id_: payload["response"][id_][prop] for id_, prop in OVERVIEW_OUTPUTS}
+    return {id_: props if len(props) > 1 else next(iter(props.values())) for id_, props in payload["response"].items()}
+
+
+def by_id(tree: Any) -> dict[str, dict[str, Any]]:
+    """Every component of a serialised tree that has an id: id -> its props."""
+    found: dict[str, dict[str, Any]] = {}
+
+    def walk(component: Any) -> None:
+        if isinstance(component, list):
+            for child in component:
+                walk(child)
+        elif isinstance(component, dict) and "props" in component:
+            props = component["props"]
+            if isinstance(props.get("id"), str):
+                found[props["id"]] = props
+            walk(props.get("children"))
+
+    walk(tree)
+    return found
+
+
+def post_overview(client: FlaskClient, start: date | str, end: date | str) -> dict[str, object]:
+    """The overview for a period: each headline figure's text, its change, the trend chart and table."""
+    content = by_id(post_page(client, callback_body(start, end))["content"])
+    figures: dict[str, object] = {id_: content[id_]["children"] for id_ in HEADLINE_IDS}
+    figures |= {f"{id_}-change": content[f"{id_}-change"]["children"] for id_ in HEADLINE_IDS}
+    figures["trend-chart"] = content["trend-chart"]["figure"]
+    figures["trend-table"] = content["trend-table"]["children"]
+    return figures
 
 
 def component_text(component: Any) -> str:
@@ -106,7 +118,7 @@ def component_text(component: Any) -> str:
 
 
 def table_rows(table_children: Any) -> list[list[str]]:
-    """The body rows of the trend table, each as its cells' text."""
+    """The body rows of a table, each as its cells' text."""
     body = next(part for part in table_children if part["type"] == "Tbody")
     return [[component_text(cell) for cell in row["props"]["children"]] for row in body["props"]["children"]]
 
@@ -206,22 +218,75 @@ def test_default_period_is_twelve_months_up_to_today(today: date, expected: tupl
     assert len(months_between(start, end)) == 12
 
 
+TODAY = date(2025, 6, 15)
+DEFAULT = Filters(date(2024, 7, 1), TODAY)
+
+
 @pytest.mark.parametrize(
-    ("start", "end", "expected"),
+    ("search", "expected", "problem"),
     [
-        ("2025-01-01", "2025-03-31", (date(2025, 1, 1), date(2025, 3, 31))),
-        ("2025-01-01T00:00:00", "2025-03-31T00:00:00", (date(2025, 1, 1), date(2025, 3, 31))),
-        ("2025-03-31", "2025-01-01", (date(2025, 1, 1), date(2025, 3, 31))),
-        (None, "2025-01-01", None),
-        ("2025-01-01", "", None),
-        ("not a date", "2025-01-01", None),
+        ("", DEFAULT, None),
+        ("?from=2025-01-01&to=2025-03-31", Filters(date(2025, 1, 1), date(2025, 3, 31)), None),
+        ("?from=2025-01-01T00:00:00&to=2025-03-31T00:00:00", Filters(date(2025, 1, 1), date(2025, 3, 31)), None),
+        ("?from=2025-03-31&to=2025-01-01", Filters(date(2025, 1, 1), date(2025, 3, 31)), "were swapped"),
+        ("?area=research&level=user_led", Filters(date(2024, 7, 1), TODAY, "research", "user_led"), None),
+        ("?from=not+a+date", DEFAULT, "The start date “not a date” is not a date like 2025-03-31"),
+        ("?to=1899-01-01", DEFAULT, "outside 2000 to 2100"),
+        ("?area=<script>", DEFAULT, "There is no activity area called “<script>”, so every area is shown."),
+        ("?level=top", DEFAULT, "There is no level of involvement called “top”"),
+        ("?from=2000-01-01&to=2025-01-01", Filters(date(2000, 1, 1), date(2009, 12, 31)), "longer than ten years"),
+        ("?area=&level=&unknown=1", DEFAULT, None),
     ],
 )
-def test_parse_period(start: str | None, end: str | None, expected: tuple[date, date] | None) -> None:
-    assert parse_period(start, end) == expected
+def test_filters_come_from_the_url_and_anything_malformed_is_named(
+    search: str, expected: Filters, problem: str | None
+) -> None:
+    filters = parse_search(search, TODAY)
+    assert filters == expected
+    if problem is None:
+        assert filters.problems == ()
+    else:
+        assert len(filters.problems) == 1 and problem in filters.problems[0]
 
 
-# --- real databases ----------------------------------------------------------------------------------
+def test_filters_write_the_same_url_they_read() -> None:
+    filters = Filters(date(2025, 1, 1), date(2025, 3, 31), "research", "co_production")
+    assert filters.search() == "?from=2025-01-01&to=2025-03-31&area=research&level=co_production"
+    assert parse_search(filters.search(), TODAY) == filters
+    assert filters.describe() == "1 Jan 2025 to 31 Mar 2025, area: Research, level: Co-production"
+    scope = filters.to_scope("org-a")
+    assert (scope.start, scope.end, scope.area, scope.level) == (
+        date(2025, 1, 1),
+        date(2025, 4, 1),
+        "research",
+        "co_production",
+    )
+    assert parse({}, TODAY).search() == "?from=2024-07-01&to=2025-06-15"
+
+
+def test_the_previous_period_has_the_same_length_and_ends_the_day_before() -> None:
+    previous = Filters(date(2025, 1, 15), date(2025, 3, 31), "research").previous()
+    assert previous == Filters(date(2024, 10, 31), date(2025, 1, 14), "research")
+
+
+def test_csv_cells_a_spreadsheet_would_run_start_with_an_apostrophe() -> None:
+    table = Table(
+        key="t",
+        caption="Changes",
+        columns=("Change", "Count"),
+        rows=[['=HYPERLINK("http://x")', "-3"], ["+1 more", "1,234"], ["@SUM(A1)", "12%"], ["Plain, with comma", "0"]],
+    )
+    assert to_csv(table, "all areas").splitlines() == [
+        "Changes (all areas)",
+        "Change,Count",
+        '"\'=HYPERLINK(""http://x"")",-3',
+        '\'+1 more,"1,234"',
+        "'@SUM(A1),12%",
+        '"Plain, with comma",0',
+    ]
+
+
+# --- read models: hand-counted facts, on SQLite and PostgreSQL -------------------------------------------
 
 
 def _attendance(event_id: str, org_id: str, participant_id: str, hours: float, attended_on: date) -> Attendance:
@@ -253,17 +318,6 @@ def _change(org_id: str, change_id: str, status: str, recorded_on: date, decided
     )
 
 
-def _metric(org_id: str, month: date, area: str, people: int, hours: float, contributions: int) -> MonthlyMetric:
-    return MonthlyMetric(
-        org_id=org_id,
-        month=month,
-        area=area,
-        participants_involved=people,
-        involvement_hours=hours,
-        contributions=contributions,
-    )
-
-
 @pytest.fixture
 def involvement(engine: Engine) -> Engine:
     """Hand-counted facts of org-a, plus org-b rows that reuse org-a's ids to catch a missing org filter.
@@ -272,9 +326,20 @@ def involvement(engine: Engine) -> Engine:
     so 4 people. Changes counted in Q1: ch1 (decided 1 Feb), ch2 (recorded 10 Mar), ch5 (decided 20 Jan);
     ch3 was decided in December and ch4 has no link. Influenced contributions: c1 (ch1 implemented) and
     c3 (ch3 agreed, and ch5 declined: counted once); c2 is linked only to the proposed ch2.
-    Monthly rows are given directly: the processors, not the dashboard, own their consistency.
     """
     rows: list[Any] = [
+        *(
+            Activity(
+                org_id=org,
+                activity_id="act-1",
+                title="Panel",
+                area="research",
+                level="consultation",
+                held_on=date(2024, 12, 31),
+                duration_hours=10.0,
+            )
+            for org in ("org-a", "org-b")
+        ),
         _attendance("e1", "org-a", "p1", 2.5, date(2025, 1, 10)),
         _attendance("e2", "org-a", "p2", 1.25, date(2025, 2, 5)),
         _attendance("e3", "org-a", "p1", 3.0, date(2025, 3, 31)),
@@ -304,58 +369,10 @@ def involvement(engine: Engine) -> Engine:
         ChangeLink(org_id="org-a", change_id="ch3", contribution_id="c3", strength="moderate"),
         ChangeLink(org_id="org-a", change_id="ch5", contribution_id="c3", strength="minor"),
         ChangeLink(org_id="org-b", change_id="ch2", contribution_id="c2", strength="major"),
-        _metric("org-a", date(2024, 12, 1), OVERALL, 2, 4.0, 1),
-        _metric("org-a", date(2025, 1, 1), OVERALL, 2, 2.5, 1),
-        _metric("org-a", date(2025, 1, 1), "research", 9, 99.0, 9),
-        _metric("org-a", date(2025, 3, 1), OVERALL, 7, 1234.25, 1234),
-        _metric("org-a", date(2025, 4, 1), OVERALL, 50, 50.0, 50),
-        _metric("org-b", date(2025, 2, 1), OVERALL, 2, 7.0, 1),
     ]
     with session_scope(engine) as session:
         session.add_all(rows)
     return engine
-
-
-Q1 = (date(2025, 1, 1), date(2025, 3, 31))
-
-
-@pytest.mark.parametrize(
-    ("org_id", "period", "expected"),
-    [
-        ("org-a", Q1, Headline(4, 6.75, 3, 3, 2)),
-        ("org-a", (date(2024, 12, 1), date(2025, 4, 30)), Headline(7, 20.75, 4, 4, 3)),
-        ("org-a", (date(2025, 1, 10), date(2025, 1, 10)), Headline(2, 2.5, 1, 0, 1)),
-        ("org-b", (date(2025, 2, 1), date(2025, 2, 28)), Headline(2, 7.0, 1, 1, 1)),
-        ("org-b", (date(2025, 3, 1), date(2025, 3, 31)), Headline(0, 0.0, 0, 0, 0)),
-        ("org-c", Q1, Headline(0, 0.0, 0, 0, 0)),
-    ],
-)
-def test_headline_figures(involvement: Engine, org_id: str, period: tuple[date, date], expected: Headline) -> None:
-    start, end = period
-    with Session(involvement) as session:
-        assert headline_figures(session=session, org_id=org_id, start=start, end=end) == expected
-
-
-def test_influence_rate_is_none_without_contributions() -> None:
-    assert Headline(0, 0.0, 0, 0, 0).influence_rate is None
-    assert Headline(4, 6.75, 3, 3, 2).influence_rate == pytest.approx(2 / 3)
-
-
-def test_monthly_trend_starts_at_the_first_of_the_start_month_and_fills_gaps(involvement: Engine) -> None:
-    with Session(involvement) as session:
-        trend = monthly_trend(session=session, org_id="org-a", start=date(2025, 1, 15), end=date(2025, 3, 31))
-    assert trend == [
-        MonthlyFigures(date(2025, 1, 1), 2, 2.5, 1),
-        MonthlyFigures(date(2025, 2, 1), 0, 0.0, 0),
-        MonthlyFigures(date(2025, 3, 1), 7, 1234.25, 1234),
-    ]
-
-
-def test_organisation_name_is_the_one_its_admin_gave(involvement: Engine) -> None:
-    add_organisation(involvement, "org-a", name="Alpha Carers Forum")
-    with Session(involvement) as session:
-        assert organisation_name(session=session, org_id="org-a") == "Alpha Carers Forum"
-        assert organisation_name(session=session, org_id="org-z") is None
 
 
 # --- the app end to end: signed in, and scoped to the reader's organisation ----------------------------
@@ -367,11 +384,11 @@ FEBRUARY_FIGURES = {
     "org-a": ["fewer than 5", "1.3", "1", "1", "0%"],  # p2's 1.25 hours; c2 linked to the proposed ch2
     "org-b": ["fewer than 5", "7.0", "1", "1", "100%"],  # p1's 7 hours; its c2 linked to its implemented ch2
 }
-ORG_B_ONLY = ("7.0", "100%", "Beta Voices Network", "org-b")  # nothing of org-a's shows any of these
+ORG_B_ONLY = ("Beta Voices Network", "org-b")  # nothing of org-a's shows any of these
 
 
 def headline(outputs: dict[str, object]) -> list[object]:
-    return [outputs[id_] for id_, _ in OVERVIEW_OUTPUTS[:5]]
+    return [outputs[id_] for id_ in HEADLINE_IDS]
 
 
 def components(layout: Any) -> dict[str, list[dict[str, Any]]]:
@@ -446,20 +463,24 @@ def test_overview_callback_shows_the_figures_with_small_counts_suppressed(client
     assert outputs["contributions"] == "2"  # c2, c3
     assert outputs["changes-influenced"] == "3"  # ch1, ch2, ch5
     assert outputs["influence-rate"] == "50%"  # c3 of c2, c3
+    # against 31 Oct 2024 to 14 Jan 2025: p3, p1, p6, p4; 6.5 hours; c4, c1; ch3; c4 and c1 both influenced
+    assert outputs["participants-involved-change"] == "no comparison: too few people to show"
+    assert outputs["involvement-hours-change"] == "down 2.3 from 6.5"
+    assert outputs["contributions-change"] == "no change from 2"
+    assert outputs["changes-influenced-change"] == "up 2 from 1"
+    assert outputs["influence-rate-change"] == "down 50 percentage points from 100%"
 
     figure: Any = outputs["trend-chart"]
     contributions, participants, hours = figure["data"]
     assert contributions["x"] == ["Jan 2025", "Feb 2025", "Mar 2025"]
-    assert contributions["y"] == [1, 0, 1234]
-    assert participants["y"] == [None, 0, 7]  # January's 2 people are a gap, not a bar
-    assert hours["y"] == [2.5, 0.0, 1234.25]
-    # the privacy note stands above the chart (in the layout), never drawn over the axis labels
-    assert all("fewer than 5" not in note["text"] for note in figure["layout"].get("annotations", []))
+    assert contributions["y"] == [0, 1, 1]
+    assert participants["y"] == [0, None, None]  # two people a month: a gap, not a bar
+    assert hours["y"] == [0.0, 1.25, 3.0]
 
     assert table_rows(outputs["trend-table"]) == [
-        ["Jan 2025", "1", "fewer than 5", "2.5"],
-        ["Feb 2025", "0", "0", "0.0"],
-        ["Mar 2025", "1,234", "7", "1,234.3"],
+        ["Jan 2025", "0", "0", "0.0", "1"],  # from the 15th: c1 and p1's attendance are before; ch5 decided
+        ["Feb 2025", "1", "fewer than 5", "1.3", "1"],
+        ["Mar 2025", "1", "fewer than 5", "3.0", "1"],
     ]
 
 
@@ -471,7 +492,7 @@ def test_overview_callback_over_a_longer_period_shows_five_or_more_people(client
 def test_overview_callback_shows_zero_and_a_dash_for_an_empty_period(client_of: Callable[..., FlaskClient]) -> None:
     outputs = post_overview(client_of("org-b"), "2025-03-01", "2025-03-31")
     assert headline(outputs) == ["0", "0.0", "0", "0", "—"]
-    assert table_rows(outputs["trend-table"]) == [["Mar 2025", "0", "0", "0.0"]]
+    assert table_rows(outputs["trend-table"]) == [["Mar 2025", "0", "0", "0.0", "0"]]
 
 
 @pytest.mark.parametrize(("org_id", "role"), [("org-a", "leadership"), ("org-b", "leadership"), ("org-b", "admin")])
@@ -480,8 +501,76 @@ def test_each_reader_sees_their_own_organisations_figures(
 ) -> None:
     outputs = post_overview(client_of(org_id, role), *FEBRUARY)
     assert headline(outputs) == FEBRUARY_FIGURES[org_id]
-    trend_row = ["Feb 2025", "1", "fewer than 5", "7.0"] if org_id == "org-b" else ["Feb 2025", "0", "0", "0.0"]
+    trend_row = ["Feb 2025", "1", "fewer than 5", "7.0" if org_id == "org-b" else "1.3", "1"]
     assert table_rows(outputs["trend-table"]) == [trend_row]
+
+
+def test_opening_a_url_sets_the_filters_and_a_filter_change_rewrites_the_url(client: FlaskClient) -> None:
+    opened = post_page(client, shell.callback_body("/", "?from=2025-01-15&to=2025-03-31&level=co_production"))
+    assert "url" not in opened  # Dash leaves out an output the callback did not update: the URL says it all
+    assert opened["period"] == {"start_date": "2025-01-15", "end_date": "2025-03-31"}
+    assert (opened["area"], opened["level"]) == ("", "co_production")
+
+    # the reader picks an area: the URL gains it, and the figures follow (nothing there is co-produced)
+    body = shell.callback_body("/", "?from=2025-01-15&to=2025-03-31&level=co_production", changed="area.value")
+    body["inputs"][2:] = [
+        {"id": "period", "property": "start_date", "value": "2025-01-15"},
+        {"id": "period", "property": "end_date", "value": "2025-03-31"},
+        {"id": "area", "property": "value", "value": "research"},
+        {"id": "level", "property": "value", "value": "co_production"},
+    ]
+    changed = post_page(client, body)
+    assert changed["url"] == "?from=2025-01-15&to=2025-03-31&area=research&level=co_production"
+    content = by_id(changed["content"])
+    assert "15 Jan 2025 to 31 Mar 2025, area: Research, level: Co-production" in component_text(
+        content["scope"]["children"]
+    )
+    assert content["contributions"]["children"] == "0"
+    nav = component_text(changed["nav"])
+    assert nav.startswith("Overview  (this page) Influence")  # the hidden words follow the current page
+    hrefs = [props["href"] for id_, props in by_id(changed["nav"]).items() if id_.startswith("nav-")]
+    assert all(href.endswith("?from=2025-01-15&to=2025-03-31&area=research&level=co_production") for href in hrefs)
+
+
+def test_a_malformed_url_opens_the_default_view_and_says_what_it_ignored(client: FlaskClient) -> None:
+    outputs = post_page(client, shell.callback_body("/", "?from=2025-13-45&area=<b>nope</b>"))
+    default = parse({}, date.today())
+    assert outputs["url"] == default.search()
+    content = component_text(outputs["content"])
+    assert "The start date “2025-13-45” is not a date like 2025-03-31, so the default is used." in content
+    assert "There is no activity area called “<b>nope</b>”, so every area is shown." in content
+
+
+def test_an_unknown_page_says_so_and_links_to_every_page(client: FlaskClient) -> None:
+    outputs = post_page(client, shell.callback_body("/nowhere", ""))
+    assert by_id(outputs["heading"])["page-title"]["children"] == "Page not found"
+    assert outputs["page-meta"] == {"title": "Page not found", "path": "/nowhere"}
+    assert len([id_ for id_ in by_id(outputs["nav"]) if id_.startswith("nav-")]) == len(shell.PAGES) + 1
+
+
+def test_every_table_downloads_as_csv_with_the_same_rows(client: FlaskClient) -> None:
+    response = client.get("/export/overview/trend.csv?from=2025-01-15&to=2025-03-31")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"] == (
+        'attachment; filename="overview-trend-2025-01-15-to-2025-03-31.csv"'
+    )
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.get_data(as_text=True).lstrip("\ufeff").splitlines() == [
+        '"Monthly figures (15 Jan 2025 to 31 Mar 2025, all areas, all levels)"',  # quoted: it has commas
+        "Month,Contributions,Participants involved,Involvement hours,Changes influenced",
+        "Jan 2025,0,0,0.0,1",
+        "Feb 2025,1,fewer than 5,1.3,1",
+        "Mar 2025,1,fewer than 5,3.0,1",
+    ]
+    assert client.get("/export/overview/nothing.csv").status_code == 404
+    assert client.get("/export/nowhere/trend.csv").status_code == 404
+
+
+def test_csv_exports_need_a_reader(visitor: FlaskClient, client_of: Callable[..., FlaskClient]) -> None:
+    response = visitor.get("/export/overview/trend.csv")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    assert client_of("org-a", "staff").get("/export/overview/trend.csv").status_code == 403
 
 
 ORG_B = {"id": "org", "property": "value", "value": "org-b"}
@@ -519,8 +608,8 @@ def test_the_organisation_comes_from_the_session_not_the_request(client: FlaskCl
         client.post("/_dash-update-component", json=body, headers={"X-Org-Id": "org-b"}),
     ):
         assert response.status_code == 200
-        outputs = {id_: response.get_json()["response"][id_][prop] for id_, prop in OVERVIEW_OUTPUTS}
-        assert headline(outputs) == FEBRUARY_FIGURES["org-a"]
+        content = by_id(response.get_json()["response"]["content"]["children"])
+        assert [content[id_]["children"] for id_ in HEADLINE_IDS] == FEBRUARY_FIGURES["org-a"]
         assert response.headers["Cache-Control"] == "no-store"
 
 
@@ -577,38 +666,44 @@ def test_layout_names_only_the_reader_and_their_organisation(client: FlaskClient
     assert signed_in["children"] == "Signed in as Leadership of org-a · Alpha Carers Forum"
     [form] = found["Form"]
     assert (form["method"], form["action"]) == ("post", "/logout")
-    assert "Dropdown" not in found  # no organisation to choose
+    assert [props["id"] for props in found["Dropdown"]] == ["area", "level"]  # no organisation to choose
     text = json.dumps(layout)
     assert not any(other in text for other in ORG_B_ONLY)
 
 
-def test_page_has_a_period_filter_landmarks_and_a_live_figures_region(client: FlaskClient) -> None:
+def test_page_has_landmarks_navigation_and_labelled_filters(client: FlaskClient) -> None:
     found = components(client.get("/_dash-layout").get_json())
 
-    assert {"Header", "Main", "H1", "Fieldset", "Legend", "Dl", "Table", "Form", "Button"} <= found.keys()
-    assert [props["children"] for props in found["H1"]] == ["Involvement overview"]
+    assert {"Header", "Nav", "Main", "Fieldset", "Legend", "Label", "Form", "Button", "Location"} <= found.keys()
+    [nav] = found["Nav"]
+    assert nav["aria-label"] == "Dashboard pages"
     assert [props["children"] for props in found["Legend"]] == ["Period (from and to dates, inclusive)"]
     assert found["DatePickerRange"][0]["id"] == "period"
-    assert found["Dl"][0]["aria-live"] == "polite"
-    assert {props["id"] for props in found["Dd"] if "id" in props} == {id_ for id_, _ in OVERVIEW_OUTPUTS[:5]}
+    assert {(props["htmlFor"], props["children"]) for props in found["Label"]} == {
+        ("area", "Activity area"),
+        ("level", "Level of involvement"),
+    }
+    [announcer] = [props for props in found["P"] if props.get("id") == "announcer"]
+    assert announcer["role"] == "status"
 
-    with client.get("/") as page:
+    with client.get("/influence?from=2025-01-01") as page:  # every page's address serves the dashboard
         assert page.status_code == 200
         assert '<html lang="en-GB">' in page.get_data(as_text=True)
 
 
-def test_the_layout_says_so_when_the_organisation_cannot_be_read(tmp_path: Path) -> None:
+def test_the_page_says_so_when_the_figures_cannot_be_read(tmp_path: Path) -> None:
     broken = tmp_path / "broken.db"
     broken.mkdir()  # a directory where the database should be: SQLite cannot open it
     engine = make_engine(f"sqlite:///{broken}")
     person = SignedIn(1, "org-a", Role.leadership, "Lee", "lee@org-a.example.org", "v")
 
-    page = overview.layout(engine, overview.Reader(person, sign_out_url="/logout", csrf_token="t"))
-
+    page = shell.layout(engine, shell.Reader(person, sign_out_url="/logout", csrf_token="t"), date(2025, 6, 1))
     found = components(json.loads(to_json_plotly(page)))
-    assert overview.UNAVAILABLE in component_text(found["Main"][0]["children"])
     [signed_in] = [props for props in found["P"] if props.get("id") == "signed-in"]
     assert signed_in["children"] == "Signed in as Lee · org-a"  # the organisation's id stands in for its name
+
+    outputs = shell.respond(engine, "org-a", "/", date(2025, 6, 1), None, "/", "", (None, None, "", ""))
+    assert shell.UNAVAILABLE in component_text(json.loads(to_json_plotly(outputs[7])))
     engine.dispose()
 
 

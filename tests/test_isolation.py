@@ -7,6 +7,7 @@ route cannot slip through unexamined.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from sqlmodel import Session, select
 from werkzeug.routing import Rule
 
 from dashboard import create_app as create_dashboard
+from dashboard import shell
 from impact.accounts import ApiToken, StaffAccount
 from impact.eventlog import open_event_log
 from impact.eventlog.embedded import EmbeddedLog
@@ -28,7 +30,6 @@ from impact.settings import Settings
 from ingest import create_app
 from schemas.events import StoredEvent
 from schemas.readmodels import (
-    OVERALL,
     Activity,
     Attendance,
     Change,
@@ -36,7 +37,6 @@ from schemas.readmodels import (
     Contribution,
     ContributionParticipant,
     DeadLetter,
-    MonthlyMetric,
     Participant,
 )
 from tests.conftest import add_organisation, issue_token, sign_in
@@ -279,6 +279,19 @@ def test_every_form_refuses_a_post_without_its_csrf_token(
         assert all(token.revoked_at is None for token in session.exec(select(ApiToken)).all())
 
 
+def _dashboard_tables(client: FlaskClient, period: str) -> list[tuple[Any, str]]:
+    """(page, table key) of every table the dashboard's pages show, found through the callback."""
+    found = []
+    for page in shell.PAGES:
+        response = client.post("/_dash-update-component", json=shell.callback_body(page.path, period))
+        assert response.status_code == 200, response.get_data(as_text=True)[:300]
+        text = json.dumps(response.get_json())  # Dash's JSON writes "/" as "\\u002f"
+        hrefs = re.findall(r'"href": "/export/[^/]+/([^."]+)\.csv', text)
+        found.extend((page, key) for key in hrefs)
+    assert found
+    return found
+
+
 def test_no_dashboard_route_shows_another_organisations_data(
     world: tuple[Flask, Settings, dict[str, Any]], engine: Engine
 ) -> None:
@@ -286,30 +299,48 @@ def test_no_dashboard_route_shows_another_organisations_data(
     _app, settings, _theirs = world
     with Session(engine) as session:  # their figures, which our dashboard must never show
         session.add(
-            MonthlyMetric(
-                org_id=THEIRS, month=DAY.replace(day=1), area=OVERALL, participants_involved=4817, contributions=6253
+            Attendance(
+                event_id="att-theirs-big",
+                org_id=THEIRS,
+                activity_id=f"a-{THEIRS}",
+                participant_id="p-1",
+                hours=4817.0,
+                session_role="attendee",
+                attended_on=DAY,
             )
         )
         session.commit()
     server = create_dashboard(settings, engine).server
     client = server.test_client()
     sign_in(client, f"admin@{OURS}.example.org")
+    period = f"?from={DAY - timedelta(days=40)}&to={DAY}"
     examined = []
     for rule in server.url_map.iter_rules():
-        if rule.arguments - NOT_ORG_DATA - {"path", "package_name", "fingerprinted_path"}:
+        if rule.arguments - NOT_ORG_DATA - {"path", "package_name", "fingerprinted_path", "slug", "key"}:
             raise AssertionError(f"{rule.rule} takes an argument this test does not know how to fill")
-        if rule.arguments or rule.endpoint == "sign_in.logout":
+        if rule.endpoint == "export_csv":  # every table of every page, for the same period
+            urls = [f"/export/{page.slug}/{table}.csv{period}" for page, table in _dashboard_tables(client, period)]
+        elif rule.arguments or rule.endpoint == "sign_in.logout":
             continue  # the same static files for everyone; signing out would end the examination
-        if "GET" in (rule.methods or set()):
-            response = client.get(rule.rule)
         else:
-            response = client.post(rule.rule, json=callback_body(DAY - timedelta(days=40), DAY))
-        body = response.get_data().decode(errors="replace")  # the favicon is binary
-        assert response.status_code < 500, rule.rule
-        assert not response.headers.get("Location", "").startswith("/login"), f"{rule.rule} was not examined"
-        leaks = [m.group(0) for m in re.finditer(r".{0,60}(?:4,?817|6,?253|THEIRS-SECRET).{0,20}", body)]
-        assert not leaks, f"{rule.rule} shows their data: {leaks[:3]}"
-        examined.append(rule.rule)
-    assert "/_dash-update-component" in examined and "/_dash-layout" in examined and "/" in examined
+            urls = [rule.rule + period]
+        for url in urls:
+            if "GET" in (rule.methods or set()):
+                response = client.get(url)
+            else:
+                response = client.post(url, json=callback_body(DAY - timedelta(days=40), DAY))
+            body = response.get_data().decode(errors="replace")  # the favicon is binary
+            assert response.status_code < 500, url
+            assert response.status_code != 404 or rule.endpoint != "export_csv", url
+            assert not response.headers.get("Location", "").startswith("/login"), f"{url} was not examined"
+            leaks = [m.group(0) for m in re.finditer(r".{0,60}(?:4,?817|THEIRS-SECRET|south-voices).{0,20}", body)]
+            assert not leaks, f"{url} shows their data: {leaks[:3]}"
+            examined.append(url.split("?")[0])
+    assert {"/_dash-update-component", "/_dash-layout", "/", "/report"} <= set(examined)
+    for page in shell.PAGES:  # every page's callback too
+        response = client.post("/_dash-update-component", json=shell.callback_body(page.path, period))
+        assert response.status_code == 200, page.path
+        leaks = re.findall(r".{0,60}(?:4,?817|THEIRS-SECRET|south-voices).{0,20}", response.get_data(as_text=True))
+        assert not leaks, f"{page.path} shows their data: {leaks[:3]}"
     figures = post_overview(client, DAY - timedelta(days=40), DAY)
     assert figures["contributions"] == "1", "our one contribution, not their figures"

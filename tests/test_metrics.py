@@ -63,6 +63,7 @@ from impact.metrics import (
     reach,
     report,
     suppress,
+    trend,
 )
 from impact.recording import record
 from impact.settings import Settings
@@ -486,6 +487,40 @@ def test_monthly(world: Engine, index: int, figure: str, expected: Any) -> None:
     assert [m.month for m in months] == [date(2026, 3, 1), date(2026, 4, 1)]
     actual = getattr(months[index].figures, figure)
     assert same(actual, expected), f"{figure}: {actual!r} != {expected!r}"
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        Scope("org-a", date(2026, 1, 1), date(2026, 7, 1)),
+        MID,
+        RESEARCH,
+        CONSULTATION,
+        USER_LED,
+        ORG_B,
+        Scope("org-a", date(2026, 4, 10), date(2026, 4, 11)),
+    ],
+    ids=["half-year", "mid-month", "research", "consultation", "user-led", "org-b", "one-day"],
+)
+def test_trend_gives_monthly_s_figures_in_four_queries(world: Engine, scope: Scope) -> None:
+    with world.connect() as conn:
+        slow = monthly(conn, scope)
+        fast = trend(conn, scope)
+    expected = [
+        (
+            m.month,
+            m.figures.participants_involved,
+            m.figures.involvement_hours,
+            m.figures.contributions,
+            m.figures.changes_influenced_total,
+        )
+        for m in slow
+    ]
+    actual = [
+        (t.month, t.participants_involved, t.involvement_hours, t.contributions, t.changes_influenced) for t in fast
+    ]
+    assert actual == expected
+    assert any(row[1:] != (0, 0.0, 0, 0) for row in actual) or scope.org_id == "org-b"
 
 
 def test_each_whole_month_splits_its_participants_into_new_and_returning(world: Engine) -> None:

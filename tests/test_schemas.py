@@ -250,8 +250,8 @@ def test_the_sixteen_areas_match_the_domain() -> None:
     [
         ("pr_marketing", "PR and marketing"),
         ("strategy_policy", "Strategy, policy and planning"),
-        ("co_production", "Co production"),
-        ("user_led", "User led"),
+        ("co_production", "Co-production"),
+        ("user_led", "User-led"),
         ("service_user", "Service user"),
         ("prefer_not_to_say", "Prefer not to say"),
         ("under_18", "Under 18"),

@@ -1,0 +1,46 @@
+"""What every chart shares: colour-blind-safe colours, readable text, and no toolbar.
+
+Okabe-Ito colours stay distinguishable with the common colour-vision deficiencies; each is at least
+3:1 against white (WCAG 1.4.11). Sequential scales (the heatmap) use cividis, designed to read the same
+to people with and without colour-vision deficiency. No chart relies on colour alone: each has a
+table beside it with the same figures.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import plotly.graph_objects as go
+
+TEXT = "#0b0c0c"
+GRID = "#b1b4b6"
+BLUE = "#0072B2"
+VERMILLION = "#D55E00"
+GREEN = "#009E73"
+PURPLE = "#CC79A7"
+ORANGE = "#E69F00"
+SKY = "#56B4E9"
+GREY = "#505a5f"
+
+SERIES = (BLUE, VERMILLION, GREEN, PURPLE, ORANGE, SKY, GREY)
+STATUS_COLOURS = {"proposed": GREY, "agreed": BLUE, "implemented": GREEN, "declined": VERMILLION}
+LEVEL_COLOURS = {"consultation": SKY, "co_production": BLUE, "user_led": GREEN}
+SEQUENTIAL = "cividis"
+
+CONFIG: Any = {"displayModeBar": False, "responsive": True}  # Graph's `config`
+
+
+def styled(figure: go.Figure, *, height: int = 420, legend: bool = True) -> go.Figure:
+    """The figure in the dashboard's look: white, 14 px dark text, light grid, legend above the plot."""
+    figure.update_layout(
+        height=height,
+        margin={"l": 56, "r": 16, "t": 48, "b": 48},
+        font={"color": TEXT, "size": 14, "family": "system-ui, Arial, sans-serif"},
+        paper_bgcolor="#ffffff",
+        plot_bgcolor="#ffffff",
+        showlegend=legend,
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
+    )
+    figure.update_yaxes(gridcolor=GRID, zerolinecolor=GRID)
+    figure.update_xaxes(linecolor=TEXT)
+    return figure

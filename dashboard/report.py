@@ -1,0 +1,641 @@
+"""The printable annual involvement report: `GET /report?from=...&to=...&area=...&level=...`.
+
+One HTML page that prints well (dashboard/static/report.css has the print styles; the browser's "Save as
+PDF" makes the PDF, so no PDF library is needed). Part one follows the six UK Standards for Public
+Involvement, part two the GRIPP2 short form; every figure comes from impact/metrics.py or from the two
+small queries here, for the signed-in reader's organisation only. Where the platform records nothing
+for what a section asks, the section says so in words, never with a made-up figure.
+
+Privacy: every count of people is shown through `format_people` (1 to 4 become "fewer than 5"); no names
+or contact details are read. "You said, we did" quotes contributions, but never one made by a person
+whose details were erased. Free text is escaped by Jinja's autoescape.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, cast
+
+import dash
+from flask import render_template, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import ColumnElement, Connection, Engine, and_, exists, select
+from sqlalchemy import Table as SqlTable
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.expression import FromClause
+from sqlmodel import Session
+
+from dashboard import access
+from dashboard.filters import Filters, long_date, parse
+from dashboard.formatting import (
+    NOT_APPLICABLE,
+    format_count,
+    format_hours,
+    format_month,
+    format_people,
+    format_percent,
+)
+from dashboard.pages import feedback, people
+from dashboard.tables import Table
+from impact import metrics
+from impact.accounts import Organisation
+from impact.metrics import AREAS, LEVELS, STATUSES, Headline, Scope
+from impact.settings import Settings
+from schemas.readmodels import Activity, Change, ChangeLink, Contribution, ContributionParticipant, Participant
+from schemas.vocab import DECIDED_STATUSES, INFLUENCING_STATUSES, Strength, label
+
+logger = logging.getLogger(__name__)
+
+EXAMPLES = 5  # "you said, we did": the most recent changes shown
+SAID_PER_EXAMPLE = 3  # and at most this many contributions behind each
+LONGEST_QUOTE = 400  # characters of free text shown before "…"
+STRENGTHS: tuple[str, ...] = tuple(strength.value for strength in Strength)
+GOVERNANCE_AREAS = ("governance", "strategy_policy")
+UNAVAILABLE = "The report cannot be made right now. Please try again in a few minutes."
+REACH_TITLES = {
+    "role": "role",
+    "age_band": "age band",
+    "gender": "gender",
+    "ethnicity": "ethnicity",
+    "disability": "disability",
+    "region": "region",
+}
+SPECIAL_VALUES = {
+    metrics.NOT_ANSWERED: "Not answered",
+    metrics.ERASED: "Details erased",
+    metrics.UNKNOWN: "Not in the register",
+}
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One labelled value (already formatted, people suppressed)."""
+
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Example:
+    """One "you said, we did": a change the organisation agreed or made, and what people said behind it."""
+
+    title: str
+    status: str
+    decided: str
+    area: str
+    description: str
+    said: Sequence[str]
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    key: str
+    number: str  # "Standard 1", "GRIPP2 section 1"
+    title: str
+    about: str  # what the standard or section asks for
+    figures: Sequence[Figure] = ()
+    text: Sequence[str] = ()  # sentences with the figures
+    tables: Sequence[Table] = ()
+    examples: Sequence[Example] | None = None  # None: this section has no examples block
+    not_recorded: Sequence[str] = ()  # what the platform holds no data for
+
+    @property
+    def heading(self) -> str:
+        return f"{self.number}: {self.title}"
+
+
+@dataclass(frozen=True)
+class AnnualReport:
+    organisation: str
+    period: str
+    standards: Sequence[ReportSection]
+    gripp2: Sequence[ReportSection]
+    notices: Sequence[str] = field(default=())
+
+
+def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
+    """`GET {prefix}report` on the dashboard's server (the guard in dashboard/access.py requires a reader)."""
+    prefix = app.config.routes_pathname_prefix
+
+    @app.server.get(prefix + "report")
+    def annual_report() -> ResponseReturnValue:
+        org_id = access.reader().org_id  # never from the request
+        filters = parse(request.args.to_dict(), date.today())
+        try:
+            with Session(engine) as session:
+                found = session.get(Organisation, org_id)
+                organisation = found.name if found else org_id
+            with engine.connect() as conn:
+                built = build(conn, filters, org_id, organisation)
+        except SQLAlchemyError:
+            logger.warning("dashboard: the annual report could not be read", exc_info=True)
+            return render_template("message.html", title="The report is unavailable", message=UNAVAILABLE), 503
+        back = app.config.requests_pathname_prefix + filters.search()
+        return render_template("report.html", report=built, back_url=back, made_on=long_date(date.today()))
+
+
+# --- Building the report --------------------------------------------------------------------------
+
+
+def build(conn: Connection, filters: Filters, org_id: str, organisation: str) -> AnnualReport:
+    """Every section of the report for one organisation and one set of filters."""
+    scope = filters.to_scope(org_id)
+    headline = metrics.headline(conn, scope)
+    areas = metrics.by_area(conn, scope)
+    reach = metrics.reach(conn, scope)
+    months = metrics.monthly(conn, scope)
+    quality = metrics.data_quality(conn, scope)
+    strengths = _strengths(conn, scope)
+    examples = _examples(conn, scope)
+    standards = [
+        _inclusive(headline, reach),
+        _working_together(headline, areas, months),
+        _support_and_learning(),
+        _governance(areas, filters),
+        _communications(headline),
+        _impact(headline),
+    ]
+    gripp2 = [
+        _aim(filters),
+        _methods(headline),
+        _results(headline, examples),
+        _discussion(headline, strengths),
+        _reflections(headline, quality),
+    ]
+    return AnnualReport(organisation, filters.describe(), standards, gripp2, filters.problems)
+
+
+def _protected(counts: dict[str, int]) -> list[tuple[str, str]]:
+    """One field's counts as the People page shows them: 1 to 4 hidden, and a second cell where one alone
+    would be worked out from the total (dashboard/pages/people.py)."""
+    hidden = people.complementary(list(counts.values()))
+    return [
+        (_value_label(value), people.cell(count, index in hidden))
+        for index, (value, count) in enumerate(counts.items())
+    ]
+
+
+def _inclusive(h: Headline, reach: dict[str, dict[str, int]]) -> ReportSection:
+    tables = [
+        Table(
+            key=f"reach-{name}",
+            caption=f"People involved by {title}",
+            columns=(title.capitalize(), "People involved"),
+            rows=_protected(reach.get(name, {})),
+            numeric=(1,),
+        )
+        for name, title in REACH_TITLES.items()
+        if reach.get(name)
+    ]
+    text = [
+        f"{_cap(_people(h.participants_involved))} took part in at least one activity or made at least one "
+        f"contribution; involvement reached {h.area_coverage} of the {len(AREAS)} activity areas.",
+        "Age band, gender, ethnicity, disability and region are voluntary: “Not answered” counts those who gave none.",
+    ]
+    if not tables:
+        text.append("No one was involved in this period, so there is no breakdown by role or background.")
+    return ReportSection(
+        key="inclusive-opportunities",
+        number="Standard 1",
+        title="Inclusive opportunities",
+        about="Offer involvement opportunities that are accessible and that reach the people and groups the "
+        "work needs.",
+        figures=[
+            Figure("People involved", format_people(h.participants_involved)),
+            Figure("New to involvement", format_people(h.new_participants)),
+            Figure("Involved in two or more months", format_people(h.returning_participants)),
+            Figure("Activity areas with involvement", f"{h.area_coverage} of {len(AREAS)}"),
+        ],
+        text=text,
+        tables=tables,
+        not_recorded=[
+            "The platform does not record how opportunities were advertised, who applied but was not involved, "
+            "or the adjustments made so people could take part; add them here."
+        ],
+    )
+
+
+def _working_together(h: Headline, areas: dict[str, Headline], months: list[metrics.MonthFigures]) -> ReportSection:
+    levels = Table(
+        key="levels",
+        caption="Activities by level of involvement",
+        columns=("Level of involvement", "Activities", "Share of activities"),
+        rows=[
+            (label(level), format_count(h.level_mix.get(level, 0)), format_percent(h.level_share.get(level)))
+            for level in LEVELS
+        ],
+        numeric=(1, 2),
+    )
+    by_area = Table(
+        key="areas",
+        caption="Involvement by activity area (areas with any involvement or change)",
+        columns=("Activity area", "People involved", "Activities", "Hours", "Contributions", "Changes influenced"),
+        rows=[
+            (
+                label(area),
+                format_people(figures.participants_involved),
+                format_count(figures.activities),
+                format_hours(figures.involvement_hours),
+                format_count(figures.contributions),
+                format_count(figures.changes_influenced_total),
+            )
+            for area, figures in areas.items()
+            if _any_involvement(figures)
+        ],
+        numeric=(1, 2, 3, 4, 5),
+    )
+    by_month = Table(
+        key="months",
+        caption="Involvement month by month",
+        columns=("Month", "People involved", "Activities", "Attendances", "Hours", "Contributions"),
+        rows=[
+            (
+                format_month(month.month),
+                format_people(month.figures.participants_involved),
+                format_count(month.figures.activities),
+                format_count(month.figures.attendances),
+                format_hours(month.figures.involvement_hours),
+                format_count(month.figures.contributions),
+            )
+            for month in months
+        ],
+        numeric=(1, 2, 3, 4, 5),
+    )
+    return ReportSection(
+        key="working-together",
+        number="Standard 2",
+        title="Working together",
+        about="Work together in a way that values all contributions, and that builds and sustains mutually "
+        "respectful and productive relationships.",
+        figures=[
+            Figure("Activities held", format_count(h.activities)),
+            Figure("Attendances", format_count(h.attendances)),
+            Figure("Hours of involvement", format_hours(h.involvement_hours)),
+            Figure("Contributions", format_count(h.contributions)),
+        ],
+        text=[
+            "Levels of involvement: consultation asks people for their views; co-production works in "
+            "partnership with them; user-led work is led by people with lived experience."
+        ],
+        tables=[levels, by_area, by_month] if by_area.rows else [levels, by_month],
+        not_recorded=[
+            "The platform does not record how people felt about working together (for example a survey of "
+            "those involved); add it here."
+        ],
+    )
+
+
+def _support_and_learning() -> ReportSection:
+    return ReportSection(
+        key="support-and-learning",
+        number="Standard 3",
+        title="Support and learning",
+        about="Offer and promote support and learning that builds confidence and skills for public involvement.",
+        not_recorded=[
+            "The platform does not record training or support offered to people who take part, payments and "
+            "expenses, or learning for staff about involvement; add them here."
+        ],
+    )
+
+
+def _governance(areas: dict[str, Headline], filters: Filters) -> ReportSection:
+    shown = [area for area in GOVERNANCE_AREAS if area in areas]
+    table = Table(
+        key="governance",
+        caption="Involvement in governance and in strategy, policy and planning",
+        columns=("Activity area", "People involved", "Activities", "Contributions", "Changes influenced"),
+        rows=[
+            (
+                label(area),
+                format_people(areas[area].participants_involved),
+                format_count(areas[area].activities),
+                format_count(areas[area].contributions),
+                format_count(areas[area].changes_influenced_total),
+            )
+            for area in shown
+        ],
+        numeric=(1, 2, 3, 4),
+    )
+    text = []
+    if not shown and filters.area:
+        text.append(
+            f"This report is limited to the {label(filters.area)} area, so involvement in governance and in "
+            "strategy, policy and planning is not shown."
+        )
+    return ReportSection(
+        key="governance",
+        number="Standard 4",
+        title="Governance",
+        about="Involve people with lived experience in governance, leadership and decision making.",
+        text=text,
+        tables=[table] if shown else [],
+        not_recorded=[
+            "The platform does not record whether people with lived experience sit on the board or its "
+            "committees, or the budget for involvement; add them here."
+        ],
+    )
+
+
+def _communications(h: Headline) -> ReportSection:
+    unsent = h.feedback_due - h.feedback_sent
+    return ReportSection(
+        key="communications",
+        number="Standard 5",
+        title="Communications",
+        about="Use plain language for well-timed and relevant communications, as part of involvement plans "
+        "and activities.",
+        figures=[
+            # hidden as on the Feedback loop page where the rate would reveal a count of 1 to 4
+            Figure("Feedback closure rate", feedback.closure_rate(h.feedback_sent, h.feedback_due)),
+            Figure("Told what came of what they said", format_people(h.feedback_sent)),
+            Figure("Owed a summary, not yet sent", format_people(unsent)),
+            Figure("Median days from decision to summary", _days(h.days_to_feedback)),
+        ],
+        text=[
+            "When a change is decided, everyone whose contribution is linked to it and who agreed to be "
+            "contacted is owed a plain-English summary of what came of it. Each person is counted once per "
+            "decided change."
+        ],
+        not_recorded=[
+            "The platform records only these “you made a difference” summaries; other communications (such as "
+            "newsletters, role descriptions or plain-language summaries of the work) are not recorded; add "
+            "them here."
+        ],
+    )
+
+
+def _impact(h: Headline) -> ReportSection:
+    statuses = Table(
+        key="changes",
+        caption="Changes influenced by contributions, by status",
+        columns=("Status", "Changes"),
+        rows=[
+            *((label(status), format_count(h.changes_influenced.get(status, 0))) for status in STATUSES),
+            ("All changes", format_count(h.changes_influenced_total)),
+        ],
+        numeric=(1,),
+    )
+    return ReportSection(
+        key="impact",
+        number="Standard 6",
+        title="Impact",
+        about="Seek improvement by identifying and sharing the difference that involvement makes.",
+        figures=[
+            Figure("Contributions", format_count(h.contributions)),
+            Figure("Linked to an agreed or implemented change", format_count(h.influenced_contributions)),
+            Figure("Influence rate", format_percent(h.influence_rate)),
+            Figure("Median days from contribution to decision", _days(h.days_to_change)),
+        ],
+        text=[
+            "A change counts when at least one contribution is linked to it: a proposed change in the period "
+            "it was recorded, a decided one in the period it was decided."
+        ],
+        tables=[statuses],
+    )
+
+
+def _aim(filters: Filters) -> ReportSection:
+    return ReportSection(
+        key="aim",
+        number="GRIPP2 section 1",
+        title="Aim",
+        about="The aim of involving people with lived experience in the work.",
+        text=[f"This report covers {filters.describe()}."],
+        not_recorded=["The platform does not record the aim of involvement; add it here."],
+    )
+
+
+def _methods(h: Headline) -> ReportSection:
+    levels = ", ".join(f"{_lower(level)} {format_count(h.level_mix.get(level, 0))}" for level in LEVELS)
+    return ReportSection(
+        key="methods",
+        number="GRIPP2 section 2",
+        title="Methods",
+        about="How people were involved: who took part, in what, and at what level.",
+        text=[
+            f"{_cap(_people(h.participants_involved))} took part through "
+            f"{_count(h.activities, 'activity', 'activities')} in {h.area_coverage} of the {len(AREAS)} activity "
+            f"areas, with {_count(h.attendances, 'attendance', 'attendances')} "
+            f"({format_hours(h.involvement_hours)} hours) and "
+            f"{_count(h.contributions, 'contribution', 'contributions')} recorded.",
+            f"Activities by level of involvement: {levels}.",
+            "Who took part, by role and background, is under Inclusive opportunities; each area and month is "
+            "under Working together.",
+        ],
+    )
+
+
+def _results(h: Headline, examples: list[Example]) -> ReportSection:
+    changes = h.changes_influenced
+    return ReportSection(
+        key="results",
+        number="GRIPP2 section 3",
+        title="Results",
+        about="The outcomes of involvement, positive and negative.",
+        text=[
+            f"Changes linked to what people said: {format_count(changes.get('implemented', 0))} implemented, "
+            f"{format_count(changes.get('agreed', 0))} agreed, {format_count(changes.get('declined', 0))} "
+            f"declined and {format_count(changes.get('proposed', 0))} still proposed.",
+            f"The most recent agreed or implemented changes decided in the period (up to {EXAMPLES}), each with "
+            "what people said behind it:",
+        ],
+        examples=examples,
+    )
+
+
+def _discussion(h: Headline, strengths: dict[str, int]) -> ReportSection:
+    table = Table(
+        key="strength",
+        caption="Strength of influence of contributions on changes decided in the period",
+        columns=("Strength of influence", "Links from a contribution to a change"),
+        rows=[(label(strength), format_count(strengths[strength])) for strength in STRENGTHS],
+        numeric=(1,),
+    )
+    text = [
+        f"{format_percent(h.influence_rate)} of the period's contributions "
+        f"({format_count(h.influenced_contributions)} of {format_count(h.contributions)}) are linked to a change "
+        "that was agreed or implemented.",
+        (
+            f"From a contribution to the decision on a change linked to it took {_days(h.days_to_change)} days "
+            f"(the median over {_count(h.change_links_decided, 'link', 'links')})."
+            if h.days_to_change is not None
+            else "No change linked to a contribution was decided in the period."
+        ),
+        "Influence is recorded as a contribution with a strength, not as sole cause: many things shape a decision.",
+    ]
+    return ReportSection(
+        key="discussion",
+        number="GRIPP2 section 4",
+        title="Discussion and conclusions",
+        about="The extent to which involvement influenced the work.",
+        text=text,
+        tables=[table],
+        not_recorded=["The platform does not record the organisation's conclusions; add them here."],
+    )
+
+
+def _reflections(h: Headline, quality: metrics.DataQuality) -> ReportSection:
+    missing_areas = [label(area) for area in AREAS if area not in h.areas_covered]
+    figures = [
+        Figure(
+            "Contributions not linked to an agreed or implemented change",
+            format_count(h.contributions - h.influenced_contributions),
+        ),
+        Figure("Changes declined", format_count(h.changes_influenced.get("declined", 0))),
+        Figure("Owed a summary, not yet sent", format_people(h.feedback_due - h.feedback_sent)),
+        Figure(
+            "Records rejected by the data checks",
+            f"{format_count(quality.rejected)} of {format_count(quality.accepted + quality.rejected)}",
+        ),
+    ]
+    text = ["Activity areas without involvement: " + (", ".join(missing_areas) if missing_areas else "none") + "."]
+    if quality.rejected:
+        corrected = f"{format_count(quality.resolved)} {'was' if quality.resolved == 1 else 'were'} since corrected"
+        text.append(f"Of the {_count(quality.rejected, 'rejected record', 'rejected records')}, {corrected}.")
+    return ReportSection(
+        key="reflections",
+        number="GRIPP2 section 5",
+        title="Reflections and critical perspective",
+        about="What went well and what did not, and what was learnt.",
+        figures=figures,
+        text=text,
+        not_recorded=[
+            "The platform does not record reflections from the people involved or from staff; add them here."
+        ],
+    )
+
+
+# --- The two queries of its own ---------------------------------------------------------------------
+
+
+def _table(model: type[Any]) -> SqlTable:
+    return cast(SqlTable, model.__table__)
+
+
+CH, CL, C = _table(Change), _table(ChangeLink), _table(Contribution)
+CP, P, A = _table(ContributionParticipant), _table(Participant), _table(Activity)
+
+
+def _links(scope: Scope) -> FromClause:
+    """Changes joined to their links and the linked contributions (and, with a level, their activities)."""
+    joined = CH.join(CL, and_(CL.c.org_id == CH.c.org_id, CL.c.change_id == CH.c.change_id)).join(
+        C, and_(C.c.org_id == CL.c.org_id, C.c.contribution_id == CL.c.contribution_id)
+    )
+    if scope.level:
+        joined = joined.join(A, and_(A.c.org_id == C.c.org_id, A.c.activity_id == C.c.activity_id))
+    return joined
+
+
+def _decided_in(scope: Scope, statuses: Sequence[str]) -> list[ColumnElement[bool]]:
+    """Conditions: the organisation's changes of these statuses, decided in the period, within area and level."""
+    conditions: list[ColumnElement[bool]] = [
+        CH.c.org_id == scope.org_id,
+        CH.c.status.in_(statuses),
+        CH.c.decided_on >= scope.start,
+        CH.c.decided_on < scope.end,
+    ]
+    if scope.area:
+        conditions.append(CH.c.area == scope.area)
+    if scope.level:
+        conditions.append(A.c.level == scope.level)
+    return conditions
+
+
+def _strengths(conn: Connection, scope: Scope) -> dict[str, int]:
+    """Links from contributions to changes decided in the period, by strength of influence."""
+    query = (
+        select(CL.c.strength, CL.c.change_id, CL.c.contribution_id)
+        .distinct()
+        .select_from(_links(scope))
+        .where(*_decided_in(scope, sorted(status.value for status in DECIDED_STATUSES)))
+    )
+    counts = dict.fromkeys(STRENGTHS, 0)
+    for strength, _change, _contribution in conn.execute(query):
+        counts[strength] = counts.get(strength, 0) + 1
+    return counts
+
+
+def _examples(conn: Connection, scope: Scope) -> list[Example]:
+    """The most recent agreed or implemented changes of the period with a linked contribution, and what was said."""
+    influencing = sorted(status.value for status in INFLUENCING_STATUSES)
+    changes = conn.execute(
+        select(CH.c.change_id, CH.c.title, CH.c.description, CH.c.status, CH.c.decided_on, CH.c.area)
+        .distinct()
+        .select_from(_links(scope))
+        .where(*_decided_in(scope, influencing))
+        .order_by(CH.c.decided_on.desc(), CH.c.change_id)
+        .limit(EXAMPLES)
+    ).all()
+    if not changes:
+        return []
+    erased_contributor = exists(
+        select(CP.c.participant_id)
+        .select_from(CP.join(P, and_(P.c.org_id == CP.c.org_id, P.c.participant_id == CP.c.participant_id)))
+        .where(CP.c.org_id == C.c.org_id, CP.c.contribution_id == C.c.contribution_id, P.c.erased.is_(True))
+    )
+    said_query = (
+        select(CL.c.change_id, CL.c.strength, C.c.made_on, C.c.contribution_id, C.c.text)
+        .select_from(_links(scope))
+        .where(CH.c.org_id == scope.org_id, CH.c.change_id.in_([row.change_id for row in changes]), ~erased_contributor)
+    )
+    if scope.level:
+        said_query = said_query.where(A.c.level == scope.level)
+    rank = {strength: index for index, strength in enumerate(reversed(STRENGTHS))}  # major first
+    said: dict[str, list[tuple[int, date, str, str]]] = {}
+    for change_id, strength, made_on, contribution_id, text in conn.execute(said_query):
+        said.setdefault(change_id, []).append((rank.get(strength, len(rank)), made_on, contribution_id, text))
+    examples = []
+    for row in changes:
+        behind = sorted(said.get(row.change_id, []), key=lambda item: (item[0], -item[1].toordinal(), item[2]))
+        examples.append(
+            Example(
+                title=row.title,
+                status=label(row.status),
+                decided=long_date(row.decided_on),
+                area=label(row.area),
+                description=_quote(row.description),
+                said=[_quote(text) for _rank, _made, _id, text in behind[:SAID_PER_EXAMPLE]],
+            )
+        )
+    return examples
+
+
+# --- Wording ------------------------------------------------------------------------------------------
+
+
+def _any_involvement(h: Headline) -> bool:
+    return bool(h.participants_involved or h.activities or h.contributions or h.changes_influenced_total)
+
+
+def _value_label(value: str) -> str:
+    return SPECIAL_VALUES.get(value) or label(value)
+
+
+def _people(count: int) -> str:
+    return f"{format_people(count)} people"  # never "1 person": a count of 1 shows as "fewer than 5"
+
+
+def _count(count: int, one: str, many: str) -> str:
+    return f"{format_count(count)} {one if count == 1 else many}"
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _lower(value: str) -> str:
+    return label(value).lower()
+
+
+def _days(days: float | None) -> str:
+    if days is None:
+        return NOT_APPLICABLE
+    return format_count(int(days)) if days.is_integer() else format_hours(days)
+
+
+def _quote(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= LONGEST_QUOTE else text[: LONGEST_QUOTE - 1].rstrip() + "…"
