@@ -6,7 +6,10 @@ What crosses organisations is only this, and only to a reader whose own organisa
 - rates, never counts of people or anything else: the influence rate, the feedback closure rate, the
   share of activities that are co-production or user-led, and area coverage (of sixteen), each as defined
   in impact/metrics.py, for the reader's period, area and level;
-- as a median over the participating organisations, never one organisation's figure, id or name;
+- as a median over the participating organisations, never with an organisation's id or name (a median
+  of an odd number of organisations is one of their rates, unattributed: that is what a median is);
+- the reader's own closure rate is hidden where the Feedback loop page hides it (it would reveal a count
+  of 1 to 4 people);
 - only when at least five participate: opted-in organisations with an activity, attendance or contribution
   in the scope (the reader's own counts when it has one). With fewer, a sentence says so without saying how
   many. A rate some participants do not have (nothing to divide by) is compared over those that have it,
@@ -39,7 +42,8 @@ from sqlalchemy.sql.expression import FromClause
 
 from dashboard import tables
 from dashboard.formatting import NOT_APPLICABLE, SUPPRESSED, format_count, format_percent
-from dashboard.pages import Section
+from dashboard.pages import Section, feedback
+from dashboard.pages.people import HIDDEN
 from impact.accounts import Organisation
 from impact.metrics import AREAS, Scope
 from schemas.readmodels import (
@@ -92,6 +96,7 @@ class Benchmark:
     median: float | None
     compared: int | None
     percent: bool = True  # a share (shown as "42%"); otherwise a number of areas out of sixteen
+    yours_hidden: bool = False  # the reader's own rate would reveal a count of 1 to 4 people (closure)
 
 
 @dataclass(frozen=True)
@@ -265,6 +270,8 @@ def _benchmark(key: str, label: str, taking_part: Mapping[str, _Counts], yours: 
         median=float(statistics.median(compared)) if enough else None,
         compared=len(compared) if enough else None,
         percent=key != "area-coverage",
+        # as the Feedback loop page hides it: beside the summaries owed it shows, it would tell a small count
+        yours_hidden=key == "closure-rate" and feedback.closure_rate(yours.told, yours.owed) == HIDDEN,
     )
 
 
@@ -304,7 +311,7 @@ def rows(comparison: Comparison) -> Sequence[Sequence[str]]:
     return [
         [
             rate.label,
-            _shown(rate, rate.yours),
+            HIDDEN if rate.yours_hidden else _shown(rate, rate.yours),
             _shown(rate, rate.median),
             SUPPRESSED if rate.compared is None else format_count(rate.compared),
         ]

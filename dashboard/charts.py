@@ -1,8 +1,10 @@
 """What every chart shares: colour-blind-safe colours, readable text, and no toolbar.
 
-Okabe-Ito colours stay distinguishable with the common colour-vision deficiencies; each is at least
-3:1 against white (WCAG 1.4.11). Sequential scales (the heatmap) use cividis, designed to read the same
-to people with and without colour-vision deficiency. No chart relies on colour alone: each has a
+Okabe-Ito colours stay distinguishable with the common colour-vision deficiencies. Their sky blue and
+orange are lighter than 3:1 against white (WCAG 1.4.11), so darker shades of the two stand in for them,
+last in the series; every colour here is at least 3:1 against white (tests/test_dashboard.py checks).
+Sequential scales (the heatmap) use cividis, designed to read the same to people with and without
+colour-vision deficiency. No chart relies on colour alone: each has a
 table beside it with the same figures.
 """
 
@@ -18,13 +20,13 @@ BLUE = "#0072B2"
 VERMILLION = "#D55E00"
 GREEN = "#009E73"
 PURPLE = "#CC79A7"
-ORANGE = "#E69F00"
-SKY = "#56B4E9"
+ORANGE = "#B36B00"  # Okabe-Ito orange #E69F00, darkened to 4.2:1
+SKY = "#2B83BA"  # Okabe-Ito sky blue #56B4E9, darkened to 4.2:1
 GREY = "#505a5f"
 
-SERIES = (BLUE, VERMILLION, GREEN, PURPLE, ORANGE, SKY, GREY)
+SERIES = (BLUE, VERMILLION, GREEN, PURPLE, GREY, ORANGE, SKY)
 STATUS_COLOURS = {"proposed": GREY, "agreed": BLUE, "implemented": GREEN, "declined": VERMILLION}
-LEVEL_COLOURS = {"consultation": SKY, "co_production": BLUE, "user_led": GREEN}
+LEVEL_COLOURS = {"consultation": VERMILLION, "co_production": BLUE, "user_led": GREEN}
 SEQUENTIAL = "cividis"
 
 CONFIG: Any = {"displayModeBar": False, "responsive": True}  # Graph's `config`

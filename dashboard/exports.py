@@ -6,16 +6,21 @@ dashboard does and writes the one table: the same rows, counts of people suppres
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 
 import dash
-from flask import Response, abort, request
+from flask import Response, abort, render_template, request
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import access, report, shell
 from dashboard.filters import parse
+from dashboard.shell import UNAVAILABLE
 from dashboard.tables import to_csv
 from impact.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
@@ -28,8 +33,13 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         if page is None:
             abort(404)
         filters = parse(request.args.to_dict(), date.today())
-        with engine.connect() as conn:
-            table = page.build(conn, filters, org_id).table(key)
+        try:
+            with engine.connect() as conn:
+                table = page.build(conn, filters, org_id).table(key)
+        except SQLAlchemyError:
+            logger.warning("dashboard: %s.csv of %s could not be built", key, slug, exc_info=True)
+            page = render_template("message.html", title="Try again later", message=UNAVAILABLE, signed_in=True)
+            return Response(page, 503)
         if table is None:
             abort(404)
         body = "\ufeff" + to_csv(table, filters.describe())  # the byte-order mark tells Excel it is UTF-8

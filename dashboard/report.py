@@ -144,9 +144,9 @@ def build(conn: Connection, filters: Filters, org_id: str, organisation: str) ->
     """Every section of the report for one organisation and one set of filters."""
     scope = filters.to_scope(org_id)
     headline = metrics.headline(conn, scope)
-    areas = metrics.by_area(conn, scope)
+    areas = metrics.area_totals(conn, scope)
     reach = metrics.reach(conn, scope)
-    months = metrics.monthly(conn, scope)
+    months = metrics.trend(conn, scope)
     quality = metrics.data_quality(conn, scope)
     strengths = _strengths(conn, scope)
     examples = _examples(conn, scope)
@@ -197,6 +197,7 @@ def _inclusive(h: Headline, reach: dict[str, dict[str, int]]) -> ReportSection:
     ]
     if not tables:
         text.append("No one was involved in this period, so there is no breakdown by role or background.")
+    new, returning = people.new_and_returning(h.participants_involved, h.new_participants, h.returning_participants)
     return ReportSection(
         key="inclusive-opportunities",
         number="Standard 1",
@@ -205,8 +206,9 @@ def _inclusive(h: Headline, reach: dict[str, dict[str, int]]) -> ReportSection:
         "work needs.",
         figures=[
             Figure("People involved", format_people(h.participants_involved)),
-            Figure("New to involvement", format_people(h.new_participants)),
-            Figure("Involved in two or more months", format_people(h.returning_participants)),
+            # as on the People page: hidden where they would let a count of 1 to 4 be worked out
+            Figure("New to involvement", new),
+            Figure("Involved in two or more months", returning),
             Figure("Activity areas with involvement", f"{h.area_coverage} of {len(AREAS)}"),
         ],
         text=text,
@@ -218,7 +220,9 @@ def _inclusive(h: Headline, reach: dict[str, dict[str, int]]) -> ReportSection:
     )
 
 
-def _working_together(h: Headline, areas: dict[str, Headline], months: list[metrics.MonthFigures]) -> ReportSection:
+def _working_together(
+    h: Headline, areas: dict[str, metrics.AreaTotals], months: list[metrics.TrendMonth]
+) -> ReportSection:
     levels = Table(
         key="levels",
         caption="Activities by level of involvement",
@@ -240,29 +244,29 @@ def _working_together(h: Headline, areas: dict[str, Headline], months: list[metr
                 format_count(figures.activities),
                 format_hours(figures.involvement_hours),
                 format_count(figures.contributions),
-                format_count(figures.changes_influenced_total),
+                format_count(figures.changes_influenced),
             )
             for area, figures in areas.items()
-            if _any_involvement(figures)
+            if figures.any
         ],
         numeric=(1, 2, 3, 4, 5),
     )
     by_month = Table(
         key="months",
         caption="Involvement month by month",
-        columns=("Month", "People involved", "Activities", "Attendances", "Hours", "Contributions"),
+        # no count of attendances: beside a hidden count of people, one attendance would tell it was one person
+        columns=("Month", "People involved", "Hours", "Contributions", "Changes influenced"),
         rows=[
             (
                 format_month(month.month),
-                format_people(month.figures.participants_involved),
-                format_count(month.figures.activities),
-                format_count(month.figures.attendances),
-                format_hours(month.figures.involvement_hours),
-                format_count(month.figures.contributions),
+                format_people(month.participants_involved),
+                format_hours(month.involvement_hours),
+                format_count(month.contributions),
+                format_count(month.changes_influenced),
             )
             for month in months
         ],
-        numeric=(1, 2, 3, 4, 5),
+        numeric=(1, 2, 3, 4),
     )
     return ReportSection(
         key="working-together",
@@ -301,7 +305,7 @@ def _support_and_learning() -> ReportSection:
     )
 
 
-def _governance(areas: dict[str, Headline], filters: Filters) -> ReportSection:
+def _governance(areas: dict[str, metrics.AreaTotals], filters: Filters) -> ReportSection:
     shown = [area for area in GOVERNANCE_AREAS if area in areas]
     table = Table(
         key="governance",
@@ -313,7 +317,7 @@ def _governance(areas: dict[str, Headline], filters: Filters) -> ReportSection:
                 format_people(areas[area].participants_involved),
                 format_count(areas[area].activities),
                 format_count(areas[area].contributions),
-                format_count(areas[area].changes_influenced_total),
+                format_count(areas[area].changes_influenced),
             )
             for area in shown
         ],
@@ -340,7 +344,7 @@ def _governance(areas: dict[str, Headline], filters: Filters) -> ReportSection:
 
 
 def _communications(h: Headline) -> ReportSection:
-    unsent = h.feedback_due - h.feedback_sent
+    told, not_told = _told(h)
     return ReportSection(
         key="communications",
         number="Standard 5",
@@ -350,8 +354,8 @@ def _communications(h: Headline) -> ReportSection:
         figures=[
             # hidden as on the Feedback loop page where the rate would reveal a count of 1 to 4
             Figure("Feedback closure rate", feedback.closure_rate(h.feedback_sent, h.feedback_due)),
-            Figure("Told what came of what they said", format_people(h.feedback_sent)),
-            Figure("Owed a summary, not yet sent", format_people(unsent)),
+            Figure("Told what came of what they said", told),
+            Figure("Owed a summary, not yet sent", not_told),
             Figure("Median days from decision to summary", _days(h.days_to_feedback)),
         ],
         text=[
@@ -485,7 +489,7 @@ def _reflections(h: Headline, quality: metrics.DataQuality) -> ReportSection:
             format_count(h.contributions - h.influenced_contributions),
         ),
         Figure("Changes declined", format_count(h.changes_influenced.get("declined", 0))),
-        Figure("Owed a summary, not yet sent", format_people(h.feedback_due - h.feedback_sent)),
+        Figure("Owed a summary, not yet sent", _told(h)[1]),
         Figure(
             "Records rejected by the data checks",
             f"{format_count(quality.rejected)} of {format_count(quality.accepted + quality.rejected)}",
@@ -606,8 +610,11 @@ def _examples(conn: Connection, scope: Scope) -> list[Example]:
 # --- Wording ------------------------------------------------------------------------------------------
 
 
-def _any_involvement(h: Headline) -> bool:
-    return bool(h.participants_involved or h.activities or h.contributions or h.changes_influenced_total)
+def _told(h: Headline) -> tuple[str, str]:
+    """The summaries sent and not yet sent: both hidden where one is 1 to 4 (the two add up to those owed)."""
+    sent, unsent = h.feedback_sent, h.feedback_due - h.feedback_sent
+    hidden = people.complementary([sent, unsent])
+    return people.cell(sent, 0 in hidden), people.cell(unsent, 1 in hidden)
 
 
 def _value_label(value: str) -> str:

@@ -164,6 +164,7 @@ def _filters(defaults: Filters) -> html.Section:
                         end_date_placeholder_text="To date",
                         display_format="DD/MM/YYYY",
                         first_day_of_week=1,
+                        updatemode="bothdates",  # one view for a new range, not one for its first date alone
                     ),
                 ],
                 className="filter",
@@ -193,6 +194,8 @@ def respond(
 ) -> tuple[Any, ...]:
     """The callback's nine outputs (see OUTPUTS) for a URL, or for a change of a filter control."""
     start_date, end_date, area, level = controls
+    if triggered == "period" and not (start_date and end_date):
+        return (no_update,) * len(OUTPUTS)  # half a range (a date cleared): wait for the other
     if triggered in CONTROLS:
         filters = parse(
             {"from": start_date or "", "to": end_date or "", "area": area or "", "level": level or ""}, today

@@ -10,6 +10,7 @@ computes medians and day differences from a fetched list bounded to the organisa
     headline(conn, scope) -> Headline            every figure for the whole period
     monthly(conn, scope)  -> list[MonthFigures]  the same figures per calendar month of the period
     trend(conn, scope)    -> list[TrendMonth]    four of them per month, in four grouped queries (for charts)
+    area_totals(conn, scope) -> dict[area, AreaTotals]  five of them per area, in five grouped queries
     by_area(conn, scope)  -> dict[area, Headline]  the same figures per activity area (all sixteen)
     reach(conn, scope)    -> {field: {value: participants}}
     data_quality(conn, scope) -> DataQuality     events accepted and rejected, by reason and by month
@@ -360,15 +361,16 @@ def _involved(scope: Scope) -> Any:
     ).subquery("involved")
 
 
-def _history(org_id: str, before: date) -> Any:
-    """Every involvement of the organisation's participants before `before`, any area or level (`pid`, `day`)."""
+def _history(org_id: str, before: date, people: Any) -> Any:
+    """Every involvement of `people` (a one-column query of participant ids) with the organisation before
+    `before`, any area or level (`pid`, `day`): only their history is read, not the organisation's."""
     return union_all(
         select(AT.c.participant_id.label("pid"), AT.c.attended_on.label("day")).where(
-            AT.c.org_id == org_id, AT.c.attended_on < before
+            AT.c.org_id == org_id, AT.c.attended_on < before, AT.c.participant_id.in_(people)
         ),
         select(CP.c.participant_id.label("pid"), C.c.made_on.label("day"))
         .select_from(CP.join(C, _same(C, CP, "contribution_id")))
-        .where(CP.c.org_id == org_id, C.c.made_on < before),
+        .where(CP.c.org_id == org_id, C.c.made_on < before, CP.c.participant_id.in_(people)),
     ).subquery("history")
 
 
@@ -406,7 +408,7 @@ def _people(conn: Connection, scope: Scope) -> tuple[int, int, int]:
     total = conn.execute(select(func.count()).select_from(involved)).scalar_one()
     if not total:
         return 0, 0, 0
-    history = _history(scope.org_id, scope.end)
+    history = _history(scope.org_id, scope.end, select(involved.c.pid))
     first_here = select(history.c.pid).group_by(history.c.pid).having(func.min(history.c.day) >= scope.start)
     month = extract("year", history.c.day) * 12 + extract("month", history.c.day)
     months = select(history.c.pid).group_by(history.c.pid).having(func.count(func.distinct(month)) >= 2)
@@ -563,6 +565,53 @@ def trend(conn: Connection, scope: Scope) -> list[TrendMonth]:
             )
         )
     return months
+
+
+@dataclass(frozen=True)
+class AreaTotals:
+    """The figures of one activity area that a table of areas shows (the same as `by_area`'s)."""
+
+    participants_involved: int = 0
+    activities: int = 0
+    involvement_hours: float = 0.0
+    contributions: int = 0
+    changes_influenced: int = 0
+
+    @property
+    def any(self) -> bool:
+        return bool(self.participants_involved or self.activities or self.contributions or self.changes_influenced)
+
+
+def area_totals(conn: Connection, scope: Scope) -> dict[str, AreaTotals]:
+    """People, activities, hours, contributions and changes influenced of each of the sixteen areas (only
+    `scope.area` with one): `by_area`'s figures, grouped by area in five queries rather than a dozen per area."""
+
+    def grouped(query: Select[Any], key: Any) -> dict[str, Any]:
+        return {area: value for area, value in conn.execute(query.group_by(key))}
+
+    activities = grouped(_activities(scope, A.c.area, func.count()), A.c.area)
+    hours = grouped(_attendances(scope, A.c.area, func.coalesce(func.sum(AT.c.hours), 0)), A.c.area)
+    contributions = grouped(_contributions(scope, C.c.area, func.count()), C.c.area)
+    involved = union(
+        _attendances(scope, AT.c.participant_id.label("pid"), A.c.area.label("area")),
+        _contributions(scope, CP.c.participant_id.label("pid"), C.c.area.label("area"), people=True),
+    ).subquery("involved_areas")
+    people = grouped(
+        select(involved.c.area, func.count(func.distinct(involved.c.pid))).select_from(involved), involved.c.area
+    )
+    linked = select(CH.c.area, func.count(func.distinct(CH.c.change_id))).select_from(_linked_changes(scope))
+    changes = grouped(_changes_where(scope, linked, decided_only=False), CH.c.area)
+    wanted = (scope.area,) if scope.area else AREAS
+    return {
+        area: AreaTotals(
+            participants_involved=int(people.get(area, 0)),
+            activities=int(activities.get(area, 0)),
+            involvement_hours=float(hours.get(area, 0)),
+            contributions=int(contributions.get(area, 0)),
+            changes_influenced=int(changes.get(area, 0)),
+        )
+        for area in wanted
+    }
 
 
 def by_area(conn: Connection, scope: Scope) -> dict[str, Headline]:

@@ -217,7 +217,7 @@ def test_five_give_exact_medians_and_opted_out_organisations_stay_out(members: E
     assert isinstance(found, benchmarking.Comparison) and found.organisations == 5
     assert table_of(found) == [
         ["Influence rate", "25%", "50%", "5"],  # median of 20, 25, 50, 75, 100
-        ["Feedback closure rate", "100%", "67%", "5"],  # of 0, 0, 2/3, 1, 1
+        ["Feedback closure rate", "not shown", "67%", "5"],  # of 0, 0, 2/3, 1, 1; alpha's own 1 of 1 is hidden
         ["Activities co-produced or user-led", "25%", "40%", "5"],  # of 0, 25, 40, 50, 100
         ["Areas with involvement", "1 of 16", "3 of 16", "5"],  # of 1, 2, 3, 4, 5
     ]
@@ -244,7 +244,7 @@ def test_six_give_the_mean_of_the_middle_two_and_each_rate_counts_who_has_it(mem
     assert isinstance(found, benchmarking.Comparison) and found.organisations == 6
     assert table_of(found) == [
         ["Influence rate", "25%", "50%", "5"],
-        ["Feedback closure rate", "100%", "67%", "5"],
+        ["Feedback closure rate", "not shown", "67%", "5"],
         ["Activities co-produced or user-led", "25%", "45%", "6"],  # (40 + 50) / 2
         ["Areas with involvement", "1 of 16", "3.5 of 16", "6"],  # (3 + 4) / 2
     ]
@@ -255,7 +255,7 @@ def test_a_rate_fewer_than_five_have_is_not_shown(members: Engine) -> None:
 
     assert table_of(compare(members)) == [
         ["Influence rate", "25%", "—", "fewer than 5"],
-        ["Feedback closure rate", "100%", "—", "fewer than 5"],
+        ["Feedback closure rate", "not shown", "—", "fewer than 5"],
         ["Activities co-produced or user-led", "25%", "50%", "5"],  # of 0, 25, 50, 67, 100
         ["Areas with involvement", "1 of 16", "3 of 16", "5"],  # of 1, 2, 3, 4, 6
     ]
@@ -398,3 +398,14 @@ def test_the_overview_shows_the_benchmark_table(accounts: Engine, tmp_path: Path
         set_benchmarking(session=session, org_id="bravo", on=False)
         session.commit()
     assert benchmarking.TOO_FEW in text_of(overview())
+
+
+@pytest.mark.parametrize(
+    ("told", "owed", "shown"), [(5, 10, "50%"), (10, 10, "100%"), (1, 1, "not shown"), (6, 10, "not shown")]
+)
+def test_your_closure_rate_is_hidden_where_the_feedback_page_hides_it(told: int, owed: int, shown: str) -> None:
+    others = {f"org-{n}": benchmarking._Counts(areas={"research"}, told=n, owed=10) for n in range(5)}
+    yours = benchmarking._Counts(areas={"research"}, told=told, owed=owed)
+    rate = benchmarking._benchmark("closure-rate", "Feedback closure rate", others, yours)
+    comparison = benchmarking.Comparison(organisations=5, rates=(rate,))
+    assert benchmarking.rows(comparison) == [["Feedback closure rate", shown, "20%", "5"]]

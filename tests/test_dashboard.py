@@ -14,10 +14,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from dash import no_update
 from flask import Flask
 from flask.testing import FlaskClient
 from plotly.io.json import to_json_plotly
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from dashboard import create_app, shell
@@ -541,6 +542,22 @@ def test_a_malformed_url_opens_the_default_view_and_says_what_it_ignored(client:
     assert "There is no activity area called “<b>nope</b>”, so every area is shown." in content
 
 
+def test_half_a_date_range_waits_for_the_other_date(involvement: Engine) -> None:
+    outputs = shell.respond(
+        involvement, "org-a", "/", date(2025, 6, 1), "period", "/", "", ("2025-01-01", None, "", "")
+    )
+    assert outputs == (no_update,) * len(shell.OUTPUTS)
+
+
+def test_a_csv_says_so_when_the_figures_cannot_be_read(client: FlaskClient, involvement: Engine) -> None:
+    with involvement.connect() as conn:  # the read models are gone: the export fails, and says so
+        conn.execute(text("DROP TABLE attendance"))
+        conn.commit()
+    response = client.get("/export/overview/trend.csv")
+    assert response.status_code == 503
+    assert shell.UNAVAILABLE in response.get_data(as_text=True)
+
+
 def test_an_unknown_page_says_so_and_links_to_every_page(client: FlaskClient) -> None:
     outputs = post_page(client, shell.callback_body("/nowhere", ""))
     assert by_id(outputs["heading"])["page-title"]["children"] == "Page not found"
@@ -883,3 +900,22 @@ def test_a_temporary_password_keeps_the_dashboard_closed_until_replaced(
         client.post("/_dash-update-component", json=callback_body(date(2026, 1, 1), date(2026, 2, 1))).status_code
         == 403
     )
+
+
+def _contrast_with_white(colour: str) -> float:
+    def linear(channel: int) -> float:
+        value = channel / 255
+        return value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
+
+    red, green, blue = (int(colour[index : index + 2], 16) for index in (1, 3, 5))
+    luminance = 0.2126 * linear(red) + 0.7152 * linear(green) + 0.0722 * linear(blue)
+    return 1.05 / (luminance + 0.05)
+
+
+def test_every_chart_colour_stands_out_3_to_1_against_white() -> None:
+    from dashboard import charts
+
+    colours = {*charts.SERIES, *charts.STATUS_COLOURS.values(), *charts.LEVEL_COLOURS.values(), charts.TEXT}
+    weak = {colour: round(_contrast_with_white(colour), 2) for colour in colours if _contrast_with_white(colour) < 3}
+    assert weak == {}
+    assert len(set(charts.LEVEL_COLOURS.values())) == 3 and len(set(charts.STATUS_COLOURS.values())) == 4

@@ -36,7 +36,7 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,13 +45,14 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
-from dashboard import create_app, shell
+from dashboard import charts, create_app, shell
 from dashboard.filters import Filters
 from dashboard.pages import Page, areas, influence
+from dashboard.tables import to_csv
 from impact import metrics
 from impact.db import session_scope
 from impact.settings import Environment, Settings
-from schemas.readmodels import Activity, Change, ChangeLink, Contribution, ContributionParticipant
+from schemas.readmodels import Activity, Change, ChangeLink, Contribution, ContributionParticipant, Participant
 from tests.conftest import add_organisation, sign_in
 
 LETTERS = "Our letters come too late.\n" * 12
@@ -443,6 +444,33 @@ def test_contributions_are_quoted_short(text: str, shown: str) -> None:
     assert influence._snippet(text) == shown
 
 
+def test_influence_never_quotes_a_person_whose_details_were_erased(world: Engine) -> None:
+    """org-a's p1 (c1, c6) was erased; so was org-b's p5, which must not hide org-a's p5 (c4)."""
+    erased = [
+        Participant(
+            org_id=org_id,
+            participant_id=pid,
+            role="service_user",
+            consent_to_contact=False,
+            registered_at=datetime(2024, 1, 1, tzinfo=UTC),
+            erased=True,
+        )
+        for org_id, pid in (("org-a", "p1"), ("org-b", "p5"))
+    ]
+    with session_scope(world) as session:
+        session.add_all(erased)
+    page = build(world, influence, Q1)
+    [q1] = [case for case in INFLUENCE_CASES if case.name == "q1"]
+    # the counts are unchanged: links hold no personal data
+    assert ([stats(page)[key] for key in STAT_KEYS], rows(page, "flows")) == (q1.figures, q1.flows)
+    # ch1: c1 (major) is skipped, so c4 is quoted in its place; ch7's only contribution, c6, is not quoted
+    ch1 = [*CH1[:8], f"{LETTERS_SHOWN}; “Put the main point first.”; “Complaints take months to answer.”; and 1 more"]
+    assert rows(page, "changes") == [CH2, ch1, [*CH7[:8], influence.NOT_QUOTED], CH4, CH3]
+    for table in page.tables():
+        exported = to_csv(table, "Q1 2025")
+        assert "leaflet is too long" not in exported and "A text the day before" not in exported, table.key
+
+
 # --- Areas ------------------------------------------------------------------------------------------------
 
 AREA_LABELS = [
@@ -597,9 +625,9 @@ def test_areas_charts_draw_their_tables(world: Engine) -> None:
 
     mix = chart(page, "level-mix")
     assert [(bar.name, bar.marker.color) for bar in mix.figure.data] == [
-        ("Consultation", "#56B4E9"),
-        ("Co-production", "#0072B2"),
-        ("User-led", "#009E73"),
+        ("Consultation", charts.LEVEL_COLOURS["consultation"]),
+        ("Co-production", charts.LEVEL_COLOURS["co_production"]),
+        ("User-led", charts.LEVEL_COLOURS["user_led"]),
     ]
     assert [bar.x[12] for bar in mix.figure.data] == [1, 1, 1]  # Research
     assert [bar.x[4] for bar in mix.figure.data] == [0, 0, 1]  # Governance

@@ -51,7 +51,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
-from dashboard import create_app, shell
+from dashboard import charts, create_app, shell
 from dashboard.filters import Filters, long_date
 from dashboard.pages import Page, feedback, people, quality
 from impact.db import session_scope
@@ -367,9 +367,30 @@ ETHNICITY_Q1 = [
 ]
 
 
+@pytest.mark.parametrize(
+    ("involved", "new", "returning", "shown"),
+    [
+        (20, 10, 10, ("10", "10")),  # 10 new only, 10 involved before, none both
+        (20, 15, 10, ("15", "10")),  # 10 new only, 5 both, 5 before
+        (20, 20, 0, ("20", "0")),
+        (12, 7, 6, (H, H)),  # 1 both
+        (9, 6, 3, (H, H)),  # returning is small
+        (9, 6, 5, (H, H)),  # 3 involved before: 9 - 6
+        (25, 22, 5, (H, H)),  # 2 both: 22 + 5 - 25
+        (3, 3, 0, (H, H)),
+        (0, 0, 0, ("0", "0")),
+    ],
+)
+def test_new_and_returning_are_shown_only_when_nothing_small_follows_from_them(
+    involved: int, new: int, returning: int, shown: tuple[str, str]
+) -> None:
+    assert people.new_and_returning(involved, new, returning) == shown
+
+
 def test_people_in_a_quarter(story: Engine) -> None:
     page = build(story, people, Q1)
-    assert stats(page) == {"people-involved": "12", "people-new": "7", "people-returning": "6"}
+    # 12 involved, 7 new, 6 returning: 1 person is both (7 + 6 - 12), so neither figure is shown
+    assert stats(page) == {"people-involved": "12", "people-new": H, "people-returning": H}
     assert rows(page, "role") == ROLE_Q1
     assert rows(page, "age-band") == AGE_Q1
     assert rows(page, "ethnicity") == ETHNICITY_Q1
@@ -411,7 +432,7 @@ PEOPLE_FILTERED: list[tuple[dict[str, str], dict[str, str], list[str]]] = [
     # consultation: the act-r attendances (p01-p11); c-e was at a co-produced activity
     (
         {"level": "consultation"},
-        {"people-involved": "11", "people-new": "6", "people-returning": "6"},
+        {"people-involved": "11", "people-new": H, "people-returning": H},  # 1 new and returning
         ["6", H, H, "0", "0"],
     ),
     ({"area": "training"}, {"people-involved": "0", "people-new": "0", "people-returning": "0"}, ["0"] * 5),
@@ -444,9 +465,26 @@ def test_feedback_in_a_quarter(story: Engine) -> None:
     assert rows(page, "waiting") == [
         ["Shorter forms", "Implemented", "20 Jan 2025", "100", H],  # p06
         ["Evening meetings", "Agreed", "14 Feb 2025", "75", H],  # p09-p11
-        ["Parking at the centre", "Declined", "10 Mar 2025", "51", "5"],  # p01-p05; p12 is erased
+        # p01-p05 (p12 is erased): shown, it would give away March's hidden "not yet sent", and so January's
+        ["Parking at the centre", "Declined", "10 Mar 2025", "51", H],
     ]
     assert page.table("waiting").caption.endswith("(as of 30 Apr 2025)")  # type: ignore[union-attr]
+    assert_no_hidden_count_can_be_worked_out(page)
+
+
+def assert_no_hidden_count_can_be_worked_out(page: Page) -> None:
+    """Every set of cells the two tables link by one equation hides none of them, or at least two: a month's
+    row (owed = sent + not yet sent), a column with its "All months" total, and a month's not yet sent with
+    the waiting list's changes decided in that month (and all of them with the "All months" not yet sent)."""
+    months = rows(page, "closure-by-month")
+    waiting = rows(page, "waiting")
+    groups = [row[1:4] for row in months]
+    groups += [[row[column] for row in months] for column in (1, 2, 3)]
+    groups += [[row[3]] + [change[4] for change in waiting if change[2].endswith(row[0])] for row in months[:-1]]
+    groups.append([months[-1][3]] + [change[4] for change in waiting])
+    assert sum(1 for row in months[:-1] for change in waiting if change[2].endswith(row[0])) == len(waiting)
+    for group in groups:
+        assert group.count(H) != 1, group
 
 
 def test_feedback_follows_the_area_filter(story: Engine) -> None:
@@ -459,6 +497,7 @@ def test_feedback_follows_the_area_filter(story: Engine) -> None:
         ["All months", "10", H, H, H],
     ]
     assert [row[0] for row in rows(page, "waiting")] == ["Shorter forms", "Evening meetings"]
+    assert_no_hidden_count_can_be_worked_out(page)
 
 
 # --- Data quality ------------------------------------------------------------------------------------------------
@@ -491,14 +530,55 @@ def test_quality_in_a_quarter(story: Engine) -> None:
         ["Failed the check “mystery_check”.", "mystery_check", "1", "0", "1"],
         ["The event does not match its type's schema, so it could not be read.", "schema", "1", "0", "1"],
     ]
+    # participant records are people: 3 registered is hidden, and so, or 13 - 6 - 4 would give it away, is 4
     assert rows(page, "accepted-by-type") == [
+        ["Participant registered", "participant.registered", H],
         ["Session attended", "session.attended", "6"],
-        ["Contribution made", "contribution.made", "4"],
-        ["Participant registered", "participant.registered", "3"],
+        ["Contribution made", "contribution.made", H],
     ]
+    assert rows(page, "rejections-by-month") == [
+        ["Jan 2025", "2", "0", "0", "0", "2"],
+        ["Feb 2025", "0", "1", "0", "1", "2"],
+        ["Mar 2025", "0", "0", "1", "0", "1"],
+        ["All months", "2", "1", "1", "1", "5"],
+    ]
+    assert page.table("rejections-by-month").columns == (  # type: ignore[union-attr]
+        "Month",
+        "participant_registered",
+        "hours_in_range",
+        "mystery_check",
+        "schema",
+        "All reasons",
+    )
+    traces = chart(page, "rejections-by-month")
+    assert [(t["name"], t["y"], t["marker"]["color"]) for t in traces] == [
+        ("participant_registered", [2, 0, 0], charts.SERIES[0]),
+        ("hours_in_range", [0, 1, 0], charts.SERIES[1]),
+        ("mystery_check", [0, 0, 1], charts.SERIES[2]),
+        ("schema", [0, 1, 0], charts.SERIES[3]),
+    ]
+    [by_reason] = [s.chart for s in page.sections if s.key == "rejections-months"]
+    assert by_reason is not None and by_reason.figure.layout.barmode == "stack"
+    assert by_reason.summary == (
+        "Records rejected each month from Jan 2025 to Mar 2025, by the check they failed; the most, 2 of 5, "
+        "failed “participant_registered”."
+    )
     assert page.notices == []
     filtered = build(story, quality, Q1, area="governance", level="user_led")  # events have neither
     assert (stats(filtered), filtered.notices) == (stats(page), [quality.NOT_FILTERED])
+
+
+@pytest.mark.parametrize(
+    ("accepted", "hidden"),
+    [
+        ({"participant.erased": 1, "participant.registered": 2, "session.attended": 40}, {0, 1}),
+        ({"participant.registered": 3, "activity.held": 2, "session.attended": 6}, {0, 1}),  # 2 is no person
+        ({"participant.registered": 30, "activity.held": 2, "feedback.sent": 1}, set()),  # records, not people
+    ],
+)
+def test_participant_records_are_counts_of_people(accepted: dict[str, int], hidden: set[int]) -> None:
+    shown = [row[2] for row in quality.types_table(accepted).rows]
+    assert {index for index, value in enumerate(shown) if value == H} == hidden
 
 
 # --- Another organisation reusing the same ids ----------------------------------------------------------------------
@@ -514,6 +594,7 @@ def test_another_organisation_reusing_the_ids_sees_only_its_own_figures(story: E
     page = build(story, feedback, Q1, org="org-b")  # p01, p09 owed on its ch-a; its feedback row is for p06
     assert stats(page) == {"closure-rate": H, "days-to-feedback": "—", "people-waiting": "fewer than 5"}
     assert rows(page, "waiting") == [["Org B change", "Implemented", "20 Jan 2025", "100", H]]
+    assert_no_hidden_count_can_be_worked_out(page)
 
     page = build(story, quality, Q1, org="org-b")
     assert stats(page) == {
@@ -549,6 +630,7 @@ def test_every_page_shows_zeros_and_dashes_for_an_empty_period(story: Engine) ->
     }
     assert rows(page, "quality-by-month") == [["Jun 2025", "0", "0", "—"]]
     assert (rows(page, "rejections"), rows(page, "accepted-by-type")) == ([], [])
+    assert rows(page, "rejections-by-month") == [["Jun 2025", "0"], ["All months", "0"]]
 
 
 # --- Through the real callback and the CSV export -------------------------------------------------------------------
@@ -614,7 +696,7 @@ def waiting_rows() -> list[list[str]]:
     return [
         ["Shorter forms", "Implemented", "20 Jan 2025", days_ago(date(2025, 1, 20)), H],
         ["Evening meetings", "Agreed", "14 Feb 2025", days_ago(date(2025, 2, 14)), H],
-        ["Parking at the centre", "Declined", "10 Mar 2025", days_ago(date(2025, 3, 10)), "5"],
+        ["Parking at the centre", "Declined", "10 Mar 2025", days_ago(date(2025, 3, 10)), H],
     ]
 
 
@@ -627,7 +709,7 @@ MONTHS_Q1 = [
 CALLBACK: list[tuple[str, dict[str, str], dict[str, Callable[[], list[list[str]]]], tuple[str, list[Any]]]] = [
     (
         "/people",
-        {"people-involved": "12", "people-new": "7", "people-returning": "6"},
+        {"people-involved": "12", "people-new": H, "people-returning": H},
         {"age-band": lambda: AGE_Q1, "ethnicity": lambda: ETHNICITY_Q1},
         ("by-age-band-chart", [0, 0, 6, 0, None, 0, 0, 0, 0, 0, None]),
     ),
@@ -645,7 +727,13 @@ CALLBACK: list[tuple[str, dict[str, str], dict[str, Callable[[], list[list[str]]
                 ["Jan 2025", "10", "2", "17%"],
                 ["Feb 2025", "3", "2", "40%"],
                 ["Mar 2025", "0", "1", "100%"],
-            ]
+            ],
+            "rejections-by-month": lambda: [
+                ["Jan 2025", "2", "0", "0", "0", "2"],
+                ["Feb 2025", "0", "1", "0", "1", "2"],
+                ["Mar 2025", "0", "0", "1", "0", "1"],
+                ["All months", "2", "1", "1", "1", "5"],
+            ],
         },
         ("quality-months-chart", [10, 3, 0]),
     ),

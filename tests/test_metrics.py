@@ -56,6 +56,7 @@ from impact.metrics import (
     DataQuality,
     Headline,
     Scope,
+    area_totals,
     by_area,
     data_quality,
     headline,
@@ -521,6 +522,32 @@ def test_trend_gives_monthly_s_figures_in_four_queries(world: Engine, scope: Sco
     ]
     assert actual == expected
     assert any(row[1:] != (0, 0.0, 0, 0) for row in actual) or scope.org_id == "org-b"
+
+
+@pytest.mark.parametrize("scope", [MAR_APR, MID, RESEARCH, CONSULTATION, USER_LED, ORG_B], ids=str)
+def test_area_totals_give_by_area_s_figures_in_five_queries(world: Engine, scope: Scope) -> None:
+    with world.connect() as conn:
+        slow = by_area(conn, scope)
+        fast = area_totals(conn, scope)
+    assert list(fast) == list(slow)
+    for area, figures in slow.items():
+        expected = (
+            figures.participants_involved,
+            figures.activities,
+            figures.involvement_hours,
+            figures.contributions,
+            figures.changes_influenced_total,
+        )
+        totals = fast[area]
+        actual = (
+            totals.participants_involved,
+            totals.activities,
+            totals.involvement_hours,
+            totals.contributions,
+            totals.changes_influenced,
+        )
+        assert actual == expected, area
+    assert any(totals.any for totals in fast.values()) or scope.org_id == "org-b"
 
 
 def test_each_whole_month_splits_its_participants_into_new_and_returning(world: Engine) -> None:

@@ -14,15 +14,21 @@ Decisions where DOMAIN.md is silent:
 - "People still waiting" counts distinct people owed at least one summary not yet sent.
 - The waiting list counts days since the decision up to today, not to the end of the period: the people
   on it are still waiting today. Its caption names the date, so a CSV says when it was true.
-- Summaries owed, sent and not yet sent are counts of people (one per person per change), so they are
-  protected as the People page protects a breakdown (`people.protect`): in the monthly table each month
-  (owed = sent + not yet sent) and each column with its "All months" total; in the waiting list the
-  column of people waiting. A hidden cell reads "not shown", and is a gap in the chart.
+- Summaries owed, sent and not yet sent are counts of people (one per person per change). The monthly
+  table and the waiting list are protected as ONE system (`people.protect`), since they add up to each
+  other: each month's row (owed = sent + not yet sent), each column with its "All months" total, and each
+  month's not yet sent with the waiting list's changes decided in that month (and all of them with the
+  "All months" not yet sent). Protected apart, the two tables would hide different cells, and one could
+  give away what the other hid. A hidden cell reads "not shown", and is a gap in the chart.
+- Both tables come from one query of the summaries owed by change, so they count the same pairs by the
+  same month of decision.
+- "People still waiting" counts distinct people, not a sum of the cells above, so it is shown on its own
+  ("fewer than 5" when 1 to 4).
 - A closure rate (the headline's or a month's) is shown only where its sent and not-yet-sent counts are
   both shown: a percentage of a shown total would otherwise give away a hidden count.
 
-Four grouped queries: the pairs by day of decision, by change (those still waiting), the people still
-waiting, and metrics' own query for the median days to feedback.
+Three grouped queries: the summaries owed and sent by change, the people still waiting, and metrics' own
+query for the median days to feedback.
 """
 
 from __future__ import annotations
@@ -60,6 +66,7 @@ SENT = "sent"
 WAITING = "waiting"
 COLUMNS = (OWED, SENT, WAITING)
 TOTAL = "all"  # the row of the monthly table that adds up every month
+CHANGE = "change"  # a cell of the waiting list is (change_id, CHANGE)
 UNIT = (
     "A summary is owed to each person, for each change decided in the period that their contribution informed, "
     "if they agreed to be contacted."
@@ -78,14 +85,22 @@ class Month:
 
 
 @dataclass(frozen=True)
-class Waiting:
-    """A decided change with people still waiting to hear what came of it."""
+class Decided:
+    """A change decided in the period: the summaries owed for it, and how many were sent."""
 
     change_id: str
     title: str
     status: str
     decided_on: date
-    people: int
+    owed: int
+    sent: int
+
+    @property
+    def waiting(self) -> int:
+        return self.owed - self.sent
+
+
+Cell = tuple[date | str, str]  # (month or TOTAL, column) in the monthly table; (change_id, CHANGE) in the list
 
 
 # --- Reading -------------------------------------------------------------------------------------------
@@ -123,31 +138,31 @@ def _pairs(scope: Scope) -> Any:
     return select(owed, first.c.sent.label("sent")).select_from(owed.outerjoin(first, told)).subquery("pairs")
 
 
-def read_months(conn: Connection, scope: Scope, pairs: Any) -> list[Month]:
-    """Summaries owed and sent by month of decision, every month of the period listed (grouped by day in SQL)."""
-    owed: dict[date, int] = defaultdict(int)
-    sent: dict[date, int] = defaultdict(int)
-    query = select(pairs.c.decided, func.count(), func.count(pairs.c.sent)).group_by(pairs.c.decided)
-    for decided, count, told in conn.execute(query):
-        month = first_of_month(_day(decided))
-        owed[month] += count
-        sent[month] += told
-    months = [first_of_month(part.start) for part in scope.months()]
-    return [Month(month, owed[month], sent[month]) for month in months]
-
-
-def read_waiting(conn: Connection, pairs: Any) -> list[Waiting]:
-    """Decided changes with summaries not yet sent, oldest decision first."""
+def read_decided(conn: Connection, pairs: Any) -> list[Decided]:
+    """Summaries owed and sent for each change decided in the period, oldest decision first."""
     query = (
-        select(pairs.c.change_id, pairs.c.title, pairs.c.status, pairs.c.decided, func.count())
-        .where(pairs.c.sent.is_(None))
+        select(
+            pairs.c.change_id, pairs.c.title, pairs.c.status, pairs.c.decided, func.count(), func.count(pairs.c.sent)
+        )
         .group_by(pairs.c.change_id, pairs.c.title, pairs.c.status, pairs.c.decided)
         .order_by(pairs.c.decided, pairs.c.title, pairs.c.change_id)
     )
     return [
-        Waiting(change_id, title, status, _day(decided), people)
-        for change_id, title, status, decided, people in conn.execute(query)
+        Decided(change_id, title, status, _day(decided), owed, sent)
+        for change_id, title, status, decided, owed, sent in conn.execute(query)
     ]
+
+
+def by_month(scope: Scope, decided: Sequence[Decided]) -> list[Month]:
+    """Summaries owed and sent by month of decision, every month of the period listed."""
+    owed: dict[date, int] = defaultdict(int)
+    sent: dict[date, int] = defaultdict(int)
+    for change in decided:
+        month = first_of_month(change.decided_on)
+        owed[month] += change.owed
+        sent[month] += change.sent
+    months = [first_of_month(part.start) for part in scope.months()]
+    return [Month(month, owed[month], sent[month]) for month in months]
 
 
 def read_people_waiting(conn: Connection, pairs: Any) -> int:
@@ -161,12 +176,14 @@ def read_people_waiting(conn: Connection, pairs: Any) -> int:
 def build(conn: Connection, filters: Filters, org_id: str, *, today: date | None = None) -> Page:
     scope = filters.to_scope(org_id)
     pairs = _pairs(scope)
-    months = read_months(conn, scope, pairs)
-    waiting = read_waiting(conn, pairs)
+    decided = read_decided(conn, pairs)
+    months = by_month(scope, decided)
+    waiting = [change for change in decided if change.waiting]
     people = read_people_waiting(conn, pairs) if waiting else 0
     _, days = metrics._feedback(conn, scope)
-    month_table = months_table(months)
-    figures = closure_stats(months, days, people)
+    hidden = protected(months, waiting)
+    month_table = months_table(months, hidden)
+    figures = closure_stats(month_table.rows[-1][-1], days, people)
     return Page(
         sections=[
             Section(
@@ -187,7 +204,7 @@ def build(conn: Connection, filters: Filters, org_id: str, *, today: date | None
                 title="Still waiting to hear",
                 key="waiting-list",
                 intro="Decided changes whose people have not all been sent a summary, the oldest decision first.",
-                tables=[waiting_table(waiting, today or date.today())],
+                tables=[waiting_table(waiting, today or date.today(), hidden)],
                 limit=LIMIT,
             ),
         ]
@@ -207,15 +224,14 @@ def closure_rate(sent: int, owed: int) -> str:
     return format_percent(sent / owed if owed else None)
 
 
-def closure_stats(months: Sequence[Month], days: Sequence[int], people: int) -> list[Stat]:
-    owed = sum(month.owed for month in months)
-    sent = sum(month.sent for month in months)
+def closure_stats(rate: str, days: Sequence[int], people: int) -> list[Stat]:
+    """The headline: `rate` is the monthly table's "All months" closure rate, hidden where that is."""
     median = metrics._median(days)
     return [
         Stat(
             "closure-rate",
             "Feedback closure rate",
-            closure_rate(sent, owed),
+            rate,
             "Share of the summaries owed that were sent (not shown when that would reveal fewer than 5 people).",
         ),
         Stat(
@@ -243,26 +259,42 @@ def closure_table(stats: Sequence[Stat]) -> Table:
     )
 
 
-def months_table(months: Sequence[Month]) -> Table:
-    """One row per month and an "All months" row; owed, sent and not yet sent protected as one grid."""
-    rows: list[tuple[str, Month]] = [(format_month(month.month), month) for month in months]
-    total = Month(date.min, sum(m.owed for m in months), sum(m.sent for m in months))
-    keys = [*range(len(rows)), TOTAL]
-    every = [*(month for _, month in rows), total]
-    counts = {
-        (key, column): getattr(month, column) for key, month in zip(keys, every, strict=True) for column in COLUMNS
-    }
-    breakdowns = [[(key, column) for column in COLUMNS] for key in keys]  # owed = sent + not yet sent
-    breakdowns += [[(key, column) for key in keys] for column in COLUMNS]  # the months add up to "All months"
-    hidden = protect(counts, breakdowns)
-    body = []
-    for key, (name, month) in zip(keys, [*rows, ("All months", total)], strict=True):
-        cells = [cell(counts[key, column], (key, column) in hidden) for column in COLUMNS]
-        rate = (
-            HIDDEN
-            if {(key, SENT), (key, WAITING)} & hidden
-            else format_percent(month.sent / month.owed if month.owed else None)
+def _total(months: Sequence[Month]) -> Month:
+    return Month(date.min, sum(m.owed for m in months), sum(m.sent for m in months))
+
+
+def protected(months: Sequence[Month], waiting: Sequence[Decided]) -> frozenset[Cell]:
+    """The cells to hide in the monthly table and the waiting list, protected together as one system.
+
+    Each breakdown is a set of cells one equation links (its total among them): a month's row, a column
+    with its "All months" total, a month's not yet sent with the changes decided in it, and all the
+    changes with the "All months" not yet sent.
+    """
+    keyed: list[tuple[date | str, Month]] = [(month.month, month) for month in months] + [(TOTAL, _total(months))]
+    counts: dict[Cell, int] = {(key, column): getattr(month, column) for key, month in keyed for column in COLUMNS}
+    counts |= {(change.change_id, CHANGE): change.waiting for change in waiting}
+    breakdowns: list[list[Cell]] = [[(key, column) for column in COLUMNS] for key, _ in keyed]
+    breakdowns += [[(key, column) for key, _ in keyed] for column in COLUMNS]
+    for key, _ in keyed:
+        breakdowns.append(
+            [(key, WAITING)]
+            + [
+                (change.change_id, CHANGE)
+                for change in waiting
+                if key == TOTAL or first_of_month(change.decided_on) == key
+            ]
         )
+    return protect(counts, breakdowns)
+
+
+def months_table(months: Sequence[Month], hidden: frozenset[Cell]) -> Table:
+    """One row per month and an "All months" row, with the cells `protected` hides."""
+    keyed: list[tuple[date | str, str, Month]] = [(month.month, format_month(month.month), month) for month in months]
+    keyed.append((TOTAL, "All months", _total(months)))
+    body = []
+    for key, name, month in keyed:
+        cells = [cell(getattr(month, column), (key, column) in hidden) for column in COLUMNS]
+        rate = HIDDEN if {(key, SENT), (key, WAITING)} & hidden else closure_rate(month.sent, month.owed)
         body.append([name, *cells, rate])
     return Table(
         key="closure-by-month",
@@ -312,17 +344,17 @@ def months_summary(months: Sequence[Month]) -> str:
     return f"Summaries owed and sent for the changes decided in each month {span}; gaps are counts not shown."
 
 
-def waiting_table(waiting: Sequence[Waiting], today: date) -> Table:
-    hidden = complementary([change.people for change in waiting])
+def waiting_table(waiting: Sequence[Decided], today: date, hidden: frozenset[Cell]) -> Table:
+    """The changes with people still waiting, with the cells `protected` hides."""
     rows = [
         [
             change.title,
             label(change.status),
             long_date(change.decided_on),
             format_count((today - change.decided_on).days),
-            cell(change.people, index in hidden),
+            cell(change.waiting, (change.change_id, CHANGE) in hidden),
         ]
-        for index, change in enumerate(waiting)
+        for change in waiting
     ]
     return Table(
         key="waiting",

@@ -17,6 +17,9 @@ Decisions where DOMAIN.md is silent:
   negative days; the distribution shows those in a band of their own, never hidden in "0 to 7".
 - Each change lists up to three of the contributions behind it (strongest influence first, then the
   earliest), each cut to about 140 characters at a word, then "and N more"; the CSV has the same text.
+- A contribution any of whose participants asked for their details to be erased is never quoted (its
+  text is not even read), as in the annual report; it still counts as a link, since counts hold no
+  personal data. When no contribution behind a change can be quoted, the cell says why.
 - "People behind the decisions" (distinct participants who made a contribution linked to a change
   decided in the period) is a count of people, so 1 to 4 shows as "fewer than 5". No other figure
   here counts people: changes, contributions and links are not suppressed.
@@ -34,14 +37,14 @@ from dataclasses import dataclass
 from datetime import date
 
 import plotly.graph_objects as go
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, and_, case, exists, func, select
 
 from dashboard import charts
 from dashboard.filters import Filters, long_date
 from dashboard.formatting import NOT_APPLICABLE, SUPPRESSED, format_count, format_people, format_percent
 from dashboard.pages import Chart, Page, Section, Stat
 from dashboard.tables import Table
-from impact.metrics import AREAS, CH, CL, CP, STATUSES, C, Scope, _changes_where, _day, _linked_changes, _same
+from impact.metrics import AREAS, CH, CL, CP, STATUSES, C, P, Scope, _changes_where, _day, _linked_changes, _same
 from schemas.vocab import DECIDED_STATUSES, Strength, label
 
 SLUG = "influence"
@@ -65,6 +68,8 @@ BANDS: tuple[tuple[str, int, int | None], ...] = (
     ("Over 180 days", 181, None),
 )
 BEFORE = "Decided before the contribution"  # the band of negative days, shown only when there are any
+NOT_QUOTED = "(not quoted: the person asked for their details to be erased)"
+NOT_QUOTED_MANY = "(not quoted: the people asked for their details to be erased)"
 STRENGTH_COLOUR = charts.PURPLE
 AREA_COLOUR = charts.SKY
 
@@ -84,6 +89,7 @@ class Link:
     made_on: date
     text: str
     strength: str
+    erased: bool = False  # a participant of the contribution asked for their details to be erased: never quoted
 
     @property
     def days(self) -> int | None:
@@ -97,7 +103,15 @@ class Link:
 
 
 def read_links(conn: Connection, scope: Scope) -> list[Link]:
-    """Every (contribution, change) link of the changes counted in the scope's period, in one query."""
+    """Every (contribution, change) link of the changes counted in the scope's period, in one query.
+
+    The text of a contribution with an erased participant is not read (it comes back empty, `erased` set).
+    """
+    erased = exists(
+        select(CP.c.participant_id)
+        .select_from(CP.join(P, and_(P.c.org_id == CP.c.org_id, P.c.participant_id == CP.c.participant_id)))
+        .where(CP.c.org_id == C.c.org_id, CP.c.contribution_id == C.c.contribution_id, P.c.erased.is_(True))
+    )
     query = select(
         CH.c.change_id,
         CH.c.title,
@@ -108,8 +122,9 @@ def read_links(conn: Connection, scope: Scope) -> list[Link]:
         C.c.contribution_id,
         C.c.area.label("contribution_area"),
         C.c.made_on,
-        func.substr(C.c.text, 1, FETCHED).label("text"),
+        case((erased, None), else_=func.substr(C.c.text, 1, FETCHED)).label("text"),
         CL.c.strength,
+        erased.label("erased"),
     ).select_from(_linked_changes(scope))
     rows = conn.execute(_changes_where(scope, query, decided_only=False))
     return [
@@ -125,6 +140,7 @@ def read_links(conn: Connection, scope: Scope) -> list[Link]:
             made_on=_day(row.made_on),
             text=row.text or "",
             strength=row.strength,
+            erased=bool(row.erased),
         )
         for row in rows
     ]
@@ -370,9 +386,13 @@ def _snippet(text: str) -> str:
 
 
 def _said(links: Sequence[Link]) -> str:
+    """Up to QUOTED contributions, never one with an erased participant, then how many more are behind it."""
     ordered = sorted(links, key=lambda link: (_rank(link.strength), link.made_on, link.contribution_id))
-    quoted = "; ".join(_snippet(link.text) for link in ordered[:QUOTED])
-    more = len(ordered) - QUOTED
+    quotable = [link for link in ordered if not link.erased][:QUOTED]
+    if not quotable:
+        return NOT_QUOTED if len(ordered) == 1 else NOT_QUOTED_MANY
+    quoted = "; ".join(_snippet(link.text) for link in quotable)
+    more = len(ordered) - len(quotable)
     return f"{quoted}; and {format_count(more)} more" if more > 0 else quoted
 
 
@@ -428,7 +448,7 @@ def changes_table(links: Sequence[Link]) -> Table:
         note=(
             "Days run from the earliest contribution behind the change to its decision. "
             f"Up to {QUOTED} contributions are quoted, strongest influence first, each shortened to about "
-            f"{SNIPPET} characters."
+            f"{SNIPPET} characters; never one made by someone who asked for their details to be erased."
         ),
     )
 

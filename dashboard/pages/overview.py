@@ -22,7 +22,7 @@ from dashboard.formatting import (
     format_percent,
     suppress,
 )
-from dashboard.pages import Chart, Page, Section, Stat, feedback
+from dashboard.pages import Chart, Page, Section, Stat, feedback, people
 from dashboard.pages.people import HIDDEN
 from dashboard.tables import Table
 from impact import metrics
@@ -90,6 +90,19 @@ def _rate_change(now: float | None, before: float | None) -> str:
     return f"{direction} {abs(points)} percentage points from {format_percent(before)}"
 
 
+def _new(figures: metrics.Headline) -> str:
+    """As the People page shows it: hidden where it would let a count of 1 to 4 be worked out."""
+    return people.new_and_returning(
+        figures.participants_involved, figures.new_participants, figures.returning_participants
+    )[0]
+
+
+def _new_change(now: metrics.Headline, before: metrics.Headline) -> str:
+    if HIDDEN in (_new(now), _new(before)):
+        return "no comparison: too few people to show"
+    return _count_change(now.new_participants, before.new_participants, people=True)
+
+
 def _closure_change(now: metrics.Headline, before: metrics.Headline) -> str:
     """Like `_rate_change`, but never beside a rate the Feedback loop page would hide (it reveals a small count)."""
     shown = feedback.closure_rate(before.feedback_sent, before.feedback_due)
@@ -125,9 +138,9 @@ def headline_stats(now: metrics.Headline, before: metrics.Headline) -> list[Stat
         Stat(
             "new-participants",
             "New participants",
-            format_people(now.new_participants),
+            _new(now),
             "Involved for the first time in this period.",
-            _count_change(now.new_participants, before.new_participants, people=True),
+            _new_change(now, before),
         ),
         Stat(
             "involvement-hours",

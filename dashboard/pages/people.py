@@ -34,7 +34,7 @@ from sqlalchemy import Connection
 
 from dashboard import charts
 from dashboard.filters import Filters
-from dashboard.formatting import SMALL_COUNT, SUPPRESSED, format_count, format_people, format_percent
+from dashboard.formatting import SMALL_COUNT, SUPPRESSED, format_count, format_people, format_percent, suppress
 from dashboard.pages import Chart, Page, Section, Stat
 from dashboard.tables import Table
 from impact import metrics
@@ -152,8 +152,22 @@ def _field_intro(name: str) -> str:
     )
 
 
+def new_and_returning(involved: int, new: int, returning: int) -> tuple[str, str]:
+    """How to show the new and the returning participants beside the participants involved.
+
+    Everyone involved is new, returning, or both (someone involved before the period is returning), so
+    the three figures split the people involved into new only (involved - returning), both (new +
+    returning - involved) and involved before (involved - new). Any of those from 1 to 4 could be worked
+    out by subtraction: then neither figure is shown.
+    """
+    parts = (involved - returning, new + returning - involved, involved - new)
+    if any(0 < part < SMALL_COUNT for part in parts) or suppress(new) is None or suppress(returning) is None:
+        return HIDDEN, HIDDEN
+    return format_count(new), format_count(returning)
+
+
 def people_stats(involved: int, new: int, returning: int) -> list[Stat]:
-    hidden = complementary([new, returning])
+    shown_new, shown_returning = new_and_returning(involved, new, returning)
     return [
         Stat(
             "people-involved",
@@ -164,13 +178,13 @@ def people_stats(involved: int, new: int, returning: int) -> list[Stat]:
         Stat(
             "people-new",
             "New participants",
-            cell(new, 0 in hidden),
+            shown_new,
             "Involved for the first time in this period.",
         ),
         Stat(
             "people-returning",
             "Returning participants",
-            cell(returning, 1 in hidden),
+            shown_returning,
             "Involved in two or more different months, up to the end of this period.",
         ),
     ]

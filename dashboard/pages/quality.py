@@ -6,11 +6,18 @@ rejected by the quality gate (dead letters, by the expectation they failed), per
 Decisions where DOMAIN.md is silent:
 - Area and level do not apply to events (a rejected record may not even have a valid area): the page
   always covers every event of the period, and says so when an area or level is chosen.
-- These are counts of records, not of people, so they are not suppressed; no record's content, and so
-  no name or contact detail, is shown.
+- These are counts of records, and no record's content (so no name or contact detail) is shown. But a
+  record of a participant event (`participant.registered`, `participant.erased`, ...) is one person, so in
+  "Records accepted, by kind" those rows are counts of people: 1 to 4 is hidden. The kinds add up to the
+  records accepted, so when that hides exactly one row, the smallest other non-zero row is hidden too
+  (as `people.protect` does), and every hidden row reads "not shown". The kinds are listed in a fixed
+  order, not by count, so a hidden row's place gives nothing away. The monthly figures are not by kind.
 - Each reason is the sentence staff see on the rejected record (schemas/quality.py), with its check's
   name for whoever fixes the source; "resolved" means a later event corrected or superseded it.
 - A rejection rate is rejected ÷ (accepted + rejected) of the same period or month.
+
+- "Rejected records by reason and month" has a row per month (and "All months") and a column per check
+  that rejected any record in the period, most rejections first; the chart stacks those columns.
 
 Three queries: metrics' two grouped ones, and one grouping the rejections by reason with their resolved count.
 """
@@ -24,8 +31,9 @@ from sqlalchemy import Connection, func, select
 
 from dashboard import charts
 from dashboard.filters import Filters
-from dashboard.formatting import format_count, format_month, format_percent
+from dashboard.formatting import SMALL_COUNT, format_count, format_month, format_percent
 from dashboard.pages import Chart, Page, Section, Stat
+from dashboard.pages.people import HIDDEN, cell
 from dashboard.tables import Table
 from impact import metrics
 from impact.metrics import DL, Scope, _during
@@ -52,6 +60,8 @@ TYPE_NAMES: dict[str, str] = {
     "change.status_changed": "Change status changed",
     "feedback.sent": "Feedback sent",
 }
+PEOPLE_TYPES = "participant."  # a record of a type starting so is one person
+ALL_REASONS = "All reasons"
 
 
 def reason(expectation: str) -> str:
@@ -75,6 +85,7 @@ def build(conn: Connection, filters: Filters, org_id: str) -> Page:
     quality = metrics.data_quality(conn, scope)
     reasons = read_reasons(conn, scope) if quality.rejected else {}
     months = months_table(quality.months)
+    by_reason = reasons_by_month_table(quality)
     return Page(
         sections=[
             Section(
@@ -96,6 +107,13 @@ def build(conn: Connection, filters: Filters, org_id: str) -> Page:
                 intro="Each reason is what staff see on the rejected record; a record is resolved once a later one "
                 "corrected or replaced it.",
                 tables=[reasons_table(reasons)],
+            ),
+            Section(
+                title="Rejections by reason, month by month",
+                key="rejections-months",
+                intro="Each column is a check; what it means is in the table above.",
+                chart=Chart(reasons_figure(by_reason), reasons_summary(quality), by_reason.key),
+                tables=[by_reason],
             ),
             Section(
                 title="Records accepted, by kind",
@@ -210,12 +228,95 @@ def reasons_table(reasons: Mapping[str, tuple[int, int]]) -> Table:
     )
 
 
+def reasons_by_month_table(quality: metrics.DataQuality) -> Table:
+    """A row per month and an "All months" row; a column per check that rejected a record, then all of them."""
+    names = list(quality.rejected_by_reason)  # most rejected first
+    rows = [
+        [
+            format_month(month.month),
+            *(format_count(month.rejected_by_reason.get(name, 0)) for name in names),
+            format_count(month.rejected),
+        ]
+        for month in quality.months
+    ]
+    rows.append(
+        [
+            "All months",
+            *(format_count(count) for count in quality.rejected_by_reason.values()),
+            format_count(quality.rejected),
+        ]
+    )
+    return Table(
+        key="rejections-by-month",
+        caption="Rejected records by reason and month received",
+        columns=("Month", *names, ALL_REASONS),
+        rows=rows,
+        numeric=tuple(range(1, len(names) + 2)),
+        note="Each column is the check that rejected the records; “Records rejected, by reason” says what it means.",
+    )
+
+
+def reasons_figure(table: Table) -> go.Figure:
+    """Each reason's column stacked for each month (not the "All months" row, nor the total column)."""
+    rows = table.rows[:-1]
+    months = [row[0] for row in rows]
+    figure = go.Figure(
+        layout={
+            "barmode": "stack",
+            "xaxis": {"type": "category"},
+            "yaxis": {"rangemode": "tozero", "tickformat": ",d", "title": {"text": "Records rejected"}},
+        }
+    )
+    for index, name in enumerate(table.columns[1:-1], start=1):
+        figure.add_trace(
+            go.Bar(
+                x=months,
+                y=[int(row[index].replace(",", "")) for row in rows],
+                name=name,
+                marker_color=charts.SERIES[(index - 1) % len(charts.SERIES)],
+                customdata=[row[index] for row in rows],
+                hovertemplate="%{x}: %{customdata}<extra>" + name + "</extra>",
+            )
+        )
+    return charts.styled(figure, height=380)
+
+
+def reasons_summary(quality: metrics.DataQuality) -> str:
+    months = quality.months
+    if not months:
+        return "No months to show."
+    span = f"from {format_month(months[0].month)} to {format_month(months[-1].month)}"
+    if not quality.rejected:
+        return f"No records were rejected {span}."
+    top, count = next(iter(quality.rejected_by_reason.items()))
+    return (
+        f"Records rejected each month {span}, by the check they failed; the most, "
+        f"{format_count(count)} of {format_count(quality.rejected)}, failed “{top}”."
+    )
+
+
+def hidden_types(by_type: Mapping[str, int]) -> frozenset[str]:
+    """The kinds to hide: participant kinds (counts of people) of 1 to 4, and, when that is exactly one, the
+    smallest other non-zero kind (the first in order, on a tie), since the kinds add up to the records accepted."""
+    hidden = {name for name, count in by_type.items() if name.startswith(PEOPLE_TYPES) and 0 < count < SMALL_COUNT}
+    others = [name for name, count in by_type.items() if name not in hidden and count > 0]
+    if len(hidden) == 1 and others:
+        hidden.add(min(others, key=lambda name: by_type[name]))
+    return frozenset(hidden)
+
+
 def types_table(by_type: Mapping[str, int]) -> Table:
-    rows = sorted(by_type.items(), key=lambda item: (-item[1], item[0]))
+    """A row per kind accepted, in TYPE_NAMES' order (then any other alphabetically), participant kinds protected."""
+    order = list(TYPE_NAMES)
+    names = [name for name in order if name in by_type] + sorted(name for name in by_type if name not in order)
+    ordered = {name: by_type[name] for name in names}
+    hidden = hidden_types(ordered)
     return Table(
         key="accepted-by-type",
         caption="Records accepted, by kind of record",
         columns=("Kind of record", "Type", "Accepted"),
-        rows=[[TYPE_NAMES.get(type_, type_), type_, format_count(count)] for type_, count in rows],
+        rows=[[TYPE_NAMES.get(name, name), name, cell(count, name in hidden)] for name, count in ordered.items()],
         numeric=(2,),
+        note=f"Each participant record is one person: 1 to 4 are {HIDDEN}, nor, when only one kind would be hidden, "
+        "is the next smallest, so that no hidden count can be worked out from the records accepted.",
     )
