@@ -38,8 +38,8 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
                 table = page.build(conn, filters, org_id).table(key)
         except SQLAlchemyError:
             logger.warning("dashboard: %s.csv of %s could not be built", key, slug, exc_info=True)
-            page = render_template("message.html", title="Try again later", message=UNAVAILABLE, signed_in=True)
-            return Response(page, 503)
+            message = render_template("message.html", title="Try again later", message=UNAVAILABLE, signed_in=True)
+            return Response(message, 503)
         if table is None:
             abort(404)
         body = "\ufeff" + to_csv(table, filters.describe())  # the byte-order mark tells Excel it is UTF-8
