@@ -32,17 +32,22 @@ SEQUENTIAL = "cividis"
 CONFIG: Any = {"displayModeBar": False, "responsive": True}  # Graph's `config`
 
 
+def layout(*, height: int = 420, legend: bool = True) -> dict[str, Any]:
+    """The dashboard's look as a plain layout: white, 14 px dark text, legend above the plot."""
+    return {
+        "height": height,
+        "margin": {"l": 56, "r": 16, "t": 48, "b": 48},
+        "font": {"color": TEXT, "size": 14, "family": "system-ui, Arial, sans-serif"},
+        "paper_bgcolor": "#ffffff",
+        "plot_bgcolor": "#ffffff",
+        "showlegend": legend,
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
+    }
+
+
 def styled(figure: go.Figure, *, height: int = 420, legend: bool = True) -> go.Figure:
-    """The figure in the dashboard's look: white, 14 px dark text, light grid, legend above the plot."""
-    figure.update_layout(
-        height=height,
-        margin={"l": 56, "r": 16, "t": 48, "b": 48},
-        font={"color": TEXT, "size": 14, "family": "system-ui, Arial, sans-serif"},
-        paper_bgcolor="#ffffff",
-        plot_bgcolor="#ffffff",
-        showlegend=legend,
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
-    )
+    """The figure in the dashboard's look, with a light grid."""
+    figure.update_layout(**layout(height=height, legend=legend))
     figure.update_yaxes(gridcolor=GRID, zerolinecolor=GRID)
     figure.update_xaxes(linecolor=TEXT)
     return figure

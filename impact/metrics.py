@@ -111,7 +111,6 @@ from sqlalchemy import (
     or_,
     select,
     union,
-    union_all,
 )
 from sqlalchemy.sql.expression import FromClause
 
@@ -361,19 +360,6 @@ def _involved(scope: Scope) -> Any:
     ).subquery("involved")
 
 
-def _history(org_id: str, before: date, people: Any) -> Any:
-    """Every involvement of `people` (a one-column query of participant ids) with the organisation before
-    `before`, any area or level (`pid`, `day`): only their history is read, not the organisation's."""
-    return union_all(
-        select(AT.c.participant_id.label("pid"), AT.c.attended_on.label("day")).where(
-            AT.c.org_id == org_id, AT.c.attended_on < before, AT.c.participant_id.in_(people)
-        ),
-        select(CP.c.participant_id.label("pid"), C.c.made_on.label("day"))
-        .select_from(CP.join(C, _same(C, CP, "contribution_id")))
-        .where(CP.c.org_id == org_id, C.c.made_on < before, CP.c.participant_id.in_(people)),
-    ).subquery("history")
-
-
 def _linked_changes(scope: Scope) -> FromClause:
     """Changes joined to their links and the linked contributions (and, with a level, their activities)."""
     joined = CH.join(CL, _same(CL, CH, "change_id")).join(C, _same(C, CL, "contribution_id"))
@@ -402,20 +388,49 @@ def _day(value: date | datetime) -> date:
 # --- The figures ----------------------------------------------------------------------------------
 
 
+def _involved_before(org_id: str, pid: Any, before: date, other_than_month: Any = None) -> ColumnElement[bool]:
+    """Was participant `pid` (a column of the enclosing query) involved with the organisation, in any area
+    at any level, before `before` (and, if given, in a month other than `other_than_month`)? An index probe
+    per person, which stops at the first such involvement, rather than a read of their whole history."""
+    attended = select(AT.c.event_id).where(
+        AT.c.org_id == org_id, AT.c.participant_id == pid, AT.c.attended_on < before
+    )
+    said = (
+        select(C.c.contribution_id)
+        .select_from(CP.join(C, _same(C, CP, "contribution_id")))
+        .where(CP.c.org_id == org_id, CP.c.participant_id == pid, C.c.made_on < before)
+    )
+    if other_than_month is not None:
+        attended = attended.where(_month_number(AT.c.attended_on) != other_than_month)
+        said = said.where(_month_number(C.c.made_on) != other_than_month)
+    return or_(attended.exists(), said.exists())
+
+
 def _people(conn: Connection, scope: Scope) -> tuple[int, int, int]:
-    """(involved, new, returning) participants."""
-    involved = _involved(scope)
-    total = conn.execute(select(func.count()).select_from(involved)).scalar_one()
-    if not total:
-        return 0, 0, 0
-    history = _history(scope.org_id, scope.end, select(involved.c.pid))
-    first_here = select(history.c.pid).group_by(history.c.pid).having(func.min(history.c.day) >= scope.start)
-    month = extract("year", history.c.day) * 12 + extract("month", history.c.day)
-    months = select(history.c.pid).group_by(history.c.pid).having(func.count(func.distinct(month)) >= 2)
-    count = select(func.count()).select_from(involved)
-    new = conn.execute(count.where(involved.c.pid.in_(first_here))).scalar_one()
-    returning = conn.execute(count.where(involved.c.pid.in_(months))).scalar_one()
-    return total, new, returning
+    """(involved, new, returning) participants, in one query.
+
+    New: no involvement before the period's start. Returning: involved in two or more distinct months up to
+    the period's end, that is, involved (any area, any level) before the end in a month other than the
+    first month they were involved in within the scope.
+    """
+    days = union(
+        _attendances(scope, AT.c.participant_id.label("pid"), AT.c.attended_on.label("day")),
+        _contributions(scope, CP.c.participant_id.label("pid"), C.c.made_on.label("day"), people=True),
+    ).subquery("involved_days")
+    person = (
+        select(days.c.pid.label("pid"), func.min(_month_number(days.c.day)).label("month"))
+        .group_by(days.c.pid)
+        .subquery("person")
+    )
+    new = ~_involved_before(scope.org_id, person.c.pid, scope.start)
+    returning = _involved_before(scope.org_id, person.c.pid, scope.end, person.c.month)
+    counted = select(
+        func.count(),
+        func.coalesce(func.sum(case((new, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((returning, 1), else_=0)), 0),
+    ).select_from(person)
+    total, new_people, returning_people = conn.execute(counted).one()
+    return int(total), int(new_people), int(returning_people)
 
 
 def _changes_by_status(conn: Connection, scope: Scope) -> dict[str, int]:
@@ -523,9 +538,13 @@ class TrendMonth:
     changes_influenced: int = 0
 
 
-def _month_of(column: Any) -> Any:
+def _month_number(column: Any) -> Any:
     """A month as one integer (year * 12 + month - 1), on SQLite and PostgreSQL alike."""
-    return (extract("year", column) * 12 + extract("month", column) - 1).label("month")
+    return extract("year", column) * 12 + extract("month", column) - 1
+
+
+def _month_of(column: Any) -> Any:
+    return _month_number(column).label("month")
 
 
 def trend(conn: Connection, scope: Scope) -> list[TrendMonth]:

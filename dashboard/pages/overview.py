@@ -6,8 +6,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 from sqlalchemy import Connection
 
 from dashboard import benchmarking, charts
@@ -242,16 +240,12 @@ def trend_summary(months: list[metrics.TrendMonth]) -> str:
     )
 
 
-def trend_figure(months: list[metrics.TrendMonth]) -> go.Figure:
-    """Three small bar charts sharing the months, so counts and hours each keep a readable scale."""
+def trend_figure(months: list[metrics.TrendMonth]) -> dict[str, Any]:
+    """Three small bar charts sharing the months, so counts and hours each keep a readable scale.
+
+    A plain figure (dict): plotly's validation of make_subplots cost more than the queries of the page.
+    """
     labels = [format_month(month.month) for month in months]
-    figure = make_subplots(
-        rows=3,
-        cols=1,
-        shared_xaxes=True,
-        vertical_spacing=0.12,
-        subplot_titles=("Contributions", "Participants involved", "Involvement hours"),
-    )
     series: tuple[tuple[str, list[Any], str, list[str]], ...] = (
         (
             "Contributions",
@@ -272,24 +266,50 @@ def trend_figure(months: list[metrics.TrendMonth]) -> go.Figure:
             [format_hours(month.involvement_hours) for month in months],
         ),
     )
-    for row, (name, values, colour, texts) in enumerate(series, start=1):
-        figure.add_trace(
-            go.Bar(
-                x=labels,
-                y=values,
-                name=name,
-                marker_color=colour,
-                customdata=texts,
-                hovertemplate="%{x}: %{customdata}<extra>" + name + "</extra>",
-            ),
-            row=row,
-            col=1,
+    data, layout = [], charts.layout(height=560, legend=False)
+    domains = ((0.76, 1.0), (0.38, 0.62), (0.0, 0.24))  # top to bottom, 0.14 apart
+    for row, ((name, values, colour, texts), domain) in enumerate(zip(series, domains, strict=True), start=1):
+        suffix = "" if row == 1 else str(row)
+        data.append(
+            {
+                "type": "bar",
+                "x": labels,
+                "y": values,
+                "name": name,
+                "marker": {"color": colour},
+                "customdata": texts,
+                "hovertemplate": "%{x}: %{customdata}<extra>" + name + "</extra>",
+                "xaxis": f"x{suffix}",
+                "yaxis": f"y{suffix}",
+            }
         )
-    charts.styled(figure, height=560, legend=False)
-    figure.update_yaxes(rangemode="tozero", tickformat=",")
-    # counts are whole numbers: ticks a whole step apart (hours, the last row, keep fractions)
-    for row, (_, values, _, _) in enumerate(series[:-1], start=1):
-        largest = max((value for value in values if value is not None), default=0)
-        figure.update_yaxes(tickformat=",d", tick0=0, dtick=max(1, math.ceil(largest / 4)), row=row, col=1)
-    figure.update_xaxes(type="category")
-    return figure
+        y_axis: dict[str, Any] = {
+            "domain": list(domain),
+            "anchor": f"x{suffix}",
+            "rangemode": "tozero",
+            "tickformat": ",",
+            "gridcolor": charts.GRID,
+            "zerolinecolor": charts.GRID,
+        }
+        if row < len(series):  # counts are whole numbers: ticks a whole step apart (hours keep fractions)
+            largest = max((value for value in values if value is not None), default=0)
+            y_axis |= {"tickformat": ",d", "tick0": 0, "dtick": max(1, math.ceil(largest / 4))}
+        layout[f"yaxis{suffix}"] = y_axis
+        x_axis: dict[str, Any] = {"anchor": f"y{suffix}", "type": "category", "linecolor": charts.TEXT}
+        if row < len(series):  # the months once, under the last chart, which the others follow
+            x_axis |= {"matches": f"x{len(series)}", "showticklabels": False}
+        layout[f"xaxis{suffix}"] = x_axis
+        layout.setdefault("annotations", []).append(
+            {
+                "text": name,
+                "showarrow": False,
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0.5,
+                "y": domain[1],
+                "xanchor": "center",
+                "yanchor": "bottom",
+                "font": {"size": 16},
+            }
+        )
+    return {"data": data, "layout": layout}
