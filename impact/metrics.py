@@ -392,9 +392,7 @@ def _involved_before(org_id: str, pid: Any, before: date, other_than_month: Any 
     """Was participant `pid` (a column of the enclosing query) involved with the organisation, in any area
     at any level, before `before` (and, if given, in a month other than `other_than_month`)? An index probe
     per person, which stops at the first such involvement, rather than a read of their whole history."""
-    attended = select(AT.c.event_id).where(
-        AT.c.org_id == org_id, AT.c.participant_id == pid, AT.c.attended_on < before
-    )
+    attended = select(AT.c.event_id).where(AT.c.org_id == org_id, AT.c.participant_id == pid, AT.c.attended_on < before)
     said = (
         select(C.c.contribution_id)
         .select_from(CP.join(C, _same(C, CP, "contribution_id")))
