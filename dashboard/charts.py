@@ -47,7 +47,8 @@ def layout(*, height: int = 420, legend: bool = True) -> dict[str, Any]:
 
 def styled(figure: go.Figure, *, height: int = 420, legend: bool = True) -> go.Figure:
     """The figure in the dashboard's look, with a light grid."""
-    figure.update_layout(**layout(height=height, legend=legend))
-    figure.update_yaxes(gridcolor=GRID, zerolinecolor=GRID)
-    figure.update_xaxes(linecolor=TEXT)
+    # one update of the layout (single-axis figures): update_xaxes and update_yaxes each walk and validate
+    # the figure again, and cost more than a page's queries
+    axes = {"yaxis": {"gridcolor": GRID, "zerolinecolor": GRID}, "xaxis": {"linecolor": TEXT}}
+    figure.update_layout(**layout(height=height, legend=legend), **axes)
     return figure
