@@ -455,11 +455,18 @@ def _days_to_change(conn: Connection, scope: Scope) -> list[int]:
     return [(_day(decided) - _day(made)).days for made, decided in rows]
 
 
-def _feedback(conn: Connection, scope: Scope) -> tuple[int, list[int]]:
-    """(pairs owed a summary, days from decision to first summary for each pair that was sent one)."""
+def feedback_pairs(scope: Scope, *columns: Any) -> Any:
+    """Every (participant, decided change) pair owed a summary in the scope, as a subquery: `pid`,
+    `change_id`, `decided`, any labelled `columns` of the change (or its links), and `sent`, the time of the
+    first summary (NULL while none was sent). See "Feedback closure rate" above."""
     owed = _changes_where(
         scope,
-        select(CP.c.participant_id.label("pid"), CH.c.change_id.label("change_id"), CH.c.decided_on.label("decided"))
+        select(
+            CP.c.participant_id.label("pid"),
+            CH.c.change_id.label("change_id"),
+            CH.c.decided_on.label("decided"),
+            *columns,
+        )
         .distinct()
         .select_from(
             _linked_changes(scope).join(CP, _same(CP, C, "contribution_id")).join(P, _same(P, CP, "participant_id"))
@@ -474,7 +481,13 @@ def _feedback(conn: Connection, scope: Scope) -> tuple[int, list[int]]:
         .subquery("first_sent")
     )
     told = and_(first.c.participant_id == owed.c.pid, first.c.change_id == owed.c.change_id)
-    rows = conn.execute(select(owed.c.decided, first.c.sent).select_from(owed.outerjoin(first, told))).all()
+    return select(owed, first.c.sent.label("sent")).select_from(owed.outerjoin(first, told)).subquery("pairs")
+
+
+def _feedback(conn: Connection, scope: Scope) -> tuple[int, list[int]]:
+    """(pairs owed a summary, days from decision to first summary for each pair that was sent one)."""
+    pairs = feedback_pairs(scope)
+    rows = conn.execute(select(pairs.c.decided, pairs.c.sent)).all()
     return len(rows), [(_day(sent) - _day(decided)).days for decided, sent in rows if sent is not None]
 
 

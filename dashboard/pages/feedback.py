@@ -40,7 +40,7 @@ from datetime import date
 from typing import Any
 
 import plotly.graph_objects as go
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, func, select
 
 from dashboard import charts
 from dashboard.filters import Filters, long_date
@@ -49,7 +49,7 @@ from dashboard.pages import Chart, Page, Section, Stat
 from dashboard.pages.people import HIDDEN, PRIVACY, cell, complementary, protect
 from dashboard.tables import Table
 from impact import metrics
-from impact.metrics import CH, CP, FB, C, P, Scope, _changes_where, _day, _linked_changes, _same
+from impact.metrics import CH, Scope, _day, feedback_pairs
 from impact.months import first_of_month
 from schemas.vocab import label
 
@@ -107,35 +107,8 @@ Cell = tuple[date | str, str]  # (month or TOTAL, column) in the monthly table; 
 
 
 def _pairs(scope: Scope) -> Any:
-    """Every summary owed in the scope (`pid`, `change_id`, `title`, `status`, `decided`) with its first `sent`.
-
-    The pairs are impact/metrics.py's `_feedback` pairs: the same joins and conditions, with the change's
-    title and status carried along.
-    """
-    owed = _changes_where(
-        scope,
-        select(
-            CP.c.participant_id.label("pid"),
-            CH.c.change_id.label("change_id"),
-            CH.c.title.label("title"),
-            CH.c.status.label("status"),
-            CH.c.decided_on.label("decided"),
-        )
-        .distinct()
-        .select_from(
-            _linked_changes(scope).join(CP, _same(CP, C, "contribution_id")).join(P, _same(P, CP, "participant_id"))
-        )
-        .where(P.c.consent_to_contact.is_(True), P.c.erased.is_(False)),
-        decided_only=True,
-    ).subquery("owed")
-    first = (
-        select(FB.c.participant_id, FB.c.change_id, func.min(FB.c.sent_at).label("sent"))
-        .where(FB.c.org_id == scope.org_id, FB.c.change_id.in_(select(owed.c.change_id)))
-        .group_by(FB.c.participant_id, FB.c.change_id)
-        .subquery("first_sent")
-    )
-    told = and_(first.c.participant_id == owed.c.pid, first.c.change_id == owed.c.change_id)
-    return select(owed, first.c.sent.label("sent")).select_from(owed.outerjoin(first, told)).subquery("pairs")
+    """Every summary owed in the scope, with the change's title and status: impact/metrics.py's pairs."""
+    return feedback_pairs(scope, CH.c.title.label("title"), CH.c.status.label("status"))
 
 
 def read_decided(conn: Connection, pairs: Any) -> list[Decided]:
