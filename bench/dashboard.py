@@ -199,7 +199,7 @@ def prepare(engine: Engine, shape: Shape) -> None:
         started = time.perf_counter()
         create_tables(engine)
         print(f"tables made by the migrations in {time.perf_counter() - started:.1f} s; loading {shape.describe()}")
-        loaded = load(engine, shape)
+        loaded = load(engine, shape, progress=lambda line: print(line, flush=True))
         _mark(engine, shape)
         total = sum(loaded.rows.values())
         print(
