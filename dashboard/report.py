@@ -32,6 +32,7 @@ from dashboard import access
 from dashboard.filters import Filters, long_date, parse
 from dashboard.formatting import (
     NOT_APPLICABLE,
+    SMALL_COUNT,
     format_count,
     format_hours,
     format_month,
@@ -356,7 +357,11 @@ def _communications(h: Headline) -> ReportSection:
             Figure("Feedback closure rate", feedback.closure_rate(h.feedback_sent, h.feedback_due)),
             Figure("Told what came of what they said", told),
             Figure("Owed a summary, not yet sent", not_told),
-            Figure("Median days from decision to summary", _days(h.days_to_feedback)),
+            # as on the Feedback loop page: not over 1 to 4 summaries, which it would all but date one by one
+            Figure(
+                "Median days from decision to summary",
+                people.HIDDEN if 0 < h.feedback_sent < SMALL_COUNT else _days(h.days_to_feedback),
+            ),
         ],
         text=[
             "When a change is decided, everyone whose contribution is linked to it and who agreed to be "

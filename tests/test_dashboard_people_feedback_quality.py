@@ -759,3 +759,11 @@ def test_the_callback_and_the_csv_show_the_same_protected_figures(
     if "waiting" in tables:
         assert f"as of {long_date(date.today())}" in text(found["waiting-caption"]["children"])
     assert "Name p" not in str(found) and "@example.org" not in str(found)  # never a name or an address
+
+
+@pytest.mark.parametrize(
+    ("days", "shown"), [([], "—"), ([3], H), ([1, 2, 3, 9], H), ([1, 2, 3, 9, 20], "3"), ([2, 4, 6, 8, 10, 12], "7")]
+)
+def test_median_days_to_feedback_is_not_shown_over_fewer_than_five_summaries(days: list[int], shown: str) -> None:
+    [_, median, _] = feedback.closure_stats("50%", days, 10)
+    assert median.value == shown

@@ -44,7 +44,14 @@ from sqlalchemy import Connection, func, select
 
 from dashboard import charts
 from dashboard.filters import Filters, long_date
-from dashboard.formatting import NOT_APPLICABLE, format_count, format_month, format_people, format_percent
+from dashboard.formatting import (
+    NOT_APPLICABLE,
+    SMALL_COUNT,
+    format_count,
+    format_month,
+    format_people,
+    format_percent,
+)
 from dashboard.pages import Chart, Page, Section, Stat
 from dashboard.pages.people import HIDDEN, PRIVACY, cell, complementary, protect
 from dashboard.tables import Table
@@ -210,8 +217,9 @@ def closure_stats(rate: str, days: Sequence[int], people: int) -> list[Stat]:
         Stat(
             "days-to-feedback",
             "Median days to feedback",
-            _days(median),
-            "From the decision to the first summary sent, for the summaries sent.",
+            # over 1 to 4 summaries, a median is close to telling when each of those few people heard
+            HIDDEN if 0 < len(days) < SMALL_COUNT else _days(median),
+            "From the decision to the first summary sent, for the summaries sent (not shown for fewer than 5).",
         ),
         Stat(
             "people-waiting",
