@@ -1,7 +1,8 @@
 """The leadership dashboard (Dash): impact figures read from the read models, never from the event log.
 
-Everything but sign-in, the health check and shared static files needs a signed-in reader (leadership or
-admin), who sees their own organisation's figures only: see dashboard/access.py.
+Everything but sign-in, the health check, shared static files and a participant's own page (opened from
+their private link: dashboard/participant.py) needs a signed-in reader (leadership or admin), who sees
+their own organisation's figures only: see dashboard/access.py.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard import access, exports, shell
+from dashboard import access, exports, participant, shell
 from impact.db import create_tables, engine_for
 from impact.settings import Environment, Settings
 
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.layout = layout
     shell.register_callbacks(app, engine)
     exports.register(app, engine, settings)
+    participant.register(app, engine, secret_key=settings.signing_key)
     _add_health_check(app.server, engine)
     _add_content_security_policy(app)
     return app

@@ -1,8 +1,9 @@
 """Who may see the dashboard: sign-in, CSRF on its two forms, and one guard in front of everything else.
 
 Leadership and admins (CAN_READ) of an organisation see that organisation's figures and nothing else. The
-guard runs before every request: only the sign-in page, sign-out, the health check and the files that are
-the same for everyone (Dash's scripts, the assets folder, the favicon) are public. A signed-out visitor's
+guard runs before every request: only the sign-in page, sign-out, the health check, the files that are
+the same for everyone (Dash's scripts, the assets folder, the favicon) and a participant's own page (its
+private link is its key: dashboard/participant.py) are public. A signed-out visitor's
 page requests go to `/login?next=...` and Dash's JSON requests get a 401 (assets/session.js then opens the
 sign-in page); a signed-in person whose role may not read the dashboard gets a 403.
 """
@@ -32,6 +33,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import Forbidden, Unauthorized
 
+from dashboard import participant
 from impact.web import CAN_READ, SignedIn, init_sign_in
 
 logger = logging.getLogger(__name__)
@@ -168,7 +170,8 @@ def init_access(app: dash.Dash, engine: Engine) -> None:
 
 
 def _public_endpoints(app: dash.Dash) -> frozenset[str | None]:
-    """Endpoints anyone may use: sign-in, sign-out, the health check, and files that are the same for all."""
+    """Endpoints anyone may use: sign-in, sign-out, the health check, files that are the same for all, and a
+    participant's own page (no account: its signed, expiring link is the key, checked by the page itself)."""
     prefix = app.config.routes_pathname_prefix
     shared_files = (prefix + "_dash-component-suites/", prefix + app.config.assets_url_path.strip("/") + "/")
     dash_files = {
@@ -176,7 +179,7 @@ def _public_endpoints(app: dash.Dash) -> frozenset[str | None]:
         for rule in app.server.url_map.iter_rules()
         if rule.rule.startswith(shared_files) or rule.rule == prefix + "_favicon.ico"
     }
-    return frozenset({"sign_in.login", "sign_in.logout", "healthz", "static", *dash_files})
+    return frozenset({"sign_in.login", "sign_in.logout", "healthz", "static", participant.ENDPOINT, *dash_files})
 
 
 def _matches_a_callback(callbacks: dict[str, Any]) -> bool:

@@ -15,9 +15,10 @@ from typing import Any
 
 from dash import html
 
+from impact.spreadsheet import safe_cell as _cell
+
 # A cell a spreadsheet would read as a formula (=, +, -, @, or a tab or carriage return first) is
 # written with a leading apostrophe, which spreadsheets show as text ("CSV injection").
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -47,20 +48,6 @@ def to_csv(table: Table, described: str) -> str:
     for row in table.rows:
         writer.writerow([_cell(value) for value in row])
     return buffer.getvalue()
-
-
-def _cell(value: str) -> str:
-    if value.startswith(_FORMULA_STARTS) and not _is_number(value):
-        return "'" + value
-    return value
-
-
-def _is_number(value: str) -> bool:
-    try:
-        float(value.replace(",", "").rstrip("%"))
-    except ValueError:
-        return False
-    return True
 
 
 def _kind(table: Table, index: int) -> str | None:

@@ -73,7 +73,7 @@ def dashboard() -> None:
 @main.command()
 @click.option("--until-caught-up", is_flag=True, help="Exit once every event in the log is processed.")
 def process(until_caught_up: bool) -> None:
-    """Run the processor: validate events and fold them into the read models."""
+    """Run the processor: validate events, fold them into the read models, and send feedback to participants."""
     from impact.eventlog import open_event_log
     from processors.consumer import Processor
     from processors.health import serve_health
@@ -90,7 +90,12 @@ def process(until_caught_up: bool) -> None:
     engine = _database(settings)
     processor = Processor.for_settings(settings, engine=engine, event_log=open_event_log(settings))
     if not until_caught_up:
-        serve_health(processor.health, settings.host, settings.processor_health_port)
+        from processors.feedback import FeedbackSender
+
+        # Its own log client: the consumer's is not shared across threads.
+        sender = FeedbackSender.for_settings(settings, engine=engine, event_log=open_event_log(settings))
+        threading.Thread(target=sender.run, args=(stop,), name="feedback", daemon=True).start()
+        serve_health(processor.health, settings.host, settings.processor_health_port, lambda: sender.last_error)
     processor.run(
         stop, batch_size=settings.batch_size, poll_timeout_ms=settings.poll_timeout_ms, until_caught_up=until_caught_up
     )

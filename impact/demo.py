@@ -31,6 +31,7 @@ from schemas.events import (
     ContributionMade,
     Demographics,
     Envelope,
+    FeedbackSent,
     ParticipantConsentChanged,
     ParticipantRegistered,
     Payload,
@@ -43,6 +44,7 @@ from schemas.vocab import (
     Channel,
     Disability,
     Ethnicity,
+    Frequency,
     Gender,
     Level,
     ParticipantRole,
@@ -85,6 +87,8 @@ ORGS = (
 )  # fmt: skip
 
 
+# Of those owed word of a decision, the share the demo charity had told (the rest wait for the sender or staff).
+TOLD_SHARE = {Channel.email: 0.9, Channel.post: 0.8, Channel.phone: 0.6, Channel.in_person: 0.6}
 STEPS = {  # the statuses a change passes through after "proposed", by where it ends up
     ChangeStatus.proposed: [],
     ChangeStatus.agreed: [ChangeStatus.agreed],
@@ -99,6 +103,7 @@ class Person:
     at: datetime
     weight: float
     consent: bool
+    channel: Channel | None = None
 
 
 @dataclass
@@ -135,6 +140,9 @@ class _OrgDemo:
         self.first, self.last = start + timedelta(days=-start.weekday() % 7), today - timedelta(days=1)
         self.end = self.first + timedelta(days=SPAN)
         self.events: list[Envelope] = []
+        self.people: dict[str, Person] = {}
+        self.who: dict[str, list[str]] = {}  # contribution id -> who said it
+        self.told_rng = random.Random(f"{seed}/{org.slug}/feedback")
 
     def emit(self, type_: str, key: str, when: datetime, payload: Payload) -> None:
         if when >= self.now:
@@ -174,8 +182,9 @@ class _OrgDemo:
             consent = rng.random() < 0.75
             channel = (reachable[0] if reachable and rng.random() < 0.85 else Channel.in_person) if consent else None
             person = Person(
-                f"p-{number:04d}", self.at(self.first + timedelta(days=day)), rng.paretovariate(1.6), consent
+                f"p-{number:04d}", self.at(self.first + timedelta(days=day)), rng.paretovariate(1.6), consent, channel
             )
+            self.people[person.pid] = person
             payload = ParticipantRegistered(
                 participant_id=person.pid,
                 display_name=f"{first} {last}",
@@ -183,6 +192,7 @@ class _OrgDemo:
                 contact=contact if reachable else None,
                 consent_to_contact=consent,
                 preferred_channel=channel,
+                feedback_frequency=Frequency.monthly if self.told_rng.random() < 0.1 else Frequency.each_change,
                 demographics=self.demographics() if rng.random() < 0.9 else Demographics(),
             )
             self.emit("participant.registered", person.pid, person.at, payload)
@@ -252,6 +262,7 @@ class _OrgDemo:
                 contribution_id=cid, participant_ids=who, activity_id=act.aid, area=act.area, text=said
             )
             self.emit("contribution.made", cid, when, made)
+            self.who[cid] = who
             saids.append(Contrib(cid, act.area, when))
         return saids
 
@@ -296,6 +307,25 @@ class _OrgDemo:
                 moved = ChangeStatusChanged(change_id=chid, status=status, note=rng.choice(NOTES[status]))
                 if self.past(when):
                     self.emit("change.status_changed", f"{chid}/{status}", when, moved)
+                    if status in (ChangeStatus.agreed, ChangeStatus.declined):  # the decision
+                        self.told(chid, [link.contribution_id for link in linked], when)
+
+    def told(self, chid: str, cids: list[str], decided: datetime) -> None:
+        """Most people linked to a decision were told some days after it; the last weeks' wait for the sender.
+
+        Its own random stream, so the rest of the demo is the same as before feedback was part of it."""
+        rng = self.told_rng
+        for pid in sorted({pid for cid in cids for pid in self.who[cid]}):
+            person = self.people[pid]
+            if not person.consent or person.channel is None:
+                continue
+            when = self.later_by(rng, decided, 2, 35)
+            if rng.random() < TOLD_SHARE[person.channel] and self.past(when):
+                sent = FeedbackSent(participant_id=pid, change_ids=[chid], channel=person.channel)
+                self.emit("feedback.sent", f"{chid}/{pid}", when, sent)
+
+    def later_by(self, rng: random.Random, when: datetime, low: int, high: int) -> datetime:
+        return self.at(when.date() + timedelta(days=rng.randint(low, high)))
 
     def withdrawals(self, people: list[Person]) -> None:
         for person in self.rng.sample([p for p in people if p.consent], self.rng.randint(2, 4)):

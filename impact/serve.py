@@ -3,9 +3,28 @@
 from __future__ import annotations
 
 import importlib
+import re
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
+
+# A participant's private link is a credential: the access log keeps that a link was opened, not which.
+_PRIVATE_LINK = re.compile(r"/you/[^\s/?]+")
+
+
+def masked(line: str) -> str:
+    """ "GET /you/eyJ…xyz HTTP/1.1" -> "GET /you/[link] HTTP/1.1"."""
+    return _PRIVATE_LINK.sub("/you/[link]", line)
+
+
+class AccessLog(Logger):
+    """gunicorn's logger, with participants' private links masked in the access log."""
+
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+        found: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+        # every atom: the request line, the path, the referrer, and headers and environ values by name
+        return {name: masked(value) if isinstance(value, str) else value for name, value in found.items()}
 
 
 def _load(target: str) -> Any:
@@ -42,5 +61,6 @@ def serve(target: str, host: str, port: int, workers: int) -> None:
             "graceful_timeout": 10,
             "accesslog": "-",
             "errorlog": "-",
+            "logger_class": AccessLog,
         },
     ).run()

@@ -61,6 +61,25 @@ class Settings(BaseSettings):
         description="How long an event whose reference is not known yet waits before it is dead-lettered.",
     )
 
+    # Feedback to participants ("you made a difference"): see README, Configuration.
+    smtp_host: str = Field(default="", description="SMTP server for feedback e-mail; empty: e-mail is not sent.")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_security: str = Field(
+        default="starttls", pattern="^(starttls|ssl|none)$", description="starttls, ssl or none (none: tests only)."
+    )
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    mail_from: str = Field(default="", description="The From address of feedback e-mail, e.g. 'Mind Leeds <hello@…>'.")
+    public_url: str = Field(
+        default="http://localhost:8050",
+        description="Where participants open their own page: the dashboard's public address, no trailing slash.",
+    )
+    feedback_interval_seconds: float = Field(default=5.0, gt=0, description="How often the feedback sender looks.")
+    feedback_max_attempts: int = Field(default=6, ge=1, description="E-mail tries before staff are asked to look.")
+    feedback_retry_seconds: float = Field(default=60.0, gt=0, description="The first retry's wait; doubles each time.")
+    participant_link_days: int = Field(default=90, ge=1, le=730, description="How long a participant's link works.")
+
     @model_validator(mode="after")
     def _production_is_explicit(self) -> Self:
         if self.env == Environment.production:

@@ -49,7 +49,7 @@ def create_app(
     init_sign_in(app, engine, template="login.html", home=_home)
     app.jinja_env.globals.update(CAN_LOG=CAN_LOG, CAN_READ=CAN_READ, CAN_MANAGE=CAN_MANAGE, label=label)
 
-    from ingest import admin, api, forms, imports, pages, problems
+    from ingest import admin, api, forms, forms_feedback, imports, letters, pages, problems, subject_access
 
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # the JSON API takes bearer tokens, never cookies, so cross-site forms cannot ride it
@@ -57,6 +57,9 @@ def create_app(
     app.register_blueprint(forms.bp)
     app.register_blueprint(imports.bp)
     app.register_blueprint(problems.bp)
+    app.register_blueprint(forms_feedback.bp)
+    app.register_blueprint(letters.bp)
+    app.register_blueprint(subject_access.bp)
     app.register_blueprint(admin.bp)
 
     @app.get("/healthz")

@@ -7,7 +7,7 @@ from typing import Any
 from flask import render_template, request, url_for
 
 from impact.web import get_engine
-from ingest import lookups
+from ingest import forms_feedback, lookups
 from ingest.forms import (
     blank,
     bp,
@@ -24,7 +24,17 @@ from ingest.forms import (
     submission_id,
     validate,
 )
-from schemas.vocab import AgeBand, Channel, Disability, Ethnicity, Gender, ParticipantRole, Region, label
+from schemas.vocab import (
+    AgeBand,
+    Channel,
+    Disability,
+    Ethnicity,
+    Frequency,
+    Gender,
+    ParticipantRole,
+    Region,
+    label,
+)
 
 PARTICIPANT_LABELS = {
     "display_name": "Name",
@@ -35,6 +45,7 @@ PARTICIPANT_LABELS = {
     "postal_address": "Postal address",
     "consent_to_contact": "Consent to be contacted",
     "preferred_channel": "How they would like to hear",
+    "feedback_frequency": "How often they would like to hear",
     "age_band": "Age",
     "gender": "Gender",
     "ethnicity": "Ethnic group",
@@ -55,7 +66,14 @@ CHOOSE = {
     "preferred_channel": "Choose how they would like to hear from you.",
     "consent": "Choose whether they agree to be contacted.",
     "channel": "Choose how they would like to hear from you.",
+    "feedback_frequency": "Choose how often they would like to hear.",
 }
+FREQUENCIES = [
+    (Frequency.each_change.value, "Each time something is decided"),
+    # Not "in one message": the browser tests find the "Age" question by a label containing "age".
+    (Frequency.monthly.value, "Once a month, all together"),
+]
+FREQUENCY_LABELS = dict(FREQUENCIES)
 
 
 def _participant_event(form: dict[str, str], errors: dict[str, str]) -> Any:
@@ -89,6 +107,7 @@ def _participant_event(form: dict[str, str], errors: dict[str, str]) -> Any:
             "contact": contact if any(contact.values()) else None,
             "consent_to_contact": consent == "yes",
             "preferred_channel": (form["preferred_channel"] or None) if consent == "yes" else None,
+            "feedback_frequency": form["feedback_frequency"] or Frequency.each_change.value,
             "demographics": {key: form[key] or None for key in DEMOGRAPHICS},
         },
     }
@@ -103,7 +122,7 @@ def _participant_event(form: dict[str, str], errors: dict[str, str]) -> Any:
 
 @bp.route("/participants/new", methods=["GET", "POST"])
 def new_participant() -> Any:
-    form = blank(PARTICIPANT_LABELS)
+    form = blank(PARTICIPANT_LABELS, feedback_frequency=Frequency.each_change.value)
     errors: dict[str, str] = {}
     if request.method == "POST":
         form = posted(PARTICIPANT_LABELS)
@@ -121,6 +140,7 @@ def new_participant() -> Any:
         labels=PARTICIPANT_LABELS,
         roles=choices(ParticipantRole),
         channels=choices(Channel),
+        frequencies=FREQUENCIES,
         yes_no=YES_NO,
         demographics={key: choices(vocab) for key, vocab in DEMOGRAPHICS.items()},
     )
@@ -128,18 +148,30 @@ def new_participant() -> Any:
 
 @bp.get("/participants/<participant_id>")
 def participant(participant_id: str) -> Any:
-    person = lookups.participant_or_404(get_engine(), org_id(), participant_id)
-    return render_template("participant.html", person=person)
+    engine = get_engine()
+    person = lookups.participant_or_404(engine, org_id(), participant_id)
+    with engine.connect() as conn:
+        feedback = forms_feedback.history(conn, org_id(), participant_id)
+    return render_template(
+        "participant.html", person=person, feedback=feedback, frequency=FREQUENCY_LABELS.get(person.feedback_frequency)
+    )
 
 
-CONSENT_LABELS = {"consent": "Consent to be contacted", "channel": "How they would like to hear"}
+CONSENT_LABELS = {
+    "consent": "Consent to be contacted",
+    "channel": "How they would like to hear",
+    "feedback_frequency": "How often they would like to hear",
+}
 
 
 @bp.route("/participants/<participant_id>/consent", methods=["GET", "POST"])
 def consent(participant_id: str) -> Any:
     person = lookups.participant_or_404(get_engine(), org_id(), participant_id)
     form = blank(
-        CONSENT_LABELS, consent="yes" if person.consent_to_contact else "no", channel=person.preferred_channel or ""
+        CONSENT_LABELS,
+        consent="yes" if person.consent_to_contact else "no",
+        channel=person.preferred_channel or "",
+        feedback_frequency=person.feedback_frequency or Frequency.each_change.value,
     )
     errors: dict[str, str] = {}
     if request.method == "POST":
@@ -157,6 +189,7 @@ def consent(participant_id: str) -> Any:
                 "participant_id": participant_id,
                 "consent": form["consent"] == "yes",
                 "channel": (form["channel"] or None) if form["consent"] == "yes" else None,
+                "feedback_frequency": form["feedback_frequency"] or None,
             },
         }
         event = validate(raw, errors, place=placer(CONSENT_LABELS, "consent"), labels=CONSENT_LABELS, choose=CHOOSE)
@@ -174,4 +207,5 @@ def consent(participant_id: str) -> Any:
         labels=CONSENT_LABELS,
         yes_no=YES_NO,
         channels=choices(Channel),
+        frequencies=FREQUENCIES,
     )

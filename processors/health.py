@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from processors.consumer import Health
@@ -12,8 +13,13 @@ from processors.consumer import Health
 STALE_AFTER_S = 60.0
 
 
-def serve_health(health: Health, host: str, port: int) -> ThreadingHTTPServer:
-    """Serve GET /healthz in a daemon thread: 200 while polling recently without errors, else 503."""
+def serve_health(
+    health: Health, host: str, port: int, feedback: Callable[[], str | None] | None = None
+) -> ThreadingHTTPServer:
+    """Serve GET /healthz in a daemon thread: 200 while polling recently without errors, else 503.
+
+    `feedback` gives the feedback sender's last problem: reported, but e-mail trouble never makes the
+    processor unhealthy (the events still fold; staff see each failed message)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -28,6 +34,7 @@ def serve_health(health: Health, host: str, port: int) -> ThreadingHTTPServer:
                     "seconds_since_poll": round(age, 1),
                     "events_processed": health.events_processed,
                     "last_error": health.last_error,
+                    "feedback_error": feedback() if feedback else None,
                 }
             ).encode()
             self.send_response(200 if healthy else 503)

@@ -70,6 +70,7 @@ def _participant_registered(p: Projection, e: ev.StoredEvent, pl: ev.Participant
             "postal_address": contact.postal_address,
             "consent_to_contact": pl.consent_to_contact,
             "preferred_channel": pl.preferred_channel.value if pl.preferred_channel else None,
+            "feedback_frequency": pl.feedback_frequency.value,
             **{name: (value.value if value else None) for name, value in pl.demographics},
             "registered_at": e.occurred_at,
             "erased": False,
@@ -81,6 +82,8 @@ def _consent_changed(p: Projection, e: ev.StoredEvent, pl: ev.ParticipantConsent
     values: Row = {"consent_to_contact": pl.consent}
     if pl.channel is not None:
         values["preferred_channel"] = pl.channel.value
+    if pl.feedback_frequency is not None:
+        values["feedback_frequency"] = pl.feedback_frequency.value
     p.patch(Participant, (e.org_id, pl.participant_id), values)
 
 
@@ -91,6 +94,7 @@ ERASED_FIELDS: Row = {
     "postal_address": None,
     "consent_to_contact": False,
     "preferred_channel": None,
+    "feedback_frequency": "each_change",
     "age_band": None,
     "gender": None,
     "ethnicity": None,

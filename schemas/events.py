@@ -31,6 +31,7 @@ from schemas.vocab import (
     Channel,
     Disability,
     Ethnicity,
+    Frequency,
     Gender,
     Level,
     ParticipantRole,
@@ -147,6 +148,11 @@ class ParticipantRegistered(Payload):
     contact: Contact | None = None
     consent_to_contact: bool = False
     preferred_channel: Channel | None = None
+    feedback_frequency: Frequency = Field(
+        default=Frequency.each_change,
+        description="One message as each change is decided, or one digest a month (optional; added later, so "
+        "events without it read as each_change).",
+    )
     demographics: Demographics = Field(default_factory=Demographics)
 
     @model_validator(mode="after")
@@ -162,6 +168,7 @@ class ParticipantConsentChanged(Payload):
     participant_id: Identifier
     consent: bool
     channel: Channel | None = None
+    feedback_frequency: Frequency | None = Field(default=None, description="Optional: a new frequency, if it changed.")
 
 
 class ParticipantErased(Payload):

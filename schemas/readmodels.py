@@ -22,6 +22,7 @@ class Participant(SQLModel, table=True):
     postal_address: str | None = Field(default=None, max_length=400)
     consent_to_contact: bool = False
     preferred_channel: str | None = Field(default=None, max_length=20)
+    feedback_frequency: str = Field(default="each_change", max_length=20)
     age_band: str | None = Field(default=None, max_length=20)
     gender: str | None = Field(default=None, max_length=20)
     ethnicity: str | None = Field(default=None, max_length=20)

@@ -93,6 +93,13 @@ class Channel(StrEnum):
     in_person = "in_person"
 
 
+class Frequency(StrEnum):
+    """How often a participant hears what came of what they said."""
+
+    each_change = "each_change"  # one message as each change is decided
+    monthly = "monthly"  # one digest a month
+
+
 PREFER_NOT_TO_SAY = "prefer_not_to_say"
 
 

@@ -16,13 +16,14 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, create_engine, text
 
 from impact.db import create_tables, make_engine
-from impact.eventlog import open_event_log
+from impact.eventlog import EventLog, open_event_log
 from impact.settings import LogBackend, Settings
 from processors.consumer import Processor
 from processors.quality import QualityGate
@@ -184,6 +185,43 @@ def log_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[st
         return Settings.model_validate(values)
 
     return factory
+
+
+@pytest.fixture
+def settings(log_settings: Callable[[str], Settings], engine: Engine) -> Settings:
+    """Settings for an embedded log and the `engine` fixture's database (the staff pages' tests)."""
+    return log_settings("embedded").model_copy(update={"database_url": engine.url.render_as_string(False)})
+
+
+@pytest.fixture
+def event_log(settings: Settings) -> Iterator[EventLog]:
+    log = open_event_log(settings)
+    yield log
+    log.close()
+
+
+# --- Headless Chromium ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from tests.browser import CHROMIUM, launch  # skips (fails in CI) without Playwright
+
+    if not CHROMIUM.exists():
+        unavailable(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    with launch() as chromium:
+        yield chromium
+
+
+@pytest.fixture(scope="module")
+def axe() -> str:
+    from tests.browser import axe_script
+
+    try:
+        return axe_script()
+    except FileNotFoundError as exc:
+        unavailable(f"axe-core is not available: {exc}")
+        raise  # unreachable: unavailable() always raises
 
 
 # --- Processing ---------------------------------------------------------------------------------

@@ -32,21 +32,18 @@ from processors.quality import QualityGate
 from schemas.events import EVENT_ADAPTER
 from schemas.readmodels import DeadLetter
 from tests.browser import (
-    CHROMIUM,
     Browser,
     Page,
-    axe_script,
     axe_violations,
     describe,
     expect,
-    launch,
     screenshot,
     serve,
     sign_in,
     sign_out,
     summary_links,
 )
-from tests.conftest import add_organisation, process_all, unavailable
+from tests.conftest import add_organisation, process_all
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -101,23 +98,6 @@ class Stack:
         process_all(self.settings, self.engine, self.gate)
         with Session(self.engine) as session:
             assert session.get(DeadLetter, event_id) is not None, "the event was refused"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        unavailable(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    with launch() as browser:
-        yield browser
-
-
-@pytest.fixture(scope="module")
-def axe() -> str:
-    try:
-        return axe_script()
-    except FileNotFoundError as exc:
-        unavailable(f"axe-core is not available: {exc}")
-        raise  # unreachable: unavailable() always raises
 
 
 @pytest.fixture(scope="module")

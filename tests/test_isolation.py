@@ -23,6 +23,7 @@ from werkzeug.routing import Rule
 
 from dashboard import create_app as create_dashboard
 from dashboard import shell
+from impact import links
 from impact.accounts import ApiToken, StaffAccount
 from impact.eventlog import open_event_log
 from impact.eventlog.embedded import EmbeddedLog
@@ -316,9 +317,15 @@ def test_no_dashboard_route_shows_another_organisations_data(
     period = f"?from={DAY - timedelta(days=40)}&to={DAY}"
     examined = []
     for rule in server.url_map.iter_rules():
-        if rule.arguments - NOT_ORG_DATA - {"path", "package_name", "fingerprinted_path", "slug", "key"}:
+        if rule.arguments - NOT_ORG_DATA - {"path", "package_name", "fingerprinted_path", "slug", "key", "token"}:
             raise AssertionError(f"{rule.rule} takes an argument this test does not know how to fill")
-        if rule.endpoint == "export_csv":  # every table of every page, for the same period
+        if rule.endpoint == "participant_page":  # a participant's private link: theirs ids are the same as ours
+            with engine.begin() as conn:
+                token, _ = links.create(
+                    conn, secret_key=settings.signing_key, org_id=OURS, participant_id="p-1", days=1
+                )
+            urls = [f"/you/{token}"]
+        elif rule.endpoint == "export_csv":  # every table of every page, for the same period
             urls = [f"/export/{page.slug}/{table}.csv{period}" for page, table in _dashboard_tables(client, period)]
         elif rule.arguments or rule.endpoint == "sign_in.logout":
             continue  # the same static files for everyone; signing out would end the examination
@@ -337,6 +344,7 @@ def test_no_dashboard_route_shows_another_organisations_data(
             assert not leaks, f"{url} shows their data: {leaks[:3]}"
             examined.append(url.split("?")[0])
     assert {"/_dash-update-component", "/_dash-layout", "/", "/report"} <= set(examined)
+    assert any(url.startswith("/you/") for url in examined)
     for page in shell.PAGES:  # every page's callback too
         response = client.post("/_dash-update-component", json=shell.callback_body(page.path, period))
         assert response.status_code == 200, page.path

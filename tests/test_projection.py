@@ -65,6 +65,7 @@ PARTICIPANT_ROW = {
     "postal_address": "1 High St",
     "consent_to_contact": True,
     "preferred_channel": "email",
+    "feedback_frequency": "each_change",
     "age_band": "35_44",
     "gender": "woman",
     "ethnicity": "asian",
@@ -145,7 +146,14 @@ CASES = [
             (
                 Participant,
                 P1,
-                {**BLANK, **BLANK_DEMOGRAPHICS, "display_name": None, "consent_to_contact": False, "erased": True},
+                {
+                    **BLANK,
+                    **BLANK_DEMOGRAPHICS,
+                    "display_name": None,
+                    "consent_to_contact": False,
+                    "feedback_frequency": "each_change",
+                    "erased": True,
+                },
             )
         ],
         name="erased",

@@ -7,7 +7,6 @@ models (SQLite and PostgreSQL); processing runs the real processor.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from impact.eventlog import EventLog, open_event_log
+from impact.eventlog import EventLog
 from impact.eventlog.embedded import EmbeddedLog
 from impact.sealing import keys_for, opened
 from impact.settings import Settings
@@ -30,18 +29,6 @@ from tests.conftest import add_organisation, csrf_from, process_all, sign_in
 ORG = "mind-leeds"
 YESTERDAY = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
 HOSTILE = "<script>alert('x')</script>"
-
-
-@pytest.fixture
-def settings(log_settings: Callable[[str], Settings], engine: Engine) -> Settings:
-    return log_settings("embedded").model_copy(update={"database_url": engine.url.render_as_string(False)})
-
-
-@pytest.fixture
-def event_log(settings: Settings) -> Iterator[EventLog]:
-    log = open_event_log(settings)
-    yield log
-    log.close()
 
 
 @pytest.fixture

@@ -1,0 +1,41 @@
+"""The production server's access log never keeps a participant's private link."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from gunicorn.config import Config
+
+from impact.serve import AccessLog, masked
+
+
+@pytest.mark.parametrize(
+    ("line", "kept"),
+    [
+        ("GET /you/WyJhYmMiLDE3MDBd.Zk9x-_a HTTP/1.1", "GET /you/[link] HTTP/1.1"),
+        ("GET /you/WyJhYmMiLDE3MDBd.Zk9x-_a?print=1 HTTP/1.1", "GET /you/[link]?print=1 HTTP/1.1"),
+        ("GET /report?from=2026-01-01 HTTP/1.1", "GET /report?from=2026-01-01 HTTP/1.1"),
+        ("GET /static/participant.css HTTP/1.1", "GET /static/participant.css HTTP/1.1"),
+    ],
+)
+def test_private_links_are_masked(line: str, kept: str) -> None:
+    assert masked(line) == kept
+
+
+def test_the_access_log_masks_the_request_line_path_and_referrer() -> None:
+    token = "WyJhYmMiLDE3MDBd.Zk9x-_a"
+    request = SimpleNamespace(headers=[], method="GET", path=f"/you/{token}", query="", version=(1, 1), uri=None)
+    response = SimpleNamespace(status="200 OK", sent=10, headers=[])
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": f"/you/{token}",
+        "PATH_INFO": f"/you/{token}",
+        "QUERY_STRING": "",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_REFERER": f"https://impact.example.org/you/{token}",
+    }
+    atoms = AccessLog(Config()).atoms(response, request, environ, SimpleNamespace(seconds=0, microseconds=1000))
+    assert token not in " ".join(str(value) for value in atoms.values())
+    assert atoms["r"] == "GET /you/[link] HTTP/1.1"
