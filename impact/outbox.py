@@ -47,6 +47,7 @@ class State(StrEnum):
     given = "given"  # staff told the person (in person or by phone)
 
 
+PRINTED = "(printed)"  # `done_by` of a letter printed and not yet marked posted
 OPEN = frozenset({State.queued, State.failed, State.letter, State.staff, State.stopped, State.unsure})
 CLOSED = frozenset({State.sent, State.given})
 
@@ -127,19 +128,23 @@ def close(
     """
     message_id = str(uuid.uuid4())
     allowed = [s.value for s in from_states]
-    closing = list(
-        conn.execute(
-            select(ITEMS.c.change_id).where(_mine(org_id, participant_id, change_ids), ITEMS.c.state.in_(allowed))
-        ).scalars()
-    )
-    if not closing:
-        return message_id, []
+    closed = conn.execute(
+        update(ITEMS)
+        .where(_mine(org_id, participant_id, change_ids), ITEMS.c.state.in_(allowed))
+        .values(state=state.value, channel=channel, message_id=message_id, sent_at=now, done_by=by, recorded=False)
+        .returning(ITEMS.c.change_id)  # exactly the rows this update changed, whatever ran meanwhile
+    ).scalars()
+    return message_id, sorted(closed)
+
+
+def mark_printed(conn: Connection, *, org_id: str, participant_id: str, change_ids: Sequence[str]) -> None:
+    """A letter about these rows was printed: they stay letters (the sender no longer reroutes them to e-mail
+    if the person changes channel) until staff mark them posted, or consent is withdrawn."""
     conn.execute(
         update(ITEMS)
-        .where(_mine(org_id, participant_id, closing), ITEMS.c.state.in_(allowed))
-        .values(state=state.value, channel=channel, message_id=message_id, sent_at=now, done_by=by, recorded=False)
+        .where(_mine(org_id, participant_id, change_ids), ITEMS.c.state == State.letter.value)
+        .values(done_by=PRINTED)
     )
-    return message_id, sorted(closing)
 
 
 def requeue(conn: Connection, *, org_id: str, participant_id: str, change_ids: Sequence[str], now: datetime) -> int:

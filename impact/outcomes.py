@@ -190,6 +190,20 @@ def told(conn: Connection, pairs: Iterable[tuple[str, str, str]]) -> set[tuple[s
     return found
 
 
+def decided(conn: Connection, changes: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Of these (org, change) pairs, those whose change is decided now (a decision can be reopened)."""
+    wanted = list(set(changes))
+    found: set[tuple[str, str]] = set()
+    for first in range(0, len(wanted), 300):
+        query = select(CH.c.org_id, CH.c.change_id).where(
+            tuple_(CH.c.org_id, CH.c.change_id).in_(wanted[first : first + 300]),
+            CH.c.status.in_(DECIDED),
+            CH.c.decided_on.is_not(None),
+        )
+        found.update((o, c) for o, c in conn.execute(query))
+    return found
+
+
 def _said(row: Any) -> Said:
     return Said(row.contribution_id, row.made_on, row.area, row.text, row.activity_title)
 

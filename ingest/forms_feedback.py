@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import Connection, select
@@ -40,6 +41,14 @@ NOT_RECORDED_YET = (
 )
 
 
+UK = ZoneInfo("Europe/London")
+
+
+def local(moment: datetime) -> datetime:
+    """A stored time (UTC) as staff in the UK read a clock."""
+    return aware(moment).astimezone(UK)
+
+
 def short_day(value: date) -> str:
     return f"{value.day} {value:%b %Y}"
 
@@ -62,7 +71,7 @@ def in_words(item: Any, person: outcomes.Person | None, now: datetime) -> str:
     tries = f"tried {item.attempts} time{'' if item.attempts == 1 else 's'}"
     match item.state:
         case State.queued:
-            due = aware(item.due_at)
+            due = local(item.due_at)
             if person is not None and person.frequency == Frequency.monthly and due > now and not item.attempts:
                 return f"monthly digest on {short_day(due.date())}"
             if item.attempts:
@@ -198,10 +207,10 @@ def _told(conn: Connection, org_id: str, since: datetime | None, participant_id:
         recorded = recorded.where(FB.c.participant_id == participant_id)
     rows: dict[tuple[str, str], tuple[str, datetime, str]] = {}
     for row in conn.execute(recorded.limit(2000)):  # sent some other way (the API, the demo): by nobody here
-        rows[(row.participant_id, row.change_id)] = (row.channel, aware(row.sent_at), "")
+        rows[(row.participant_id, row.change_id)] = (row.channel, local(row.sent_at), "")
     for row in conn.execute(closed.limit(2000)):
         by = row.done_by or ("the system" if row.channel == Channel.email else "")
-        rows[(row.participant_id, row.change_id)] = (row.channel or "", aware(row.sent_at or row.found_at), by)
+        rows[(row.participant_id, row.change_id)] = (row.channel or "", local(row.sent_at or row.found_at), by)
     people = outcomes.people(conn, org_id, (pid for pid, _ in rows))
     changes = changes_by_id(conn, org_id, (cid for _, cid in rows))
     told = [

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, flash, render_template, request, url_for
 from sqlalchemy import Connection, select
 
 from impact import links, outbox, outcomes, summaries
@@ -109,6 +109,8 @@ def print_batch() -> Any:
                 link_expires=(expires - timedelta(seconds=1)).date(),
             )
             printed.append((Letter(letter.person, change_ids, []), summary))
+            # Printed: from now on the person's rows stay letters (no e-mail as well) until posted or stopped.
+            outbox.mark_printed(conn, org_id=me.org_id, participant_id=pid, change_ids=change_ids)
     if not printed:
         return refuse("There are no letters to print: they have been posted, or no longer wait.", url_for(".index"))
     return render_template("letters.html", printed=printed, today=summaries.day(now.date()), organisation=organisation)
@@ -121,8 +123,14 @@ def posted() -> Any:
     back = url_for(".index")
     now = datetime.now(UTC)
     posted = items = 0
+    withheld: list[str] = []
     with get_engine().begin() as conn:
         for participant_id, change_ids in pairs_posted(request.form.getlist("item")).items():
+            person = outcomes.person(conn, me.org_id, participant_id)
+            if person is None or not person.consent or person.erased:
+                shown = person.display_name if person is not None and not person.erased else None
+                withheld.append(shown or participant_id)
+                continue  # consent withdrawn (or details erased) since the batch was printed
             _message, closed = outbox.close(
                 conn,
                 org_id=me.org_id,
@@ -135,6 +143,12 @@ def posted() -> Any:
                 from_states=frozenset({State.letter}),
             )
             posted, items = posted + bool(closed), items + len(closed)
+    if withheld:
+        flash(
+            f"Do not post the letter to {', '.join(withheld)}: they withdrew consent to be contacted since it was "
+            "printed. It was not marked as posted.",
+            "error",
+        )
     if not posted:
         return refuse("These letters were already marked as posted, or no longer wait: nothing was changed.", back)
     plural = "" if posted == 1 else "s"

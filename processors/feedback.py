@@ -27,7 +27,7 @@ from email.message import EmailMessage
 from email.utils import formataddr, parseaddr
 from typing import Any
 
-from sqlalchemy import Engine, and_, exists, select, update
+from sqlalchemy import Engine, and_, exists, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from impact import links, outbox, outcomes, summaries
@@ -43,9 +43,15 @@ log = logging.getLogger(__name__)
 STALE_CLAIM = timedelta(minutes=10)  # a claim older than this belongs to a sender that stopped mid-send
 DIGEST_HOUR = clock(9, 0, tzinfo=UTC)  # monthly digests go on the first of the month from 09:00 UTC
 MESSAGES_PER_TICK = 100
+MAX_CHANGES = 200  # the most changes one `feedback.sent` names (schemas.events.FeedbackSent)
 REPLAN_S = 60.0
 NO_MAILER = "e-mail is not set up (IMPACT_SMTP_HOST): e-mails wait until it is"
-P = outcomes.P
+P, CH = outcomes.P, outcomes.CH
+
+
+def _one_line(text: str) -> str:
+    """A name fit for a mail header: line breaks (which free text may hold) would end the header."""
+    return " ".join(text.split())
 
 
 def digest_day(moment: datetime) -> datetime:
@@ -154,13 +160,15 @@ class FeedbackSender:
         return len(rows)
 
     def _follow_people(self, conn: Any, now: datetime) -> None:
-        """Open rows follow their person: consent withdrawn or erased stops them, a new channel reroutes them,
-        and a pair told some other way (a `feedback.sent` from elsewhere) is closed."""
+        """Open rows follow their person and their change: consent withdrawn or erased, or a decision reopened,
+        stops them; a new channel reroutes them; a pair told some other way (a `feedback.sent` from
+        elsewhere) is closed. A row that may have been sent (`unsure`) or failed waits for staff."""
         movable = [State.queued, State.letter, State.staff, State.stopped, State.failed, State.unsure]
         rows = conn.execute(select(ITEMS).where(ITEMS.c.state.in_([s.value for s in movable]))).all()
         if not rows:
             return
         told = outcomes.told(conn, [(r.org_id, r.participant_id, r.change_id) for r in rows])
+        decided = outcomes.decided(conn, {(r.org_id, r.change_id) for r in rows})
         by_org: dict[str, set[str]] = {}
         for row in rows:
             by_org.setdefault(row.org_id, set()).add(row.participant_id)
@@ -176,19 +184,23 @@ class FeedbackSender:
                 conn.execute(update(ITEMS).where(key).values(state=State.sent.value, recorded=True, sent_at=now))
                 continue
             person = people.get((row.org_id, row.participant_id))
-            if person is None:
-                continue
-            target = routed(person)
             current = State(row.state)
-            if current in (State.failed, State.unsure) and target == State.queued:
+            if person is None or current == State.unsure:
+                continue  # it may have gone: only staff release it
+            target = routed(person) if (row.org_id, row.change_id) in decided else State.stopped
+            if current == State.failed and target != State.stopped:
                 continue  # staff decide about these
+            if current == State.letter and row.done_by == outbox.PRINTED and target != State.stopped:
+                continue  # printed: it goes by post, whatever channel they choose now
             values: dict[str, Any] = {}
-            if target != current:
+            if target == State.stopped and current != State.stopped:
+                values.update(state=target.value, last_error=None)  # nothing of theirs is kept once stopped
+            elif target != current:
                 values.update(state=target.value, channel=person.channel)
                 if target == State.queued:
                     values.update(due_at=_due(person, now), attempts=0, last_error=None)
-            elif target == State.queued and row.attempts == 0:
-                due = _due(person, aware(row.found_at))  # the frequency may have changed
+            elif target == State.queued and row.attempts == 0 and aware(row.due_at) > now:
+                due = _due(person, aware(row.found_at))  # waiting for a digest day: the frequency may have changed
                 if aware(row.due_at) != due:
                     values["due_at"] = due
             if values:
@@ -207,29 +219,40 @@ class FeedbackSender:
 
     # 2. deliver -----------------------------------------------------------------------------------
     def deliver(self, now: datetime, done: Tick) -> None:
+        """Send what is due, oldest first: one message per change, or per person for a monthly digest."""
         if self.mailer is None:
             done.errors.append(NO_MAILER)
             return
         with self.engine.connect() as conn:
-            due = conn.execute(
-                select(ITEMS, P.c.feedback_frequency)
-                .join(P, and_(P.c.org_id == ITEMS.c.org_id, P.c.participant_id == ITEMS.c.participant_id))
-                .where(ITEMS.c.state == State.queued.value, ITEMS.c.due_at <= now)
-                .order_by(ITEMS.c.due_at, ITEMS.c.org_id, ITEMS.c.participant_id, ITEMS.c.change_id)
-                .limit(MESSAGES_PER_TICK * 5)
+            due = ITEMS.c.state == State.queued.value, ITEMS.c.due_at <= now
+            people = conn.execute(
+                select(ITEMS.c.org_id, ITEMS.c.participant_id, func.min(ITEMS.c.due_at).label("first"))
+                .where(*due)
+                .group_by(ITEMS.c.org_id, ITEMS.c.participant_id)
+                .order_by("first", ITEMS.c.org_id, ITEMS.c.participant_id)
+                .limit(MESSAGES_PER_TICK)
             ).all()
-        messages: dict[tuple[str, str, str], list[str]] = {}
-        for row in due:
-            digest = row.feedback_frequency == Frequency.monthly
-            key = (row.org_id, row.participant_id, "" if digest else row.change_id)
-            messages.setdefault(key, []).append(row.change_id)
-        for (org_id, participant_id, _), change_ids in list(messages.items())[:MESSAGES_PER_TICK]:
-            self._send(org_id, participant_id, change_ids, now, done)
+            messages: list[tuple[str, str, list[str]]] = []
+            for org_id, participant_id, _first in people:
+                rows = conn.execute(
+                    select(ITEMS.c.change_id, P.c.feedback_frequency)
+                    .join(P, and_(P.c.org_id == ITEMS.c.org_id, P.c.participant_id == ITEMS.c.participant_id))
+                    .where(*due, ITEMS.c.org_id == org_id, ITEMS.c.participant_id == participant_id)
+                    .order_by(ITEMS.c.change_id)
+                ).all()
+                change_ids = [row.change_id for row in rows]
+                if rows and rows[0].feedback_frequency == Frequency.monthly:  # a digest: every change at once
+                    batches = [change_ids[i : i + MAX_CHANGES] for i in range(0, len(change_ids), MAX_CHANGES)]
+                else:
+                    batches = [[change_id] for change_id in change_ids]
+                messages += [(org_id, participant_id, batch) for batch in batches]
+        for org_id, participant_id, change_ids in messages[:MESSAGES_PER_TICK]:
+            if not self._send(org_id, participant_id, change_ids, now, done):
+                break  # the mail server itself failed: the rest wait for the next tick
 
-    def _claim(
-        self, org_id: str, participant_id: str, change_ids: Sequence[str], now: datetime
-    ) -> tuple[str, list[str]]:
-        """Claim these queued rows for one message; only while the person still consents to e-mail."""
+    def _claim(self, org_id: str, participant_id: str, change_ids: Sequence[str]) -> tuple[str, list[str]]:
+        """Claim these queued rows for one message: only while the person still consents to e-mail and the
+        change is still decided (a decision can be reopened)."""
         message_id = str(uuid.uuid4())
         consenting = exists(
             select(P.c.participant_id).where(
@@ -241,6 +264,14 @@ class FeedbackSender:
                 P.c.email.is_not(None),
             )
         )
+        still_decided = exists(
+            select(CH.c.change_id).where(
+                CH.c.org_id == ITEMS.c.org_id,
+                CH.c.change_id == ITEMS.c.change_id,
+                CH.c.status.in_(outcomes.DECIDED),
+                CH.c.decided_on.is_not(None),
+            )
+        )
         with self.engine.begin() as conn:
             conn.execute(
                 update(ITEMS)
@@ -250,19 +281,22 @@ class FeedbackSender:
                     ITEMS.c.change_id.in_(list(change_ids)),
                     ITEMS.c.state == State.queued.value,
                     consenting,
+                    still_decided,
                 )
-                .values(state=State.sending.value, message_id=message_id, claimed_at=now)
+                # the real time, not the tick's: another sender judges a claim stale by it
+                .values(state=State.sending.value, message_id=message_id, claimed_at=datetime.now(UTC))
             )
             claimed = conn.execute(
                 select(ITEMS.c.change_id).where(ITEMS.c.message_id == message_id, ITEMS.c.state == State.sending.value)
             ).scalars()
             return message_id, sorted(claimed)
 
-    def _send(self, org_id: str, participant_id: str, change_ids: Sequence[str], now: datetime, done: Tick) -> None:
+    def _send(self, org_id: str, participant_id: str, change_ids: Sequence[str], now: datetime, done: Tick) -> bool:
+        """Claim, compose and send one message; False when the mail server itself failed (stop this tick)."""
         assert self.mailer is not None  # noqa: S101 (deliver checked)
-        message_id, claimed = self._claim(org_id, participant_id, change_ids, now)
+        message_id, claimed = self._claim(org_id, participant_id, change_ids)
         if not claimed:
-            return
+            return True
         mine = and_(ITEMS.c.message_id == message_id, ITEMS.c.state == State.sending.value)
         try:
             with self.engine.begin() as conn:
@@ -288,16 +322,24 @@ class FeedbackSender:
             self.mailer.send(self._email(summary, person, organisation, message_id))
         except MailFailed as exc:
             self._failed(mine, exc.reason, permanent=exc.permanent, now=now, done=done)
-            return
+            return not exc.server
         except SQLAlchemyError as exc:  # the read models could not be read: put it back, try next tick
             with self.engine.begin() as conn:
                 conn.execute(update(ITEMS).where(mine).values(state=State.queued.value, claimed_at=None))
             done.errors.append(str(exc).splitlines()[0])
-            return
+            return False
+        except Exception as exc:  # a message that cannot be built: staff see why; the others still go
+            log.exception("feedback message %s could not be built", message_id)
+            self._failed(
+                mine, f"could not write this message ({type(exc).__name__})", permanent=True, now=now, done=done
+            )
+            return True
         with self.engine.begin() as conn:
+            # It went: sent, even if another sender meanwhile judged the claim stale and marked it unsure.
+            sent = ITEMS.c.state.in_([State.sending.value, State.unsure.value])
             conn.execute(
                 update(ITEMS)
-                .where(mine)
+                .where(ITEMS.c.message_id == message_id, sent)
                 .values(
                     state=State.sent.value,
                     channel=Channel.email.value,
@@ -308,6 +350,7 @@ class FeedbackSender:
             )
         done.sent += 1
         log.info("feedback e-mailed: org=%s message=%s changes=%d", org_id, message_id, len(claimed))
+        return True
 
     def _failed(self, mine: Any, reason: str, *, permanent: bool, now: datetime, done: Tick) -> None:
         with self.engine.begin() as conn:
@@ -330,9 +373,9 @@ class FeedbackSender:
     ) -> EmailMessage:
         sender = parseaddr(self.settings.mail_from)[1] or "feedback@localhost"
         message = EmailMessage()
-        message["Subject"] = summary.subject
-        message["From"] = formataddr((organisation, sender))
-        message["To"] = formataddr((person.display_name or "", str(person.email)))
+        message["Subject"] = _one_line(summary.subject)
+        message["From"] = formataddr((_one_line(organisation), sender))
+        message["To"] = formataddr((_one_line(person.display_name or ""), str(person.email)))
         message["Message-ID"] = f"<{message_id}@{sender.rpartition('@')[2] or 'localhost'}>"
         message["Auto-Submitted"] = "auto-generated"
         message.set_content(summary.text)
@@ -359,4 +402,7 @@ class FeedbackSender:
             except (LogUnavailable, SQLAlchemyError) as exc:
                 self.last_error = str(exc).splitlines()[0]
                 log.warning("feedback sender paused: %s", self.last_error)
+            except Exception as exc:  # never let one surprise stop the feedback loop for everyone
+                self.last_error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                log.exception("feedback sender tick failed")
             stop.wait(max(0.0, self.settings.feedback_interval_seconds - (time.monotonic() - started)))

@@ -16,9 +16,12 @@ from impact.settings import Environment, Settings
 
 
 class MailFailed(Exception):
-    def __init__(self, reason: str, *, permanent: bool) -> None:
+    """`permanent`: this message will never go (its address is refused). `server`: the mail server itself
+    failed (down, sign-in, our sender address), so every other message would fail now too."""
+
+    def __init__(self, reason: str, *, permanent: bool, server: bool = False) -> None:
         super().__init__(reason)
-        self.reason, self.permanent = reason, permanent
+        self.reason, self.permanent, self.server = reason, permanent, server
 
 
 class Mailer(Protocol):
@@ -50,14 +53,15 @@ class SmtpMailer:
             raise MailFailed(
                 f"the mail server refused the address ({code} {_text(text)})", permanent=code >= 500
             ) from exc
-        except smtplib.SMTPResponseException as exc:
-            raise MailFailed(
-                f"the mail server said {exc.smtp_code} {_text(exc.smtp_error)}", permanent=exc.smtp_code >= 500
-            ) from exc
+        except (smtplib.SMTPSenderRefused, smtplib.SMTPAuthenticationError) as exc:
+            reason = f"the mail server refused our sign-in or sender address ({exc.smtp_code} {_text(exc.smtp_error)})"
+            raise MailFailed(reason, permanent=False, server=True) from exc
+        except smtplib.SMTPResponseException as exc:  # e.g. the message itself, at DATA: try again later
+            reason = f"the mail server said {exc.smtp_code} {_text(exc.smtp_error)}"
+            raise MailFailed(reason, permanent=False) from exc
         except (TimeoutError, smtplib.SMTPException, OSError) as exc:
-            raise MailFailed(
-                f"could not reach the mail server {self.host}:{self.port} ({exc})", permanent=False
-            ) from exc
+            reason = f"could not reach the mail server {self.host}:{self.port} ({exc})"
+            raise MailFailed(reason, permanent=False, server=True) from exc
 
 
 class FolderMailer:

@@ -21,14 +21,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, delete, select, update
 from sqlmodel import Session
 
-from impact import links
+from impact import links, outbox
 from impact.eventlog import EventLog, open_event_log
 from impact.metrics import Scope, headline
 from impact.outbox import ITEMS, State
 from impact.settings import Settings
 from ingest import create_app as create_ingest
 from processors.consumer import Processor
-from processors.feedback import FeedbackSender, digest_day
+from processors.feedback import FeedbackSender, Tick, digest_day
 from processors.mail import SmtpMailer
 from processors.quality import QualityGate
 from schemas.readmodels import Feedback
@@ -396,7 +396,8 @@ def test_a_server_that_cannot_be_reached_is_retried_then_shown_to_staff(stack: S
     sender = stack.sender()
     sender.mailer = SmtpMailer("127.0.0.1", closed_port, security="none", username="", password="", timeout=2)
     now = datetime.now(UTC)
-    for seconds in (0, 61, 61 + 121):
+    # A server that cannot be reached ends the tick: one message tried per tick, oldest due first.
+    for seconds in (0, 61, 62, 183, 184):
         sender.tick(now + timedelta(seconds=seconds))
     items = stack.items()
     assert items[("p1", "ch1")].state == State.failed and items[("p1", "ch1")].attempts == 3
@@ -425,3 +426,94 @@ def test_a_sender_that_died_while_sending_leaves_the_message_to_staff(stack: Sta
     assert stack.items()[("p1", "ch1")].state == State.unsure
     assert stack.inbox.to("p1@people.example.org") == []  # never sent again on its own
     assert len(stack.inbox.to("p2@people.example.org")) == 1
+
+
+def test_the_claim_itself_checks_consent_and_that_the_change_is_still_decided(stack: Stack) -> None:
+    involvement(stack)
+    stack.post(decided("ch1"))
+    stack.process()
+    sender = stack.sender()
+    now = datetime.now(UTC)
+    sender.plan(now)
+    assert stack.items()[("p1", "ch1")].state == State.queued
+    # Ann withdraws consent after planning, before the e-mails go; no planning in between:
+    stack.post(
+        event("participant.consent_changed", {"participant_id": "p1", "consent": False}, day=DAY + timedelta(days=6))
+    )
+    stack.process()
+    sender.deliver(now, Tick())
+    assert [str(m["To"]) for m in stack.inbox.messages] == ["Ben Brook <p2@people.example.org>"]
+    assert stack.items()[("p1", "ch1")].state == State.queued  # the next plan stops it
+
+    # The decision is reopened before Eve's digest day; no planning in between:
+    stack.post({**event("change.status_changed", {"change_id": "ch1", "status": "proposed"}), "schema_version": 2})
+    stack.process()
+    stack.digest_day_arrives()
+    sender.deliver(datetime.now(UTC), Tick())
+    assert stack.inbox.to("p5@people.example.org") == []
+
+
+def test_a_reopened_decision_is_not_sent_until_it_is_decided_again(stack: Stack) -> None:
+    involvement(stack)
+    stack.post(decided("ch1"))
+    stack.process()
+    stack.tick()  # Ann and Ben told; Eve's digest waits for the first of the month
+    stack.post({**event("change.status_changed", {"change_id": "ch1", "status": "proposed"}), "schema_version": 2})
+    stack.process()
+    stack.digest_day_arrives()
+    stack.tick()
+    assert stack.inbox.to("p5@people.example.org") == []
+    assert stack.items()[("p5", "ch1")].state == State.stopped
+
+    stack.post(decided("ch1", "implemented"))
+    stack.process()
+    stack.tick()
+    stack.digest_day_arrives()
+    stack.tick()
+    (digest,) = stack.inbox.to("p5@people.example.org")
+    body = digest.get_body(preferencelist=("plain",))
+    assert body is not None and "we made this change" in body.get_content()
+
+
+def test_a_line_break_in_a_name_cannot_break_the_mail_headers(stack: Stack) -> None:
+    involvement(stack)
+    stack.post(person("p6", "Fay\nFoster\r\nBcc: x@evil.example"), said("c6", ["p6"], "Fay's words."))
+    stack.post(change("ch2", "Fay's change", ["c6"]), decided("ch2"))
+    stack.process()
+    assert stack.tick().sent == 1
+    (message,) = stack.inbox.to("p6@people.example.org")
+    assert str(message["To"]) == '"Fay Foster Bcc: x@evil.example" <p6@people.example.org>'
+    assert message["Bcc"] is None
+
+
+def test_a_message_that_may_have_gone_is_never_resent_on_its_own(stack: Stack) -> None:
+    involvement(stack)
+    stack.post(decided("ch1"))
+    stack.process()
+    now = datetime.now(UTC)
+    stack.sender().plan(now)
+    with stack.engine.begin() as conn:
+        conn.execute(update(ITEMS).where(ITEMS.c.participant_id == "p1").values(state=State.unsure.value))
+    for consent, days in ((False, 6), (True, 7)):  # consent withdrawn and given again
+        payload = {"participant_id": "p1", "consent": consent, "channel": "email"}
+        stack.post(event("participant.consent_changed", payload, day=DAY + timedelta(days=days)))
+        stack.process()
+        stack.tick()
+    assert stack.items()[("p1", "ch1")].state == State.unsure
+    assert stack.inbox.to("p1@people.example.org") == []
+
+
+def test_a_printed_letter_stays_a_letter_when_the_person_chooses_e_mail(stack: Stack) -> None:
+    involvement(stack)
+    stack.post(decided("ch1"))
+    stack.process()
+    stack.tick()
+    assert stack.items()[("p4", "ch1")].state == State.letter
+    with stack.engine.begin() as conn:
+        outbox.mark_printed(conn, org_id=ORG, participant_id="p4", change_ids=["ch1"])
+    payload = {"participant_id": "p4", "consent": True, "channel": "email"}
+    stack.post(event("participant.consent_changed", payload, day=DAY + timedelta(days=6)))
+    stack.process()
+    stack.tick()
+    assert stack.items()[("p4", "ch1")].state == State.letter
+    assert stack.inbox.to("p4@people.example.org") == []

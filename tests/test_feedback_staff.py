@@ -424,6 +424,27 @@ def test_letters_are_printed_in_a_batch_and_marking_posted_closes_exactly_that_b
     assert _items_on(page(staff, "/staff/feedback/letters")) == ["p-bea|ch-2"]
 
 
+def test_a_printed_letter_is_not_marked_posted_once_its_reader_withdrew_consent(
+    world: World, staff: FlaskClient
+) -> None:
+    world.add_item("p-bea", "ch-1", State.letter, channel="post")
+    listing = page(staff, "/staff/feedback/letters")
+    printed = post(
+        staff, "/staff/feedback/letters/print", {"item": _items_on(listing)}, form_on="/staff/feedback/letters"
+    )
+    batch = printed.get_data(as_text=True)
+    withdrawn = event("participant.consent_changed", {"participant_id": "p-bea", "consent": False})
+    record(world.event_log, world.settings.topic, [withdrawn], recorded_by="test", engine=world.engine)
+    world.process()
+    response = staff.post(
+        "/staff/feedback/letters/posted",
+        data={"csrf_token": csrf_from(staff, "/staff/"), "item": _items_on(batch)},
+    )
+    assert notice(staff, response).startswith("error: Do not post the letter to Bea Post")
+    assert world.item("p-bea", "ch-1").state == "letter"
+    assert world.logged("feedback.sent") == []
+
+
 def test_one_letter_covers_everything_a_person_waits_to_hear_by_post(world: World, staff: FlaskClient) -> None:
     world.add_item("p-bea", "ch-1", State.letter, channel="post")
     world.add_item("p-bea", "ch-2", State.letter, channel="post")
