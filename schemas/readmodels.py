@@ -95,6 +95,9 @@ class Change(SQLModel, table=True):
 class ChangeLink(SQLModel, table=True):
     """A contribution that influenced a change, with the strength of that influence."""
 
+    # from a person's contributions to the changes they influenced (the feedback loop's way in)
+    __table_args__ = (Index("ix_changelink_org_contribution", "org_id", "contribution_id"),)
+
     org_id: str = Field(primary_key=True, max_length=40)
     change_id: str = Field(primary_key=True, max_length=64)
     contribution_id: str = Field(primary_key=True, max_length=64)
@@ -103,6 +106,8 @@ class ChangeLink(SQLModel, table=True):
 
 class Feedback(SQLModel, table=True):
     """One participant told what came of what they said about one change (`feedback.sent`)."""
+
+    __table_args__ = (Index("ix_feedback_org_participant_change", "org_id", "participant_id", "change_id"),)
 
     event_id: str = Field(primary_key=True, max_length=36)
     change_id: str = Field(primary_key=True, max_length=64)

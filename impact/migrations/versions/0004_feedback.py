@@ -58,8 +58,21 @@ def upgrade() -> None:
             sa.Column("feedback_frequency", sa.String(length=20), server_default="each_change", nullable=False)
         )
 
+    # the feedback loop's way from a person to what they are owed, and what they were told
+    with op.batch_alter_table("changelink", schema=None) as batch_op:
+        batch_op.create_index("ix_changelink_org_contribution", ["org_id", "contribution_id"], unique=False)
+    with op.batch_alter_table("feedback", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_feedback_org_participant_change", ["org_id", "participant_id", "change_id"], unique=False
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("feedback", schema=None) as batch_op:
+        batch_op.drop_index("ix_feedback_org_participant_change")
+    with op.batch_alter_table("changelink", schema=None) as batch_op:
+        batch_op.drop_index("ix_changelink_org_contribution")
+
     with op.batch_alter_table("participant", schema=None) as batch_op:
         batch_op.drop_column("feedback_frequency")
 
