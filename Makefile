@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fix typecheck check services clean migration
+.PHONY: run test faults bench audit lint fix typecheck check services clean migration
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,20 @@ run: $(STAMP)
 
 ## Set up and run the whole test suite (starts the Kafka-protocol broker itself; needs PostgreSQL).
 test: $(STAMP) services
-	$(BIN)/python -m pytest -n auto --dist loadfile
+	$(BIN)/python -m pytest -n auto --dist loadfile -m "not faults"
+
+## The fault-injection suite: processes killed, the broker and PostgreSQL stopped mid-run (one at a time).
+faults: $(STAMP) services
+	$(BIN)/python -m pytest -m faults -p no:xdist tests/test_faults.py
+
+## Benchmarks: every figure as a ratio against a baseline of the same run, written to BENCHMARKS.md.
+bench: $(STAMP) services
+	$(BIN)/python bench/all.py --write BENCHMARKS.md
+
+## Known vulnerabilities in the installed packages (needs a reachable vulnerability database).
+audit: $(STAMP)
+	$(BIN)/pip install --quiet pip-audit
+	$(BIN)/pip-audit --strict --skip-editable
 
 ## Make sure PostgreSQL is up (CI machines have it installed; start it when it is down).
 services:
