@@ -79,6 +79,14 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            "/api/v1/openapi.json": {
+                "get": {
+                    "operationId": "openapiDocument",
+                    "summary": "This OpenAPI 3.1 document",
+                    "security": [],
+                    "responses": {"200": {"description": "The OpenAPI document of this API."}},
+                }
+            },
             "/api/v1/schema": {
                 "get": {
                     "operationId": "eventSchema",
