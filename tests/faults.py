@@ -8,6 +8,12 @@
   in the forked child (never in production code) that SIGKILLs the child at the nth time it reaches a
   given phase of a batch (a SQL statement, the commit, the quality check, a log call...).
 
+- `demo_rounds`: many events fast, the demo year repeated with fresh identifiers (no validation per copy).
+- `IngestService` and `Client`: `impact ingest` under gunicorn, SIGKILLed master and workers at once,
+  and API clients posting steadily that retry a 503 with the same event ids after its Retry-After.
+- `restart_postgres` and `postgres_back_up`: a real restart of the PostgreSQL server, and the promise
+  that it is running again afterwards, whatever happened.
+
 Run as `python -m tests.faults` to be the zygote (see `Zygote`).
 """
 
@@ -19,14 +25,20 @@ import json
 import os
 import re
 import select
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -410,6 +422,273 @@ def _run_child(values: dict[str, Any], trap: dict[str, Any] | None, gate: Any) -
     finally:
         sys.stderr.flush()
         os._exit(code)
+
+
+# --- Many events, quickly ----------------------------------------------------------------------------
+
+DEMO_SEEDS = 4  # demo years generated; every round repeats one of them with identifiers of its own
+ID_FIELDS = ("participant_id", "activity_id", "contribution_id", "change_id")
+ROUNDS_NAMESPACE = uuid.UUID("0b7a2f4e-8c1d-4e6a-b3f9-5d2c7e1a9f08")
+
+
+def _round(document: dict[str, Any], n: int) -> dict[str, Any]:
+    """A demo event (as JSON) with identifiers of round `n`: the same facts about other people."""
+    suffix = f"-r{n}"
+    payload = dict(document["payload"])
+    for name in ID_FIELDS:
+        if payload.get(name):
+            payload[name] += suffix
+    for name in ("participant_ids", "change_ids"):
+        if name in payload:
+            payload[name] = [value + suffix for value in payload[name]]
+    if "links" in payload:
+        payload["links"] = [{**link, "contribution_id": link["contribution_id"] + suffix} for link in payload["links"]]
+    event_id = str(uuid.uuid5(ROUNDS_NAMESPACE, f"{n}/{document['event_id']}"))
+    return {**document, "event_id": event_id, "payload": payload}
+
+
+def demo_rounds(total: int, *, stored: bool = False) -> list[dict[str, Any]]:
+    """`total` events as JSON documents: the demo year repeated with fresh identifiers, round after round
+    (each round in causal order). `stored`: as the log keeps them (server fields stamped), else as a
+    client sends them. No schema validation per copy: 100,000 take about a second, after the demo years."""
+    from impact.demo import demo_events
+    from schemas.events import StoredEvent
+
+    now = datetime.now(UTC)
+    years = []
+    for seed in range(DEMO_SEEDS):
+        events = demo_events(today=now.date(), seed=7 + seed)
+        if stored:
+            documents = [
+                StoredEvent.accept(e, recorded_by="faults", recorded_at=now).model_dump(mode="json") for e in events
+            ]
+            for document in documents:
+                if document.get("corrects") is None:
+                    document.pop("corrects", None)
+        else:
+            documents = [e.model_dump(mode="json") for e in events]
+        years.append(documents)
+    out: list[dict[str, Any]] = []
+    for n in itertools.count():
+        out += (_round(document, n) for document in years[n % DEMO_SEEDS])
+        if len(out) >= total:
+            return out[:total]
+    raise AssertionError("unreachable")
+
+
+def as_records(documents: list[dict[str, Any]]) -> list[Any]:
+    """Stored documents as log records, keyed by organisation."""
+    from impact.eventlog import Record
+
+    return [Record(document["org_id"], json.dumps(document).encode()) for document in documents]
+
+
+# --- Services stopped and killed ------------------------------------------------------------------------
+
+
+class IngestService:
+    """`impact ingest` (gunicorn, its master and workers in a process group of their own) on the given
+    environment; `kill()` SIGKILLs the master and every worker at once, with no chance to clean up."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, port: int, workers: int = 2) -> None:
+        self.port, self.url = port, f"http://127.0.0.1:{port}"
+        self.log_path = log_path
+        self._env = env | {"IMPACT_INGEST_PORT": str(port), "IMPACT_WORKERS": str(workers)}
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.workers: list[int] = []
+
+    def start(self, timeout_s: float = 90) -> float:
+        """Start it and wait until it answers; seconds it took."""
+        started = time.monotonic()
+        with self.log_path.open("ab") as log:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "impact.cli", "ingest"],
+                cwd=ROOT,
+                env=self._env,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,  # its own process group: the kill reaches every worker
+            )
+        if not wait_until(self.answers, timeout_s, interval_s=0.2):
+            raise RuntimeError(f"ingest did not start; its log ends:\n{self.log_tail()}")
+        self.workers = _children(self._proc.pid)
+        return time.monotonic() - started
+
+    def answers(self) -> bool:
+        assert self._proc is not None
+        if self._proc.poll() is not None:
+            raise RuntimeError(f"ingest exited with {self._proc.returncode}:\n{self.log_tail()}")
+        try:
+            with urllib.request.urlopen(f"{self.url}/healthz", timeout=2):  # noqa: S310 (a local URL)
+                return True
+        except urllib.error.HTTPError:
+            return True  # it answers (the log may be down)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def kill(self) -> list[int]:
+        """SIGKILL the master and its workers; the pids killed."""
+        assert self._proc is not None
+        pids = [self._proc.pid, *_children(self._proc.pid)]
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._proc.pid, signal.SIGKILL)
+        self._proc.wait(30)
+        assert wait_until(lambda: not any(_alive(pid) for pid in pids), 30), f"still alive after SIGKILL: {pids}"
+        self._proc = None
+        return pids
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self.kill()
+
+    def log_tail(self, chars: int = 3000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie (a killed worker stays a zombie until init reaps it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+@dataclass
+class Posted:
+    """What one API client saw."""
+
+    accepted: list[str] = field(default_factory=list)  # event ids answered 202, in order
+    statuses: Counter[int] = field(default_factory=Counter)  # 0: no answer (connection refused or reset)
+    retry_after: list[str] = field(default_factory=list)  # the header of every 503
+    unanswered: list[list[str]] = field(default_factory=list)  # batches sent that got no answer
+    first_503: float | None = None
+    last_503: float | None = None
+    accepted_at: list[float] = field(default_factory=list)  # when each 202 came
+    error: BaseException | None = None
+
+
+class Client(threading.Thread):
+    """An API client posting `batches` of events steadily, one request at a time, with its bearer token.
+
+    A 503 is retried with the same body (the same event ids) after its Retry-After (at most `max_wait_s`);
+    with `retry_unanswered` a request that got no answer at all is retried too, else the client stops.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        batches: list[list[dict[str, Any]]],
+        *,
+        pause_s: float = 0.05,
+        max_wait_s: float = 5.0,
+        retry_unanswered: bool = False,
+    ) -> None:
+        super().__init__(daemon=True, name=f"client-{token[-4:]}")
+        self.url, self.token, self.batches = f"{url}/api/v1/events", token, batches
+        self.pause_s, self.max_wait_s, self.retry_unanswered = pause_s, max_wait_s, retry_unanswered
+        self.stop = threading.Event()
+        self.posted = Posted()
+
+    def run(self) -> None:
+        try:
+            for batch in self.batches:
+                if self.stop.is_set() or not self._send(batch):
+                    return
+                self.stop.wait(self.pause_s)
+        except BaseException as exc:
+            self.posted.error = exc
+
+    def _send(self, batch: list[dict[str, Any]]) -> bool:
+        """Post until 202 (True), or until an unanswered request ends this client (False)."""
+        body = json.dumps(batch).encode()
+        ids = [document["event_id"] for document in batch]
+        while True:
+            request = urllib.request.Request(  # noqa: S310 (a local URL)
+                self.url,
+                data=body,
+                method="POST",
+                headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+                    status, answer = response.status, json.loads(response.read())
+            except urllib.error.HTTPError as exc:
+                status, answer = exc.code, None
+                if status == 503:
+                    now = time.monotonic()
+                    self.posted.first_503 = self.posted.first_503 or now
+                    self.posted.last_503 = now
+                    self.posted.retry_after.append(exc.headers.get("Retry-After", ""))
+                    wait = float(exc.headers.get("Retry-After") or self.max_wait_s)
+                exc.close()
+            except (urllib.error.URLError, OSError):
+                status = 0
+            self.posted.statuses[status] += 1
+            if status == 202:
+                assert answer is not None and answer["event_ids"] == ids, answer
+                self.posted.accepted += ids
+                self.posted.accepted_at.append(time.monotonic())
+                return True
+            if status == 503:
+                self.stop.wait(min(wait, self.max_wait_s))
+                continue  # the same request again: the same event ids
+            if status == 0:
+                self.posted.unanswered.append(ids)
+                if self.retry_unanswered and not self.stop.is_set():
+                    self.stop.wait(0.5)
+                    continue
+                return False
+            raise AssertionError(f"unexpected answer {status} to a valid batch")
+
+
+def _pg_cluster() -> tuple[str, str]:
+    versions = sorted(Path("/etc/postgresql").iterdir()) if Path("/etc/postgresql").is_dir() else []
+    if not versions or not shutil.which("pg_ctlcluster"):
+        raise FileNotFoundError("pg_ctlcluster and /etc/postgresql/<version>/main are needed to restart PostgreSQL")
+    return versions[-1].name, "main"
+
+
+def postgres_ready(host: str = "127.0.0.1", port: int = 5432) -> bool:
+    ready = subprocess.run(["pg_isready", "-q", "-h", host, "-p", str(port)], check=False, timeout=15)
+    return ready.returncode == 0
+
+
+def pg_ctl(action: str) -> None:
+    version, name = _pg_cluster()
+    command = ["pg_ctlcluster", "--skip-systemctl-redirect", version, name, action]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    if done.returncode != 0 and action != "stop":
+        raise RuntimeError(f"{' '.join(command)}: {done.stdout} {done.stderr}")
+
+
+@contextlib.contextmanager
+def postgres_back_up(timeout_s: float = 60) -> Iterator[None]:
+    """Whatever happens inside (a test failing mid-restart), PostgreSQL is running and ready afterwards."""
+    try:
+        yield
+    finally:
+        if not postgres_ready():
+            with contextlib.suppress(Exception):
+                pg_ctl("start")
+            wait_until(postgres_ready, timeout_s, interval_s=0.2)
+
+
+def restart_postgres(timeout_s: float = 60) -> float:
+    """A real restart of the PostgreSQL server (every connection dropped); seconds until it accepts again."""
+    started = time.monotonic()
+    pg_ctl("restart")
+    if not wait_until(postgres_ready, timeout_s, interval_s=0.1):
+        raise RuntimeError("PostgreSQL did not come back after the restart")
+    return time.monotonic() - started
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, interval_s: float = 0.01) -> bool:
