@@ -24,7 +24,7 @@ from werkzeug.routing import Rule
 from dashboard import create_app as create_dashboard
 from dashboard import shell
 from impact import links
-from impact.accounts import ApiToken, StaffAccount
+from impact.accounts import ApiToken, Role, StaffAccount
 from impact.eventlog import open_event_log
 from impact.eventlog.embedded import EmbeddedLog
 from impact.settings import Settings
@@ -149,14 +149,20 @@ def world(log_settings: Callable[[str], Settings], engine: Engine) -> tuple[Flas
     return app, settings, theirs
 
 
-def _ours_signed_in(app: Flask) -> FlaskClient:
+ROLES = [str(role) for role in Role]  # each role of ours is examined: admins may use every staff and admin page
+# A role that may not use a page gets 403 before anything is looked up; one that may gets 404 for their record.
+REFUSED = {"admin": {404}, "staff": {403, 404}, "leadership": {403, 404}}
+
+
+def _ours_signed_in(app: Flask, role: str = "admin") -> FlaskClient:
     client = app.test_client()
-    sign_in(client, f"admin@{OURS}.example.org")  # admins may use every staff and admin page
+    sign_in(client, f"{role}@{OURS}.example.org")
     return client
 
 
 def _csrf(client: FlaskClient) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/staff/").get_data(as_text=True))
+    page = client.get("/account/password")  # every role may choose their own password
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
     assert found
     return found.group(1)
 
@@ -171,11 +177,12 @@ def test_every_route_is_examined(world: tuple[Flask, Settings, dict[str, Any]]) 
     assert not unknown, f"routes take arguments this test does not know how to fill: {unknown}; add them here"
 
 
+@pytest.mark.parametrize("role", ROLES)
 def test_another_organisations_records_are_not_found_on_any_route(
-    world: tuple[Flask, Settings, dict[str, Any]], engine: Engine
+    world: tuple[Flask, Settings, dict[str, Any]], engine: Engine, role: str
 ) -> None:
     app, settings, theirs = world
-    client = _ours_signed_in(app)
+    client = _ours_signed_in(app, role)
     token = _csrf(client)
     checked = []
     for rule in _rules(app):
@@ -185,7 +192,7 @@ def test_another_organisations_records_are_not_found_on_any_route(
         for method in sorted((rule.methods or set()) & {"GET", "POST"}):
             data = {"csrf_token": token, "status": "agreed", "consent": "no", "participants": "p-1", "hours": "1"}
             response = client.open(url, method=method, data=data if method == "POST" else None)
-            assert response.status_code == 404, f"{method} {url} answered {response.status_code}"
+            assert response.status_code in REFUSED[role], f"{role}: {method} {url} answered {response.status_code}"
             assert SECRET not in response.get_data(as_text=True)
             checked.append(f"{method} {rule.rule}")
     assert len(checked) >= 12, checked
@@ -202,9 +209,12 @@ def test_another_organisations_records_are_not_found_on_any_route(
         )
 
 
-def test_no_other_page_shows_another_organisations_data(world: tuple[Flask, Settings, dict[str, Any]]) -> None:
+@pytest.mark.parametrize("role", ROLES)
+def test_no_other_page_shows_another_organisations_data(
+    world: tuple[Flask, Settings, dict[str, Any]], role: str
+) -> None:
     app, settings, theirs = world
-    client = _ours_signed_in(app)
+    client = _ours_signed_in(app, role)
     token = _csrf(client)
     pages = 0
     for rule in _rules(app):
@@ -220,9 +230,13 @@ def test_no_other_page_shows_another_organisations_data(world: tuple[Flask, Sett
             assert SECRET not in response.get_data(as_text=True), f"{method} {url} shows the other organisation's data"
             pages += 1
     assert pages >= 15
-    # Same reference, two organisations: ours is shown.
-    page = client.get("/staff/participants/p-1").get_data(as_text=True)
-    assert "Our person" in page and SECRET not in page
+    # Same reference, two organisations: ours is shown (to those who may see it).
+    page = client.get("/staff/participants/p-1")
+    assert SECRET not in page.get_data(as_text=True)
+    if role != "leadership":
+        assert "Our person" in page.get_data(as_text=True)
+    else:
+        assert page.status_code == 403
     log = app.extensions["impact.event_log"]
     assert isinstance(log, EmbeddedLog)
     assert {StoredEvent.from_bytes(m.value).org_id for m in log.read(settings.topic, 0, 100)} <= {OURS}
@@ -280,6 +294,10 @@ def test_every_form_refuses_a_post_without_its_csrf_token(
         assert all(token.revoked_at is None for token in session.exec(select(ApiToken)).all())
 
 
+# Dashboard routes anyone may open: sign-in, health, participants' own pages (and the favicon).
+PUBLIC_TO_STAFF = {"sign_in.login", "healthz", "participant_page"}
+
+
 def _dashboard_tables(client: FlaskClient, period: str) -> list[tuple[Any, str]]:
     """(page, table key) of every table the dashboard's pages show, found through the callback."""
     found = []
@@ -293,10 +311,12 @@ def _dashboard_tables(client: FlaskClient, period: str) -> list[tuple[Any, str]]
     return found
 
 
+@pytest.mark.parametrize("role", ROLES)
 def test_no_dashboard_route_shows_another_organisations_data(
-    world: tuple[Flask, Settings, dict[str, Any]], engine: Engine
+    world: tuple[Flask, Settings, dict[str, Any]], engine: Engine, role: str
 ) -> None:
-    """The dashboard's routes, enumerated too: its pages and its callback answer with our organisation only."""
+    """The dashboard's routes, enumerated too: its pages, callback, CSV exports, report and participants' links
+    answer with our organisation only, whatever the role (staff may not read the dashboard: 403)."""
     _app, settings, _theirs = world
     with Session(engine) as session:  # their figures, which our dashboard must never show
         session.add(
@@ -312,8 +332,11 @@ def test_no_dashboard_route_shows_another_organisations_data(
         )
         session.commit()
     server = create_dashboard(settings, engine).server
+    reader = server.test_client()  # finds every table's export, which staff may not do
+    sign_in(reader, f"admin@{OURS}.example.org")
     client = server.test_client()
-    sign_in(client, f"admin@{OURS}.example.org")
+    sign_in(client, f"{role}@{OURS}.example.org")
+    reads = role != "staff"
     period = f"?from={DAY - timedelta(days=40)}&to={DAY}"
     examined = []
     for rule in server.url_map.iter_rules():
@@ -326,7 +349,7 @@ def test_no_dashboard_route_shows_another_organisations_data(
                 )
             urls = [f"/you/{token}"]
         elif rule.endpoint == "export_csv":  # every table of every page, for the same period
-            urls = [f"/export/{page.slug}/{table}.csv{period}" for page, table in _dashboard_tables(client, period)]
+            urls = [f"/export/{page.slug}/{table}.csv{period}" for page, table in _dashboard_tables(reader, period)]
         elif rule.arguments or rule.endpoint == "sign_in.logout":
             continue  # the same static files for everyone; signing out would end the examination
         else:
@@ -339,16 +362,20 @@ def test_no_dashboard_route_shows_another_organisations_data(
             body = response.get_data().decode(errors="replace")  # the favicon is binary
             assert response.status_code < 500, url
             assert response.status_code != 404 or rule.endpoint != "export_csv", url
+            if not reads and rule.endpoint not in PUBLIC_TO_STAFF and rule.rule != "/_favicon.ico":
+                assert response.status_code == 403, f"staff: {url} answered {response.status_code}"
             assert not response.headers.get("Location", "").startswith("/login"), f"{url} was not examined"
             leaks = [m.group(0) for m in re.finditer(r".{0,60}(?:4,?817|THEIRS-SECRET|south-voices).{0,20}", body)]
             assert not leaks, f"{url} shows their data: {leaks[:3]}"
             examined.append(url.split("?")[0])
     assert {"/_dash-update-component", "/_dash-layout", "/", "/report"} <= set(examined)
     assert any(url.startswith("/you/") for url in examined)
+    assert sum(url.startswith("/export/") for url in examined) >= 10
     for page in shell.PAGES:  # every page's callback too
         response = client.post("/_dash-update-component", json=shell.callback_body(page.path, period))
-        assert response.status_code == 200, page.path
+        assert response.status_code == (200 if reads else 403), page.path
         leaks = re.findall(r".{0,60}(?:4,?817|THEIRS-SECRET|south-voices).{0,20}", response.get_data(as_text=True))
         assert not leaks, f"{page.path} shows their data: {leaks[:3]}"
-    figures = post_overview(client, DAY - timedelta(days=40), DAY)
-    assert figures["contributions"] == "1", "our one contribution, not their figures"
+    if reads:
+        figures = post_overview(client, DAY - timedelta(days=40), DAY)
+        assert figures["contributions"] == "1", "our one contribution, not their figures"
