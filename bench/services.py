@@ -153,7 +153,7 @@ def start_processor(dep: Deployment) -> subprocess.Popen[bytes]:
     env = {**dep.env, "IMPACT_PROCESSOR_HEALTH_PORT": str(free_port())}
     impact = Path(sys.executable).with_name("impact")
     proc = subprocess.Popen(
-        [str(impact), "process"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [str(impact), "process"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     dep.procs.append(proc)
     wait_http(int(env["IMPACT_PROCESSOR_HEALTH_PORT"]), "/healthz", 120)
