@@ -572,6 +572,7 @@ class Posted:
     first_503: float | None = None
     last_503: float | None = None
     accepted_at: list[float] = field(default_factory=list)  # when each 202 came
+    batches: list[list[str]] = field(default_factory=list)  # the event ids of each 202, in order
     error: BaseException | None = None
 
 
@@ -636,6 +637,7 @@ class Client(threading.Thread):
             if status == 202:
                 assert answer is not None and answer["event_ids"] == ids, answer
                 self.posted.accepted += ids
+                self.posted.batches.append(ids)
                 self.posted.accepted_at.append(time.monotonic())
                 return True
             if status == 503:

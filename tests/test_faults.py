@@ -13,23 +13,47 @@ Random choices come from one seed, printed; set FAULTS_SEED to repeat a run.
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import random
 import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
+from sqlmodel import Session
 
 from impact.eventlog import Record, open_event_log
-from impact.settings import Settings
-from tests.faults import Zygote, as_records, demo_rounds, wait_until
-from tests.test_crash_safety import differences, environment, on, past, progress, snapshot
+from impact.settings import LogBackend, Settings
+from processors.quality import QualityGate
+from schemas.readmodels import (
+    Activity,
+    Attendance,
+    Change,
+    Contribution,
+    DeadLetter,
+    ParkedEvent,
+    Participant,
+    ProcessedEvent,
+)
+from tests.conftest import Broker, add_organisation, free_port, issue_token, process_all
+from tests.faults import (
+    Client,
+    IngestService,
+    Zygote,
+    as_records,
+    demo_rounds,
+    postgres_back_up,
+    restart_postgres,
+    wait_until,
+)
+from tests.test_crash_safety import Running, differences, environment, on, past, progress, snapshot
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(600)]
 
@@ -126,3 +150,290 @@ def test_processor_sigkilled_at_twenty_random_moments_of_100k_events_matches_an_
     assert not expected["parkedevent"], "nothing should still wait for a reference"
     actual = snapshot(crashed)
     assert actual == expected, differences(actual, expected)
+
+
+# --- 3. PostgreSQL restarted in the middle of processing -----------------------------------------------------
+
+POSTGRES_EVENTS = 20_000
+POSTGRES_RESTARTS = 2
+
+
+def reference_process(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
+    """An uninterrupted `impact process --until-caught-up` on `settings`, started (its own consumer group)."""
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "impact.cli", "process", "--until-caught-up"],
+            env=environment(settings.model_copy(update={"consumer_group": settings.consumer_group + "-reference"})),
+            stdout=log,
+            stderr=log,
+        )
+
+
+def test_postgres_restarted_mid_processing_loses_or_doubles_nothing(
+    log_settings: Callable[[str], Settings],
+    engine_factory: Callable[[str], Engine],
+    gate: QualityGate,
+    many_stored: list[dict[str, Any]],
+    postgres_admin: Engine,
+    tmp_path: Path,
+) -> None:
+    rng = chooser("postgres-restart")
+    base = log_settings("embedded").model_copy(update={"reference_wait_seconds": 600, "batch_size": BATCH})
+    total = append_with_poison(base, many_stored[:POSTGRES_EVENTS])
+    target, reference = engine_factory("postgres"), engine_factory("postgres")
+    moments = sorted(int(rng.uniform(0.15, 0.75) * total) for _ in range(POSTGRES_RESTARTS))
+    restarts = []
+    started = time.monotonic()
+    run = Running(on(base, target), target, gate)
+    uninterrupted: subprocess.Popen[bytes] | None = None
+    try:
+        with postgres_back_up():  # even if the test fails mid-restart, the server is running afterwards
+            for moment in moments:
+                assert wait_until(past(target, moment), 300), f"stuck before {moment}: {run.error!r}"
+                before = progress(target)
+                restarting = time.monotonic()
+                with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                    restart = pool.submit(restart_postgres)
+                    run.watch(1.0, until_felt=60)  # the processor feels the restart, and keeps running through it
+                    down_s = restart.result(120)
+                postgres_admin.dispose()  # its connections died with the server (the schemas' teardown uses it)
+                assert wait_until(past(target, before + 1), 120), f"no progress after the restart: {run.error!r}"
+                restarts.append((before, round(down_s, 1), round(time.monotonic() - restarting, 1)))
+        # The reference alongside the catch-up: after the restarts, so nothing interrupts it.
+        uninterrupted = reference_process(on(base, reference), tmp_path / "reference.log")
+        run.finish(300)
+        caught_up_s = time.monotonic() - started
+        assert uninterrupted.wait(300) == 0, (tmp_path / "reference.log").read_text()[-3000:]
+    finally:
+        run.stop.set()
+        run.thread.join(30)
+        run.event_log.close()
+        if uninterrupted is not None and uninterrupted.poll() is None:
+            uninterrupted.kill()
+            uninterrupted.wait(30)
+    print(
+        f"{POSTGRES_RESTARTS} PostgreSQL restarts (stored position, seconds to restart, seconds to the next"
+        f" commit): {restarts}; errors seen {sorted(run.errors_seen)[:3]}; {total:,} records processed in"
+        f" {caught_up_s:.0f} s"
+    )
+    assert run.errors_seen, "the restarts were not felt: Health.last_error was never set"
+    assert run.processor.health.last_error is None, "the error was not cleared once the database was back"
+    assert all(0 < before < total for before, _, _ in restarts), restarts
+    assert progress(target) == progress(reference) == total
+    expected = snapshot(reference)
+    assert len(expected["deadletter"]) == total - POSTGRES_EVENTS and not expected["parkedevent"]
+    actual = snapshot(target)
+    assert actual == expected, differences(actual, expected)
+
+
+# --- Ingest under fire: API clients posting steadily -------------------------------------------------------
+
+CLIENT_BATCH = 5  # events per request
+ROWS_PER_TYPE = {  # read-model rows each accepted event of a type makes (exactly one)
+    "participant.registered": Participant,
+    "activity.held": Activity,
+    "session.attended": Attendance,
+    "contribution.made": Contribution,
+    "change.recorded": Change,
+}
+
+
+def api_clients(url: str, engine: Engine, events: int, **options: Any) -> list[Client]:
+    """One client per demo organisation, each with its own token, posting that organisation's share of
+    `events` fresh events in order, CLIENT_BATCH at a time (started)."""
+    documents = demo_rounds(events)
+    clients = []
+    for org in sorted({document["org_id"] for document in documents}):
+        add_organisation(engine, org)
+        mine = [document for document in documents if document["org_id"] == org]
+        batches = [mine[start : start + CLIENT_BATCH] for start in range(0, len(mine), CLIENT_BATCH)]
+        clients.append(Client(url, issue_token(engine, org), batches, **options))
+    for client in clients:
+        client.start()
+    return clients
+
+
+def stop_clients(clients: list[Client]) -> None:
+    for client in clients:
+        client.stop.set()
+    for client in clients:
+        client.join(90)
+        assert not client.is_alive(), "a client did not stop"
+        assert client.posted.error is None, f"a client failed: {client.posted.error!r}"
+
+
+def accepted(clients: list[Client]) -> list[str]:
+    return [event_id for client in clients for event_id in client.posted.accepted]
+
+
+def more_accepted(clients: list[Client], events: int) -> Callable[[], bool]:
+    """Whether `events` more events have been accepted than now (a condition for `wait_until`)."""
+    now = len(accepted(clients))
+    return lambda: len(accepted(clients)) >= now + events
+
+
+def log_event_ids(settings: Settings) -> list[str]:
+    """Every event id in the settings' log, read directly (a consumer group of its own), repeats included."""
+    import json
+
+    found: list[str] = []
+    with open_event_log(settings) as event_log:
+        total = sum(event_log.end_positions(settings.topic).values())
+        consumer = event_log.consumer(settings.topic, f"{settings.consumer_group}-audit")
+        try:
+            deadline = time.monotonic() + 120
+            while len(found) < total and time.monotonic() < deadline:
+                found += [json.loads(message.value)["event_id"] for message in consumer.poll(5000, 500)]
+        finally:
+            consumer.close()
+    assert len(found) == total, f"read {len(found)} of {total} records"
+    return found
+
+
+# --- 4. The ingest service SIGKILLed while clients post ----------------------------------------------------
+
+INGEST_KILLS = 3
+
+
+def test_ingest_sigkilled_while_clients_post_loses_no_accepted_event(
+    log_settings: Callable[[str], Settings], engine_factory: Callable[[str], Engine], tmp_path: Path
+) -> None:
+    rng = chooser("ingest-kill")
+    engine = engine_factory("sqlite")
+    settings = on(log_settings("embedded"), engine)
+    service = IngestService(environment(settings), tmp_path / "ingest.log", free_port())
+    clients: list[Client] = []
+    try:
+        service.start()
+        # Unanswered requests (the service is dead) are sent again until it is back: the same event ids.
+        clients = api_clients(service.url, engine, 30_000, retry_unanswered=True)
+        kills = []
+        for _ in range(INGEST_KILLS):
+            assert wait_until(more_accepted(clients, 50), 120), service.log_tail()
+            time.sleep(rng.uniform(0, 2.0))
+            in_flight = len(accepted(clients))
+            pids = service.kill()
+            down = rng.uniform(0.5, 2.0)
+            time.sleep(down)
+            restarted_in = service.start()
+            kills.append((in_flight, len(pids), round(down + restarted_in, 1)))
+        assert wait_until(more_accepted(clients, 50), 120), "no 202 after the last restart"
+        stop_clients(clients)
+    finally:
+        for client in clients:
+            client.stop.set()
+        service.stop()
+
+    answered = accepted(clients)
+    in_log = log_event_ids(settings)
+    missing = set(answered) - set(in_log)
+    statuses: Counter[int] = sum((client.posted.statuses for client in clients), start=Counter())
+    unanswered = sum(len(client.posted.unanswered) for client in clients)
+    print(
+        f"{INGEST_KILLS} SIGKILLs of gunicorn (202s before each, processes killed, seconds down): {kills};"
+        f" answers {dict(statuses)}; {unanswered} requests unanswered and sent again;"
+        f" {len(answered):,} events accepted, {len(in_log):,} records in the log"
+        f" ({len(in_log) - len(set(in_log))} repeated by retries)"
+    )
+    assert all(processes >= 3 for _, processes, _ in kills), "the master and its workers are killed"
+    assert statuses[0] >= INGEST_KILLS, "every kill left a request unanswered"
+    assert len(set(answered)) == len(answered), "an event was accepted twice"
+    assert not missing, f"{len(missing)} accepted events are not in the log, e.g. {sorted(missing)[:5]}"
+
+
+# --- 2. The broker stopped during steady ingest -------------------------------------------------------------
+
+OUTAGE_S = 30.0
+
+
+def test_broker_stopped_during_steady_ingest_then_every_accepted_event_is_folded_once(
+    log_settings: Callable[[str], Settings],
+    engine_factory: Callable[[str], Engine],
+    gate: QualityGate,
+    tmp_path: Path,
+) -> None:
+    broker = Broker(tmp_path / "own-broker", free_port())  # our own: it is stopped
+    broker.start()
+    engine = engine_factory("sqlite")
+    settings = on(log_settings("embedded"), engine).model_copy(
+        update={"event_log": LogBackend.kafka, "kafka_bootstrap": broker.bootstrap, "reference_wait_seconds": 600}
+    )
+    service = IngestService(environment(settings), tmp_path / "ingest.log", free_port())
+    clients: list[Client] = []
+    try:
+        service.start()
+        clients = api_clients(service.url, engine, 30_000, pause_s=0.1)
+        assert wait_until(lambda: len(accepted(clients)) > 300, 120), service.log_tail()
+
+        broker.stop()
+        stopped = time.monotonic()
+        at_stop = len(accepted(clients))
+        time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - stopped)))
+        during = len(accepted(clients)) - at_stop
+        broker.start()  # same port, same data directory
+        back = time.monotonic()
+        outage_s = back - stopped
+
+        def all_recovered() -> bool:
+            return all(any(at > back for at in client.posted.accepted_at) for client in clients)
+
+        assert wait_until(all_recovered, 120), (
+            f"ingest did not recover after the broker came back:\n{service.log_tail()}"
+        )
+        recovered_s = time.monotonic() - back
+        time.sleep(3)  # steady again for a while
+        stop_clients(clients)
+    finally:
+        for client in clients:
+            client.stop.set()
+        service.stop()
+
+    try:
+        answered = accepted(clients)
+        started = time.monotonic()
+        process_all(settings, engine, gate, batch_size=1000)
+        caught_up_s = time.monotonic() - started
+        in_log = log_event_ids(settings)
+    finally:
+        broker.stop()
+
+    posted = [client.posted for client in clients]
+    unavailable = sum(p.statuses[503] for p in posted)
+    headers = sorted({header for p in posted for header in p.retry_after})
+    print(
+        f"broker down {outage_s:.1f} s: {unavailable} answers 503 (Retry-After {headers}),"
+        f" {during} events accepted while it was down; every client accepted again {recovered_s:.1f} s after it"
+        f" was back; {len(answered):,} events accepted, {len(in_log):,} records in the log"
+        f" ({len(in_log) - len(set(in_log))} repeated); processor caught up in {caught_up_s:.1f} s"
+    )
+    for p in posted:
+        assert p.statuses[503] >= 1, "every client saw the outage as 503"
+        assert p.first_503 is not None and p.first_503 >= stopped and p.last_503 is not None
+        assert p.last_503 <= back + 15, "503 long after the broker was back"
+        assert all(header.isdigit() and int(header) > 0 for header in p.retry_after), p.retry_after
+        assert not [at for at in p.accepted_at if stopped + 1 < at < back], "a 202 while the broker was down"
+        assert set(p.statuses) <= {202, 503}, p.statuses
+    assert len(set(answered)) == len(answered), "an event was accepted twice"
+    lost = [
+        f"{len(ids)} events accepted {at - stopped:+.1f} s from the stop"
+        for p in posted
+        for at, ids in zip(p.accepted_at, p.batches, strict=True)
+        if not set(ids) <= set(in_log)
+    ]
+    assert not lost, f"accepted events not in the log (the broker was back at {outage_s:+.1f} s): {lost}"
+
+    with Session(engine) as session:
+
+        def count(model: Any) -> int:
+            return int(session.execute(select(func.count()).select_from(model)).scalar_one())
+
+        folded = {str(event_id) for event_id in session.execute(select(ProcessedEvent.event_id)).scalars()}
+        assert count(DeadLetter) == 0 and count(ParkedEvent) == 0
+        assert folded == set(answered), (
+            f"{len(set(answered) - folded)} accepted events not folded, {len(folded - set(answered))} folded unasked"
+        )
+        assert count(ProcessedEvent) == len(answered)
+        documents = {document["event_id"]: document["type"] for document in demo_rounds(30_000)}
+        for kind, model in ROWS_PER_TYPE.items():
+            wanted = sum(1 for event_id in answered if documents[event_id] == kind)
+            assert count(model) == wanted, f"{model.__name__}: {count(model)} rows for {wanted} {kind} events"
