@@ -49,6 +49,7 @@ sys.path[:] = [str(HERE.parent)] + [entry for entry in sys.path if Path(entry or
 
 import argparse  # noqa: E402
 import cProfile  # noqa: E402
+import json  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
 import pstats  # noqa: E402
@@ -459,7 +460,7 @@ def print_table(cells: list[Cell], aim: float, cpu_note: str) -> list[str]:
         "  (first: the first request, before warm-up; cpu: this process's CPU time, which holds SQLite's work but"
         f" not PostgreSQL's; {cpu_note}; ratio = p95 / empty organisation's p95; extra = their difference)"
     )
-    over = []
+    over, summary = [], []
     pages = list(dict.fromkeys(cell.page for cell in cells if cell.measured and cell.baseline))
     print("\n  each page over all its filter variants (the aim is about this p95):")
     for page in pages:
@@ -474,6 +475,8 @@ def print_table(cells: list[Cell], aim: float, cpu_note: str) -> list[str]:
             f"  (cpu p95 {p95(cpu):7.1f})   empty organisation p95 {p95(theirs):6.1f} ms"
             f"   ratio {p95(mine_all) / p95(theirs):5.1f}x   {verdict}"
         )
+        summary.append({"page": page, "p50": p50(mine_all), "p95": p95(mine_all), "empty_p95": p95(theirs)})
+    print(f"BENCH-RESULT dashboard {json.dumps({'aim_ms': aim, 'pages': summary})}")  # for bench/all.py
     return over
 
 

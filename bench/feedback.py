@@ -18,6 +18,7 @@ Run: `.venv/bin/python bench/feedback.py [--database sqlite|postgresql] [--messa
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import smtplib
 import socket
@@ -126,7 +127,7 @@ def timed(action: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - started, result
 
 
-def delivery(sender: FeedbackSender, mailer: TimedMailer, port: int, n: int) -> None:
+def delivery(sender: FeedbackSender, mailer: TimedMailer, port: int, n: int) -> dict[str, float]:
     tick_s, raw_s, record_s, sent, ticks, real_record = 0.0, 0.0, [0.0], 0, 0, outbox.record
 
     def record(*args: Any, **kwargs: Any) -> int:
@@ -155,9 +156,12 @@ def delivery(sender: FeedbackSender, mailer: TimedMailer, port: int, n: int) -> 
         ("of which the rest (plan, claim, compose, DB)", tick_s - mailer.seconds - record_s[0]),
     ):
         print(f"  {'  ' + name:46} {'':9} {1000 * seconds / max(sent, 1):8.2f} {seconds / tick_s:6.0%} of tick")
+    return {"raw": raw, "sender": rate, "sent": sent}
 
 
-def plan_cost(sender: FeedbackSender, engine: Engine, people: int, n: int, repeat: int, budget: float) -> None:
+def plan_cost(
+    sender: FeedbackSender, engine: Engine, people: int, n: int, repeat: int, budget: float
+) -> dict[str, float]:
     def count() -> int:
         with engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(table(ContributionParticipant))).scalar_one())
@@ -189,6 +193,7 @@ def plan_cost(sender: FeedbackSender, engine: Engine, people: int, n: int, repea
     ):
         median = statistics.median(samples[key])
         print(f"  {name:52} {1000 * median:9.1f} {median / base:8.1f}")
+    return {key: statistics.median(values) for key, values in samples.items()}
 
 
 @contextmanager
@@ -237,6 +242,7 @@ def main() -> None:
         port = int(sock.getsockname()[1])
     controller = Controller(Sink(), hostname="127.0.0.1", port=port)
     controller.start()
+    summary: dict[str, Any] = {"messages": n, "people": people}
     try:
         with (
             tempfile.TemporaryDirectory(prefix="bench-feedback-") as folder,
@@ -257,13 +263,14 @@ def main() -> None:
                     mailer = TimedMailer(port)
                     sender = FeedbackSender(engine=engine, event_log=event_log, settings=settings, mailer=mailer)
                     if part == "delivery":
-                        delivery(sender, mailer, port, n)
+                        summary["delivery"] = delivery(sender, mailer, port, n)
                     else:
-                        plan_cost(sender, engine, people, n, args.repeat, args.budget)
+                        summary["plan"] = plan_cost(sender, engine, people, n, args.repeat, args.budget)
     finally:
         controller.stop()
     loads = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     print(f"\nload average at the end: {loads} (others' work skews every figure; the ratios less so)")
+    print(f"BENCH-RESULT feedback {json.dumps(summary)}")  # for bench/all.py
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import json
 import os
 import pstats
 import shutil
@@ -465,6 +466,8 @@ def main() -> None:
             f"  {run.stack:22} batch {run.batch_size:5d}: raw {run.raw:9,.0f} ev/s"
             f"  processor {run.processed:9,.0f} ev/s  ratio {run.processed / run.raw:.2f}  {verdict}"
         )
+    summary = [{"stack": r.stack, "batch_size": r.batch_size, "raw": r.raw, "processed": r.processed} for r in runs]
+    print(f"BENCH-RESULT processing {json.dumps(summary)}")  # for bench/all.py
 
 
 if __name__ == "__main__":

@@ -104,6 +104,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "postal_address",
         "consent_to_contact",
         "preferred_channel",
+        "feedback_frequency",
         "age_band",
         "gender",
         "ethnicity",
@@ -551,6 +552,7 @@ def organisation(shape: Shape, index: int, buffers: Buffers, dates: Calendar) ->
         if erased:
             register.append(
                 (org, participant_id, None, choices(ROLES, ROLE_WEIGHTS)[0], None, None, None, False, None)
+                + ("each_change",)
                 + (None,) * 5
                 + (dates.moment(registered, randint(0, 86399)), True)
             )
@@ -566,6 +568,7 @@ def organisation(shape: Shape, index: int, buffers: Buffers, dates: Calendar) ->
                 f"{randint(1, 200)} High Street, Town" if rand() < 0.2 else None,
                 consents,
                 choices(CHANNELS, CHANNEL_WEIGHTS)[0] if consents else None,
+                "each_change",  # feedback_frequency: the default
                 answers["age_band"],
                 answers["gender"],
                 answers["ethnicity"],
