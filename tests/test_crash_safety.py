@@ -38,7 +38,7 @@ from schemas.readmodels import ConsumerOffset
 from tests.conftest import Broker, free_port, process_all
 from tests.faults import PHASES, TcpProxy, Trap, Zygote, wait_until
 
-pytestmark = pytest.mark.timeout(400)
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(400)]
 VOLATILE = {"dead_at", "group_id"}
 BATCH = 50  # small batches: many transactions, so kills land in many different ones
 POISON_EVERY = 250  # a message no schema can read, every so many events: dead letters all along the run
