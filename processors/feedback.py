@@ -16,6 +16,7 @@ and the row being marked sent: that row becomes `unsure`, and staff decide.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import uuid
@@ -23,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import formataddr, parseaddr
 from typing import Any
@@ -52,6 +54,27 @@ P, CH = outcomes.P, outcomes.CH
 def _one_line(text: str) -> str:
     """A name fit for a mail header: line breaks (which free text may hold) would end the header."""
     return " ".join(text.split())
+
+
+_ADDRESS_SPECIALS = re.compile(r'[<>()\[\]\\,;:@"]')
+
+
+def _address(name: str, address: str) -> str:
+    """`"Name" <address>` for a mail header, on one line, that arrives naming exactly `address`.
+
+    formataddr quotes a name with `<`, `,` or `:` in it, but the e-mail package's folding of a long header
+    (or of a name with non-ASCII letters) can drop the quotes, so a name such as `Eve <evil@example.org>, ...`
+    would arrive as another recipient. Such a name loses the characters that delimit addresses; should even
+    that not arrive intact, the address goes alone.
+    """
+    for shown in (_one_line(name), _one_line(_ADDRESS_SPECIALS.sub(" ", name))):
+        header = formataddr((shown, address))
+        probe = EmailMessage()
+        probe["To"] = header
+        arrived = message_from_bytes(bytes(probe), policy=policy.default)["To"]
+        if [one.addr_spec for one in arrived.addresses] == [address]:
+            return header
+    return address
 
 
 def digest_day(moment: datetime) -> datetime:
@@ -374,8 +397,8 @@ class FeedbackSender:
         sender = parseaddr(self.settings.mail_from)[1] or "feedback@localhost"
         message = EmailMessage()
         message["Subject"] = _one_line(summary.subject)
-        message["From"] = formataddr((_one_line(organisation), sender))
-        message["To"] = formataddr((_one_line(person.display_name or ""), str(person.email)))
+        message["From"] = _address(organisation, sender)
+        message["To"] = _address(person.display_name or "", str(person.email))
         message["Message-ID"] = f"<{message_id}@{sender.rpartition('@')[2] or 'localhost'}>"
         message["Auto-Submitted"] = "auto-generated"
         message.set_content(summary.text)
