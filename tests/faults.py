@@ -652,6 +652,26 @@ class Client(threading.Thread):
             raise AssertionError(f"unexpected answer {status} to a valid batch")
 
 
+def broker_pid(data_dir: Path) -> int:
+    """The pid of the noida-db server we started on `data_dir` (from its control file), checked."""
+    pid = int(json.loads((data_dir / "noida.control.json").read_text())["pid"])
+    command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    if b"noida" not in command:
+        raise RuntimeError(f"pid {pid} is not the broker: {command[:200]!r}")
+    return pid
+
+
+@contextlib.contextmanager
+def frozen(pid: int) -> Iterator[None]:
+    """The process stopped (SIGSTOP) for the block: its connections stay open but nothing is answered;
+    continued (SIGCONT) afterwards, whatever happens inside."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
 def _pg_cluster() -> tuple[str, str]:
     versions = sorted(Path("/etc/postgresql").iterdir()) if Path("/etc/postgresql").is_dir() else []
     if not versions or not shutil.which("pg_ctlcluster"):

@@ -2,7 +2,7 @@
 
 1. The processor SIGKILLed at twenty random moments of a 100,000-event run, restarted each time: the read
    models end identical to an uninterrupted run's, table by table.
-2. The broker stopped for 30 s while API clients post steadily: ingest answers 503 with Retry-After, the
+2. The broker stopped (SIGSTOP) for 30 s while API clients post steadily: ingest answers 503 with Retry-After, the
    clients send the same events again, and once the broker is back every accepted event is folded once.
 3. PostgreSQL restarted (the real server) in the middle of processing: nothing lost or doubled.
 4. The ingest service (gunicorn master and workers) SIGKILLed while clients post: every event answered
@@ -48,7 +48,9 @@ from tests.faults import (
     IngestService,
     Zygote,
     as_records,
+    broker_pid,
     demo_rounds,
+    frozen,
     postgres_back_up,
     restart_postgres,
     wait_until,
@@ -91,73 +93,6 @@ def append_with_poison(settings: Settings, documents: list[dict[str, Any]]) -> i
 # --- 1. The processor SIGKILLed at random moments ----------------------------------------------------------
 
 
-def test_processor_sigkilled_at_twenty_random_moments_of_100k_events_matches_an_uninterrupted_run(
-    log_settings: Callable[[str], Settings],
-    engine_factory: Callable[[str], Engine],
-    many_stored: list[dict[str, Any]],
-    tmp_path: Path,
-) -> None:
-    rng = chooser("sigkill")
-    base = log_settings("embedded").model_copy(update={"reference_wait_seconds": 600, "batch_size": BATCH})
-    started = time.monotonic()
-    total = append_with_poison(base, many_stored)
-    print(f"appended {total:,} records in {time.monotonic() - started:.1f} s")
-
-    # The uninterrupted reference runs alongside (the machine's other core), as `impact process` does.
-    reference = engine_factory("sqlite")
-    reference_settings = on(base, reference, consumer_group=base.consumer_group + "-reference")
-    reference_log = (tmp_path / "reference.log").open("wb")
-    uninterrupted = subprocess.Popen(
-        [sys.executable, "-m", "impact.cli", "process", "--until-caught-up"],
-        env=environment(reference_settings),
-        stdout=reference_log,
-        stderr=reference_log,
-    )
-    try:
-        crashed = engine_factory("sqlite")
-        settings = on(base, crashed)
-        moments = sorted(int(rng.uniform(0.02, 0.9) * total) for _ in range(KILLS))
-        kills: list[int] = []
-        started = time.monotonic()
-        with Zygote(tmp_path / "processors.log") as zygote:
-            for target in moments:
-                zygote.start(settings)
-                assert wait_until(past(crashed, target), 300), f"stuck before {target}:\n{zygote.log_tail()}"
-                time.sleep(rng.uniform(0, JITTER_S))
-                status = zygote.kill()
-                assert status == -signal.SIGKILL, f"the run ended by itself ({status}):\n{zygote.log_tail()}"
-                kills.append(progress(crashed))
-            killed_s = time.monotonic() - started
-            zygote.start(settings)
-            assert zygote.wait(300) == 0, zygote.log_tail()
-        finished_s = time.monotonic() - started
-        assert uninterrupted.wait(300) == 0, (tmp_path / "reference.log").read_text()[-3000:]
-    finally:
-        if uninterrupted.poll() is None:
-            uninterrupted.kill()
-            uninterrupted.wait(30)
-        reference_log.close()
-
-    print(
-        f"{len(kills)} SIGKILLs in {killed_s:.0f} s, stored positions at each kill: {kills} of {total:,};"
-        f" caught up after the last in {finished_s - killed_s:.0f} s ({finished_s:.0f} s in all)"
-    )
-    assert all(0 < position < total for position in kills), kills
-    assert len(set(kills)) >= KILLS // 2, f"the kills bunched up: {kills}"
-    assert progress(crashed) == progress(reference) == total
-    expected = snapshot(reference)
-    assert len(expected["deadletter"]) == total - EVENTS, "each poison record is one dead letter"
-    assert not expected["parkedevent"], "nothing should still wait for a reference"
-    actual = snapshot(crashed)
-    assert actual == expected, differences(actual, expected)
-
-
-# --- 3. PostgreSQL restarted in the middle of processing -----------------------------------------------------
-
-POSTGRES_EVENTS = 20_000
-POSTGRES_RESTARTS = 2
-
-
 def reference_process(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
     """An uninterrupted `impact process --until-caught-up` on `settings`, started (its own consumer group)."""
     with log_path.open("wb") as log:
@@ -167,6 +102,74 @@ def reference_process(settings: Settings, log_path: Path) -> subprocess.Popen[by
             stdout=log,
             stderr=log,
         )
+
+
+@pytest.mark.parametrize(
+    ("log_kind", "db_kind", "events", "kills"),
+    [("embedded", "sqlite", EVENTS, KILLS), ("kafka", "postgres", 20_000, 10)],
+    ids=["embedded+sqlite-100k", "kafka+postgres-20k"],
+)
+def test_processor_sigkilled_at_random_moments_matches_an_uninterrupted_run(
+    log_kind: str,
+    db_kind: str,
+    events: int,
+    kills: int,
+    log_settings: Callable[[str], Settings],
+    engine_factory: Callable[[str], Engine],
+    many_stored: list[dict[str, Any]],
+    tmp_path: Path,
+) -> None:
+    rng = chooser(f"sigkill {log_kind}+{db_kind}")
+    base = log_settings(log_kind).model_copy(update={"reference_wait_seconds": 600, "batch_size": BATCH})
+    started = time.monotonic()
+    total = append_with_poison(base, many_stored[:events])
+    print(f"appended {total:,} records in {time.monotonic() - started:.1f} s")
+
+    # The uninterrupted reference runs alongside (the machine's other core), as `impact process` does.
+    reference = engine_factory(db_kind)
+    uninterrupted = reference_process(on(base, reference), tmp_path / "reference.log")
+    try:
+        crashed = engine_factory(db_kind)
+        settings = on(base, crashed)
+        moments = sorted(int(rng.uniform(0.02, 0.9) * total) for _ in range(kills))
+        stored: list[int] = []
+        started = time.monotonic()
+        with Zygote(tmp_path / "processors.log") as zygote:
+            for target in moments:
+                zygote.start(settings)
+                assert wait_until(past(crashed, target), 300), f"stuck before {target}:\n{zygote.log_tail()}"
+                time.sleep(rng.uniform(0, JITTER_S))
+                status = zygote.kill()
+                assert status == -signal.SIGKILL, f"the run ended by itself ({status}):\n{zygote.log_tail()}"
+                stored.append(progress(crashed))
+            killed_s = time.monotonic() - started
+            zygote.start(settings)
+            assert zygote.wait(300) == 0, zygote.log_tail()
+        finished_s = time.monotonic() - started
+        assert uninterrupted.wait(300) == 0, (tmp_path / "reference.log").read_text()[-3000:]
+    finally:
+        if uninterrupted.poll() is None:
+            uninterrupted.kill()
+            uninterrupted.wait(30)
+
+    print(
+        f"{log_kind}+{db_kind}: {len(stored)} SIGKILLs in {killed_s:.0f} s, stored positions at each kill:"
+        f" {stored} of {total:,}; caught up after the last in {finished_s - killed_s:.0f} s ({finished_s:.0f} s in all)"
+    )
+    assert all(0 < position < total for position in stored), stored
+    assert len(set(stored)) >= kills // 2, f"the kills bunched up: {stored}"
+    assert progress(crashed) == progress(reference) == total
+    expected = snapshot(reference)
+    assert len(expected["deadletter"]) == total - events, "each poison record is one dead letter"
+    assert not expected["parkedevent"], "nothing should still wait for a reference"
+    actual = snapshot(crashed)
+    assert actual == expected, differences(actual, expected)
+
+
+# --- 3. PostgreSQL restarted in the middle of processing -----------------------------------------------------
+
+POSTGRES_EVENTS = 20_000
+POSTGRES_RESTARTS = 2
 
 
 def test_postgres_restarted_mid_processing_loses_or_doubles_nothing(
@@ -352,7 +355,7 @@ def test_broker_stopped_during_steady_ingest_then_every_accepted_event_is_folded
     gate: QualityGate,
     tmp_path: Path,
 ) -> None:
-    broker = Broker(tmp_path / "own-broker", free_port())  # our own: it is stopped
+    broker = Broker(tmp_path / "own-broker", free_port())  # our own: it is stopped (SIGSTOP, then SIGCONT)
     broker.start()
     engine = engine_factory("sqlite")
     settings = on(log_settings("embedded"), engine).model_copy(
@@ -365,22 +368,26 @@ def test_broker_stopped_during_steady_ingest_then_every_accepted_event_is_folded
         clients = api_clients(service.url, engine, 30_000, pause_s=0.1)
         assert wait_until(lambda: len(accepted(clients)) > 300, 120), service.log_tail()
 
-        broker.stop()
-        stopped = time.monotonic()
-        at_stop = len(accepted(clients))
-        time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - stopped)))
-        during = len(accepted(clients)) - at_stop
-        broker.start()  # same port, same data directory
+        # Stopped with SIGSTOP, not `noida-db down`: noida-db keeps its data in memory, saves it at shutdown
+        # and goes on acknowledging writes while it saves, so a stop during steady writes loses
+        # acknowledged records (seen here: 5 to 15 events answered 202 in the 0.2-0.7 s `down` took).
+        # A real Kafka broker does not; a stopped process acknowledges nothing, and resumes intact.
+        pid = broker_pid(broker.data_dir)
+        stopping = time.monotonic()
+        with frozen(pid):
+            stopped = time.monotonic()  # down from here to `starting`
+            time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - stopping)))
+            starting = time.monotonic()
         back = time.monotonic()
-        outage_s = back - stopped
+        outage_s = back - stopping
 
         def all_recovered() -> bool:
-            return all(any(at > back for at in client.posted.accepted_at) for client in clients)
+            return all(any(at > starting for at in client.posted.accepted_at) for client in clients)
 
         assert wait_until(all_recovered, 120), (
             f"ingest did not recover after the broker came back:\n{service.log_tail()}"
         )
-        recovered_s = time.monotonic() - back
+        recovered_s = max(min(at for at in c.posted.accepted_at if at > starting) for c in clients) - starting
         time.sleep(3)  # steady again for a while
         stop_clients(clients)
     finally:
@@ -401,26 +408,26 @@ def test_broker_stopped_during_steady_ingest_then_every_accepted_event_is_folded
     unavailable = sum(p.statuses[503] for p in posted)
     headers = sorted({header for p in posted for header in p.retry_after})
     print(
-        f"broker down {outage_s:.1f} s: {unavailable} answers 503 (Retry-After {headers}),"
-        f" {during} events accepted while it was down; every client accepted again {recovered_s:.1f} s after it"
-        f" was back; {len(answered):,} events accepted, {len(in_log):,} records in the log"
+        f"broker stopped (SIGSTOP) {outage_s:.1f} s:"
+        f" {unavailable} answers 503 (Retry-After {headers}); every client had a 202 again {recovered_s:.1f} s"
+        f" after SIGCONT; {len(answered):,} events accepted, {len(in_log):,} records in the log"
         f" ({len(in_log) - len(set(in_log))} repeated); processor caught up in {caught_up_s:.1f} s"
     )
     for p in posted:
         assert p.statuses[503] >= 1, "every client saw the outage as 503"
-        assert p.first_503 is not None and p.first_503 >= stopped and p.last_503 is not None
+        assert p.first_503 is not None and p.first_503 >= stopping and p.last_503 is not None
         assert p.last_503 <= back + 15, "503 long after the broker was back"
         assert all(header.isdigit() and int(header) > 0 for header in p.retry_after), p.retry_after
-        assert not [at for at in p.accepted_at if stopped + 1 < at < back], "a 202 while the broker was down"
+        assert not [at for at in p.accepted_at if stopped + 1 < at < starting], "a 202 while the broker was down"
         assert set(p.statuses) <= {202, 503}, p.statuses
     assert len(set(answered)) == len(answered), "an event was accepted twice"
     lost = [
-        f"{len(ids)} events accepted {at - stopped:+.1f} s from the stop"
+        f"{len(ids)} events accepted {at - stopping:+.1f} s from the stop"
         for p in posted
         for at, ids in zip(p.accepted_at, p.batches, strict=True)
         if not set(ids) <= set(in_log)
     ]
-    assert not lost, f"accepted events not in the log (the broker was back at {outage_s:+.1f} s): {lost}"
+    assert not lost, f"accepted events not in the log (it was back at {outage_s:+.1f} s): {lost}"
 
     with Session(engine) as session:
 
