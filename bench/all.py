@@ -179,7 +179,12 @@ def rows_for(outcome: Outcome) -> list[Row]:
                 (
                     f"Ingest under gunicorn, batches of 500 ({log} log)",
                     _n(batch["api"], " ev/s"),
-                    f"the producer alone (`record`, same log) {_n(batch['producer'], ' ev/s')}",
+                    f"the producer alone (`record`, same log) {_n(batch['producer'], ' ev/s')}"
+                    + (
+                        f" (with receipts and sealing, no HTTP: {_n(batch['with_receipts'], ' ev/s')})"
+                        if "with_receipts" in batch
+                        else ""
+                    ),
                     f"{batch['ratio']:.2f}",
                     "≥ 0.70",
                     _verdict(batch["ratio"] >= 0.70),

@@ -121,7 +121,8 @@ def main() -> None:
         f"   ({wall:.1f} s, of which start-up {startup:.1f} s as on an empty log)"
     )
     print(
-        f"  impact replay, net of start {n / net:9,.0f} ev/s   ratio {result['ratio_command_net']:.2f} (nan: too short)"
+        f"  impact replay, net of start {n / net:9,.0f} ev/s   ratio {result['ratio_command_net']:.2f} "
+        " (nan: the replay too short beside start-up)"
     )
     print(f"  Processor.replay in-process {n / loop:9,.0f} ev/s   ratio {result['ratio_loop']:.2f}   (aim >= 0.5)")
     print(
