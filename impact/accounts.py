@@ -83,6 +83,8 @@ class StaffAccount(SQLModel, table=True):
     active: bool = True
     # The password was set by someone else (it is temporary): its owner must choose their own.
     must_change_password: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # Sessions name it: signing out moves it on, so a copy of a session cookie ends with the session.
+    session_epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(default_factory=_now)
 
 
@@ -304,6 +306,17 @@ def reactivate_account(*, session: Session, org_id: str, account_id: int, passwo
     session.add(account)
     session.flush()
     return account
+
+
+def end_sessions(*, session: Session, account_id: int) -> None:
+    """End every session of the account (signing out): each names the epoch this moves on from."""
+    statement = (
+        update(StaffAccount)
+        .where(col(StaffAccount.id) == account_id)
+        .values(session_epoch=col(StaffAccount.session_epoch) + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.exec(statement)
 
 
 def unlock_account(*, session: Session, org_id: str, account_id: int) -> StaffAccount:

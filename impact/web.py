@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import object_session
 from sqlmodel import Session
 
-from impact.accounts import AccountError, Organisation, Role, StaffAccount, authenticate
+from impact.accounts import AccountError, Organisation, Role, StaffAccount, authenticate, end_sessions
 
 CAN_LOG = frozenset({Role.staff, Role.admin})
 CAN_READ = frozenset({Role.leadership, Role.admin})
@@ -42,7 +42,7 @@ class SignedIn:
     role: Role
     name: str
     email: str
-    version: str  # a fragment of the password hash: a new password ends the old sessions
+    version: str  # a fragment of the password hash and the session epoch: a new password or signing out ends them
     org_name: str = ""
     must_change: bool = False  # someone else set the password: the person chooses their own before anything else
 
@@ -67,10 +67,15 @@ class SignedIn:
             Role(account.role),
             account.name,
             account.email,
-            account.password_hash[-12:],
+            session_version(account),
             organisation.name if organisation else account.org_id,
             account.must_change_password,
         )
+
+
+def session_version(account: StaffAccount) -> str:
+    """What a session names besides the account: a new password, or signing out, changes it."""
+    return f"{account.password_hash[-12:]}-{account.session_epoch}"
 
 
 def get_engine() -> Engine:
@@ -134,7 +139,7 @@ def _load(user_id: str) -> SignedIn | None:
         return None
     with Session(get_engine()) as db:
         account = db.get(StaffAccount, int(account_id))
-        if account is None or not account.active or account.password_hash[-12:] != version:
+        if account is None or not account.active or session_version(account) != version:
             return None
         return SignedIn.of(account)
 
@@ -200,6 +205,11 @@ def init_sign_in(app: Flask, engine: Engine, *, template: str, home: Callable[[S
 
     @bp.post("/logout")
     def logout() -> Any:
+        person = cast(Any, current_user)._get_current_object()
+        if isinstance(person, SignedIn):  # a copy of this session cookie must not outlive signing out
+            with Session(get_engine()) as db:
+                end_sessions(session=db, account_id=person.account_id)
+                db.commit()
         logout_user()
         session.clear()
         return redirect(url_for("sign_in.login", signed_out=1))

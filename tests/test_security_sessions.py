@@ -1,6 +1,7 @@
 """Sessions and credentials end to end, through the real pages of both web services (issue 7):
 
 - session fixation: a session cookie set before sign-in is not the session after it, and never gains rights;
+- signing out ends every copy of the session cookie;
 - a session cookie signed with another key, or altered, opens nothing;
 - parallel wrong passwords through the sign-in page make at most LOCK_AFTER_FAILURES password checks;
 - a revoked API token is refused at once, by every process that shares the database.
@@ -28,8 +29,10 @@ from impact import accounts
 from impact.accounts import LOCK_AFTER_FAILURES, StaffAccount, revoke_token
 from impact.eventlog import open_event_log
 from impact.settings import Settings
+from impact.web import session_version
 from ingest import create_app
 from tests.conftest import PASSWORD, add_organisation, csrf_from, issue_token, sign_in
+from tests.test_dashboard import sign_out_token
 
 ORG = "mind-leeds"
 
@@ -110,7 +113,7 @@ def test_a_session_cookie_signed_with_another_key_or_altered_opens_nothing(
     assert genuine and _opens(signed_in, private)
     with Session(engine) as session:
         admin = session.exec(select(StaffAccount).where(StaffAccount.email == f"admin@{ORG}.example.org")).one()
-        claims: dict[str, Any] = {"_user_id": f"{admin.id}.{admin.password_hash[-12:]}", "_fresh": True}
+        claims: dict[str, Any] = {"_user_id": f"{admin.id}.{session_version(admin)}", "_fresh": True}
 
     other = Flask("forger")
     other.secret_key = "not the service's key " * 2
@@ -122,6 +125,26 @@ def test_a_session_cookie_signed_with_another_key_or_altered_opens_nothing(
         client = app.test_client()
         client.set_cookie(_cookie_name(client), cookie)
         assert not _opens(client, private), cookie[:40]
+
+
+@pytest.mark.parametrize("which", ["ingest", "dashboard"])
+def test_a_copy_of_a_session_cookie_ends_when_its_owner_signs_out(
+    settings_: Settings, engine: Engine, which: str
+) -> None:
+    """Sessions are signed cookies: signing out must end a copy too (a shared computer, a stolen cookie)."""
+    app, private = _service(which, settings_, engine)
+    owner = app.test_client()
+    sign_in(owner, f"admin@{ORG}.example.org")
+    copied = app.test_client()
+    copied.set_cookie(_cookie_name(copied), _cookie(owner) or "")
+    assert _opens(copied, private), "the copy works while its owner is signed in"
+    token = csrf_from(owner, "/account/password") if which == "ingest" else sign_out_token(owner)
+    assert owner.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert not _opens(owner, private)
+    assert not _opens(copied, private), "the copy ended with the session"
+    again = app.test_client()
+    sign_in(again, f"admin@{ORG}.example.org")
+    assert _opens(again, private), "signing in again works"
 
 
 # --- Throttling through the sign-in page ----------------------------------------------------------
