@@ -308,9 +308,11 @@ HOW = {
         "`impact process` and `impact dashboard` as subprocesses beside the gunicorn ingest, embedded log + SQLite."
         " A clock posts 50 events every 50 ms from 4 connections for 25 s; each event's time from its 202 to its id"
         " appearing in `processedevent` (polled every 20 ms). Baseline: the same pipeline fed 10 events/s, one per"
-        " request, for 10 s just before. During the load one signed-in connection opens a dashboard page every 250 ms."
+        " request, for 10 s before and 10 s after (pooled). During the load one signed-in connection opens a"
+        " dashboard page every 250 ms."
         " Memory: VmHWM (peak RSS) from /proc summed over each service's processes (gunicorn master + workers; shared"
-        " pages count per process) at the end of the load, beside their VmRSS idle after start."
+        " pages count per process) at the end of the load (it includes start-up peaks), beside their VmRSS idle"
+        " after start."
     ),
     "replay": (
         "bench/processing.py's event mix in an embedded log; `impact replay` run as a command (wall time to exit, which"

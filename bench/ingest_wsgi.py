@@ -77,6 +77,7 @@ def batches(port: int, token: str, settings: Any, args: argparse.Namespace) -> d
                     break
             elapsed = time.perf_counter() - started
             raw_events, raw_seconds = raw_events + done, raw_seconds + elapsed
+            producer = done / elapsed
             bodies = [BATCH_ADAPTER.validate_python([activity() for _ in range(size)]) for _ in range(200)]
             done, started = 0, time.perf_counter()
             for body in bodies:  # the same with receipts and sealing, as the API calls it, without HTTP or parsing
@@ -97,7 +98,7 @@ def batches(port: int, token: str, settings: Any, args: argparse.Namespace) -> d
                     seconds=args.seconds,
                 )
             )
-            print(f"    round: producer {done / elapsed:8,.0f} ev/s   API batches {api[-1].rate * size:8,.0f} ev/s")
+            print(f"    round: producer {producer:8,.0f} ev/s   API batches {api[-1].rate * size:8,.0f} ev/s")
     engine.dispose()
     raw = raw_events / raw_seconds
     receipts = receipts_events / receipts_seconds
