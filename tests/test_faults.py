@@ -67,8 +67,23 @@ POISON_EVERY = 10_000  # a record no schema can read, every so many: dead letter
 JITTER_S = 2.0  # after the stored position passes the kill's target: up to about a batch's work
 
 
-def chooser(name: str) -> random.Random:
-    print(f"\n{name}: FAULTS_SEED={SEED}")
+@pytest.fixture
+def say(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """Show a figure in the run's output as it is measured (`make faults` does not pass -s to pytest)."""
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    live = capture is not None and request.config.getoption("capture") != "no"
+
+    def write(text: str) -> None:
+        print(text)  # in the captured output of a failure too
+        if live:
+            with capture.global_and_fixture_disabled():
+                print(f"\n    {text}", flush=True)
+
+    return write
+
+
+def chooser(name: str, say: Callable[[str], None]) -> random.Random:
+    say(f"{name}: FAULTS_SEED={SEED}")
     return random.Random(f"{SEED}/{name}")
 
 
@@ -104,10 +119,11 @@ def reference_process(settings: Settings, log_path: Path) -> subprocess.Popen[by
         )
 
 
+# Kafka + PostgreSQL runs too (("kafka", "postgres", 20_000, 10): 96 s on 2 busy cores, passed), but not by
+# default: `make faults` must end within 10 minutes with test_crash_safety.py, which kills a processor on that
+# stack at every phase of a batch.
 @pytest.mark.parametrize(
-    ("log_kind", "db_kind", "events", "kills"),
-    [("embedded", "sqlite", EVENTS, KILLS), ("kafka", "postgres", 20_000, 10)],
-    ids=["embedded+sqlite-100k", "kafka+postgres-20k"],
+    ("log_kind", "db_kind", "events", "kills"), [("embedded", "sqlite", EVENTS, KILLS)], ids=["embedded+sqlite-100k"]
 )
 def test_processor_sigkilled_at_random_moments_matches_an_uninterrupted_run(
     log_kind: str,
@@ -118,12 +134,13 @@ def test_processor_sigkilled_at_random_moments_matches_an_uninterrupted_run(
     engine_factory: Callable[[str], Engine],
     many_stored: list[dict[str, Any]],
     tmp_path: Path,
+    say: Callable[[str], None],
 ) -> None:
-    rng = chooser(f"sigkill {log_kind}+{db_kind}")
+    rng = chooser(f"sigkill {log_kind}+{db_kind}", say)
     base = log_settings(log_kind).model_copy(update={"reference_wait_seconds": 600, "batch_size": BATCH})
     started = time.monotonic()
     total = append_with_poison(base, many_stored[:events])
-    print(f"appended {total:,} records in {time.monotonic() - started:.1f} s")
+    say(f"appended {total:,} records in {time.monotonic() - started:.1f} s")
 
     # The uninterrupted reference runs alongside (the machine's other core), as `impact process` does.
     reference = engine_factory(db_kind)
@@ -152,7 +169,7 @@ def test_processor_sigkilled_at_random_moments_matches_an_uninterrupted_run(
             uninterrupted.kill()
             uninterrupted.wait(30)
 
-    print(
+    say(
         f"{log_kind}+{db_kind}: {len(stored)} SIGKILLs in {killed_s:.0f} s, stored positions at each kill:"
         f" {stored} of {total:,}; caught up after the last in {finished_s - killed_s:.0f} s ({finished_s:.0f} s in all)"
     )
@@ -168,7 +185,7 @@ def test_processor_sigkilled_at_random_moments_matches_an_uninterrupted_run(
 
 # --- 3. PostgreSQL restarted in the middle of processing -----------------------------------------------------
 
-POSTGRES_EVENTS = 20_000
+POSTGRES_EVENTS = 12_000
 POSTGRES_RESTARTS = 2
 
 
@@ -179,8 +196,9 @@ def test_postgres_restarted_mid_processing_loses_or_doubles_nothing(
     many_stored: list[dict[str, Any]],
     postgres_admin: Engine,
     tmp_path: Path,
+    say: Callable[[str], None],
 ) -> None:
-    rng = chooser("postgres-restart")
+    rng = chooser("postgres-restart", say)
     base = log_settings("embedded").model_copy(update={"reference_wait_seconds": 600, "batch_size": BATCH})
     total = append_with_poison(base, many_stored[:POSTGRES_EVENTS])
     target, reference = engine_factory("postgres"), engine_factory("postgres")
@@ -214,7 +232,7 @@ def test_postgres_restarted_mid_processing_loses_or_doubles_nothing(
         if uninterrupted is not None and uninterrupted.poll() is None:
             uninterrupted.kill()
             uninterrupted.wait(30)
-    print(
+    say(
         f"{POSTGRES_RESTARTS} PostgreSQL restarts (stored position, seconds to restart, seconds to the next"
         f" commit): {restarts}; errors seen {sorted(run.errors_seen)[:3]}; {total:,} records processed in"
         f" {caught_up_s:.0f} s"
@@ -299,9 +317,12 @@ INGEST_KILLS = 3
 
 
 def test_ingest_sigkilled_while_clients_post_loses_no_accepted_event(
-    log_settings: Callable[[str], Settings], engine_factory: Callable[[str], Engine], tmp_path: Path
+    log_settings: Callable[[str], Settings],
+    engine_factory: Callable[[str], Engine],
+    tmp_path: Path,
+    say: Callable[[str], None],
 ) -> None:
-    rng = chooser("ingest-kill")
+    rng = chooser("ingest-kill", say)
     engine = engine_factory("sqlite")
     settings = on(log_settings("embedded"), engine)
     service = IngestService(environment(settings), tmp_path / "ingest.log", free_port())
@@ -332,7 +353,7 @@ def test_ingest_sigkilled_while_clients_post_loses_no_accepted_event(
     missing = set(answered) - set(in_log)
     statuses: Counter[int] = sum((client.posted.statuses for client in clients), start=Counter())
     unanswered = sum(len(client.posted.unanswered) for client in clients)
-    print(
+    say(
         f"{INGEST_KILLS} SIGKILLs of gunicorn (202s before each, processes killed, seconds down): {kills};"
         f" answers {dict(statuses)}; {unanswered} requests unanswered and sent again;"
         f" {len(answered):,} events accepted, {len(in_log):,} records in the log"
@@ -354,6 +375,7 @@ def test_broker_stopped_during_steady_ingest_then_every_accepted_event_is_folded
     engine_factory: Callable[[str], Engine],
     gate: QualityGate,
     tmp_path: Path,
+    say: Callable[[str], None],
 ) -> None:
     broker = Broker(tmp_path / "own-broker", free_port())  # our own: it is stopped (SIGSTOP, then SIGCONT)
     broker.start()
@@ -407,7 +429,7 @@ def test_broker_stopped_during_steady_ingest_then_every_accepted_event_is_folded
     posted = [client.posted for client in clients]
     unavailable = sum(p.statuses[503] for p in posted)
     headers = sorted({header for p in posted for header in p.retry_after})
-    print(
+    say(
         f"broker stopped (SIGSTOP) {outage_s:.1f} s:"
         f" {unavailable} answers 503 (Retry-After {headers}); every client had a 202 again {recovered_s:.1f} s"
         f" after SIGCONT; {len(answered):,} events accepted, {len(in_log):,} records in the log"
