@@ -119,11 +119,12 @@ def reference_process(settings: Settings, log_path: Path) -> subprocess.Popen[by
         )
 
 
-# Kafka + PostgreSQL runs too (("kafka", "postgres", 20_000, 10): 96 s on 2 busy cores, passed), but not by
-# default: `make faults` must end within 10 minutes with test_crash_safety.py, which kills a processor on that
-# stack at every phase of a batch.
+# Kafka + PostgreSQL at a smaller scale: `make faults` must end within 10 minutes on 2 cores, beside
+# test_crash_safety.py (which kills a processor on that stack at every phase of a batch).
 @pytest.mark.parametrize(
-    ("log_kind", "db_kind", "events", "kills"), [("embedded", "sqlite", EVENTS, KILLS)], ids=["embedded+sqlite-100k"]
+    ("log_kind", "db_kind", "events", "kills"),
+    [("embedded", "sqlite", EVENTS, KILLS), ("kafka", "postgres", 15_000, 8)],
+    ids=["embedded+sqlite-100k", "kafka+postgres-15k"],
 )
 def test_processor_sigkilled_at_random_moments_matches_an_uninterrupted_run(
     log_kind: str,
