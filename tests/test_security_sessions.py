@@ -1,6 +1,7 @@
 """Sessions and credentials end to end, through the real pages of both web services (issue 7):
 
-- session fixation: a session cookie set before sign-in is not the session after it, and never gains rights;
+- session fixation: signing in issues a new session cookie that keeps nothing of the one from before
+  (nor its CSRF secret), and a cookie planted before sign-in, replayed afterwards, is still signed out;
 - signing out ends every copy of the session cookie;
 - a session cookie signed with another key, or altered, opens nothing;
 - parallel wrong passwords through the sign-in page make at most LOCK_AFTER_FAILURES password checks;
@@ -72,16 +73,37 @@ def _opens(client: FlaskClient, private: str) -> bool:
 # --- Session fixation ----------------------------------------------------------------------------
 
 
+def _decoded(app: Flask, cookie: str) -> dict[str, Any]:
+    """What a session cookie holds, read with the service's own key."""
+    serializer = SecureCookieSessionInterface().get_signing_serializer(app)
+    assert serializer is not None
+    return dict(serializer.loads(cookie))
+
+
+def _set_session_cookie(response: Any, name: str) -> str | None:
+    """The session cookie a response sets (its Set-Cookie header), if it sets one."""
+    for header in response.headers.getlist("Set-Cookie"):
+        cookie_name, _, rest = header.partition("=")
+        if cookie_name == name:
+            return str(rest.split(";", 1)[0])
+    return None
+
+
 @pytest.mark.parametrize("which", ["ingest", "dashboard"])
-def test_a_session_set_before_sign_in_is_replaced_and_gains_no_rights(
+def test_signing_in_starts_a_fresh_session_and_a_planted_cookie_stays_signed_out(
     settings_: Settings, engine: Engine, which: str
 ) -> None:
+    """Session fixation: signing in answers with a new session cookie that carries nothing of the one
+    from before (its CSRF secret in particular, so a token read from the planted session is refused), and
+    the planted cookie, replayed after the victim has signed in, is still signed out."""
     app, private = _service(which, settings_, engine)
     email = f"{'staff' if which == 'ingest' else 'leadership'}@{ORG}.example.org"
     victim = app.test_client()
     old_token = csrf_from(victim, "/login")  # the sign-in page starts a session (it holds the CSRF secret)
     planted = _cookie(victim)
     assert planted, "a session existed before sign-in"
+    before = _decoded(app, planted)
+    assert before.get("csrf_token") and "_user_id" not in before, before
 
     # An attacker who obtained (or planted) that cookie keeps a copy of it.
     attacker = app.test_client()
@@ -89,17 +111,21 @@ def test_a_session_set_before_sign_in_is_replaced_and_gains_no_rights(
 
     response = victim.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": old_token})
     assert response.status_code == 302
-    after = _cookie(victim)
-    assert after and after != planted, "signing in issues a new session cookie"
-    assert _opens(victim, private)
+    issued = _set_session_cookie(response, _cookie_name(victim))
+    assert issued and issued != planted, "signing in answers with a new session cookie"
+    after = _decoded(app, issued)
+    assert after.get("_user_id"), "the new cookie is the signed-in session"
+    assert after.get("csrf_token") != before["csrf_token"], "nothing from before sign-in carries over"
+    assert _cookie(victim) == issued and _opens(victim, private)
 
+    # The planted cookie, replayed now that the victim is signed in, is still signed out.
+    assert _cookie(attacker) == planted
     assert not _opens(attacker, private), "the cookie from before sign-in is still signed out"
     # Nor does a CSRF token from before sign-in (which the attacker could read from the planted session)
     # work in the new session: sign-in started it afresh.
     forged = victim.post("/logout", data={"csrf_token": old_token})
     assert forged.status_code == 400, "the CSRF token of the session before sign-in is no longer valid"
     assert _opens(victim, private), "the victim is still signed in"
-    assert not _opens(attacker, private)
 
 
 @pytest.mark.parametrize("which", ["ingest", "dashboard"])
