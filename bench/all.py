@@ -133,7 +133,7 @@ def loads() -> str:
 
 def commit() -> str:
     found = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+        ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True, check=False
     )
     return found.stdout.strip() or "unknown"
 
