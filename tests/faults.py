@@ -11,7 +11,8 @@
 - `demo_rounds`: many events fast, the demo year repeated with fresh identifiers (no validation per copy).
 - `IngestService` and `Client`: `impact ingest` under gunicorn, SIGKILLed master and workers at once,
   and API clients posting steadily that retry a 503 with the same event ids after its Retry-After.
-- `restart_postgres` and `postgres_back_up`: a real restart of the PostgreSQL server, and the promise
+- `restart_postgres` and `postgres_back_up`: a real restart of the PostgreSQL server (the local cluster on the
+  port of IMPACT_TEST_POSTGRES_URL, found with `pg_lsclusters`), and the promise
   that it is running again afterwards, whatever happened.
 
 Run as `python -m tests.faults` to be the zygote (see `Zygote`).
@@ -249,7 +250,8 @@ class Zygote:
 
     One run at a time. The zygote reaps its children only when asked, so a pid it kills is always its
     own child (never a recycled pid). Each run is `Processor.run(..., until_caught_up=True)` on the
-    given settings, as `impact process --until-caught-up` does, with the zygote's quality gate.
+    given settings, as `impact process --until-caught-up` does, with the zygote's quality gate (or, with
+    `start(..., until_caught_up=False)`, a run that keeps waiting for records, as `impact process` does).
     """
 
     def __init__(self, log_path: Path, timeout_s: float = 120) -> None:
@@ -285,9 +287,15 @@ class Zygote:
         stdin.flush()
         return self._read(timeout_s)
 
-    def start(self, settings: Any, trap: Trap | None = None) -> int:
-        """Fork a processor run on `settings` (an impact Settings); returns its pid."""
-        answer = self._ask(op="run", settings=settings.model_dump(mode="json"), trap=asdict(trap) if trap else None)
+    def start(self, settings: Any, trap: Trap | None = None, *, until_caught_up: bool = True) -> int:
+        """Fork a processor run on `settings` (an impact Settings); returns its pid. With
+        `until_caught_up=False` the run never ends by itself (it waits for more records once caught up)."""
+        answer = self._ask(
+            op="run",
+            settings=settings.model_dump(mode="json"),
+            trap=asdict(trap) if trap else None,
+            until_caught_up=until_caught_up,
+        )
         return int(answer["pid"])
 
     def poll(self) -> int | None:
@@ -371,7 +379,7 @@ def _serve() -> None:
             sys.stderr.flush()
             pid = os.fork()
             if pid == 0:
-                _run_child(command["settings"], command["trap"], gate)
+                _run_child(command["settings"], command["trap"], gate, bool(command.get("until_caught_up", True)))
             child, status = pid, None
             _reply(out, pid=pid)
         elif op == "poll":
@@ -389,8 +397,9 @@ def _serve() -> None:
         reap(block=True)
 
 
-def _run_child(values: dict[str, Any], trap: dict[str, Any] | None, gate: Any) -> None:
-    """In the forked child: run the processor until caught up, then leave without running any cleanup."""
+def _run_child(values: dict[str, Any], trap: dict[str, Any] | None, gate: Any, until_caught_up: bool) -> None:
+    """In the forked child: run the processor (until caught up, or until killed), then leave without
+    running any cleanup."""
     code = 1
     try:
         devnull = os.open(os.devnull, os.O_RDWR)
@@ -412,7 +421,7 @@ def _run_child(values: dict[str, Any], trap: dict[str, Any] | None, gate: Any) -
             child_threading.Event(),
             batch_size=settings.batch_size,
             poll_timeout_ms=settings.poll_timeout_ms,
-            until_caught_up=True,
+            until_caught_up=until_caught_up,
         )
         code = 0
     except BaseException:
@@ -672,20 +681,44 @@ def frozen(pid: int) -> Iterator[None]:
         os.kill(pid, signal.SIGCONT)
 
 
-def _pg_cluster() -> tuple[str, str]:
-    versions = sorted(Path("/etc/postgresql").iterdir()) if Path("/etc/postgresql").is_dir() else []
-    if not versions or not shutil.which("pg_ctlcluster"):
-        raise FileNotFoundError("pg_ctlcluster and /etc/postgresql/<version>/main are needed to restart PostgreSQL")
-    return versions[-1].name, "main"
+def postgres_address() -> tuple[str, int]:
+    """The host and port of the PostgreSQL server the tests use (IMPACT_TEST_POSTGRES_URL, tests/conftest.py)."""
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import POSTGRES_URL
+
+    url = make_url(POSTGRES_URL)
+    host = url.host or str(url.query.get("host") or "") or "127.0.0.1"  # ?host=/run/postgresql: a socket directory
+    return host, int(url.port or 5432)
 
 
-def postgres_ready(host: str = "127.0.0.1", port: int = 5432) -> bool:
-    ready = subprocess.run(["pg_isready", "-q", "-h", host, "-p", str(port)], check=False, timeout=15)
+def _pg_cluster(port: int) -> tuple[str, str]:
+    """The (version, name) of the local cluster listening on `port`, from `pg_lsclusters`."""
+    if not shutil.which("pg_lsclusters") or not shutil.which("pg_ctlcluster"):
+        raise FileNotFoundError("pg_lsclusters and pg_ctlcluster (postgresql-common) are needed to restart PostgreSQL")
+    listed = subprocess.run(["pg_lsclusters", "--no-header"], capture_output=True, text=True, timeout=30, check=True)
+    # Ver Cluster Port Status Owner Data-directory Log-file
+    clusters = [line.split() for line in listed.stdout.splitlines() if len(line.split()) >= 4]
+    matching = [(version, name, status) for version, name, on_port, status, *_ in clusters if on_port == str(port)]
+    if len(matching) > 1:  # several configured on one port: only one can be running on it
+        matching = [cluster for cluster in matching if cluster[2] == "online"]
+    if len(matching) != 1:
+        raise RuntimeError(f"not exactly one local PostgreSQL cluster for port {port}:\n{listed.stdout}")
+    version, name, _status = matching[0]
+    return version, name
+
+
+def postgres_ready(host: str | None = None, port: int | None = None) -> bool:
+    """Whether the server (by default the tests' one, from IMPACT_TEST_POSTGRES_URL) accepts connections."""
+    default_host, default_port = postgres_address()
+    command = ["pg_isready", "-q", "-h", host or default_host, "-p", str(port or default_port)]
+    ready = subprocess.run(command, check=False, timeout=15)
     return ready.returncode == 0
 
 
 def pg_ctl(action: str) -> None:
-    version, name = _pg_cluster()
+    """`pg_ctlcluster <action>` on the cluster serving the tests' PostgreSQL URL (matched by its port)."""
+    version, name = _pg_cluster(postgres_address()[1])
     command = ["pg_ctlcluster", "--skip-systemctl-redirect", version, name, action]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     if done.returncode != 0 and action != "stop":

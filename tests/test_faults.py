@@ -1,9 +1,10 @@
 """The fault-injection suite (`make faults`, alone and serially): real services killed and stopped mid-run.
 
-1. The processor SIGKILLed at twenty random moments of a 100,000-event run, restarted each time: the read
-   models end identical to an uninterrupted run's, table by table.
+1. The processor SIGKILLed at twenty random moments of a 100,000-event run (each inside a batch, timed in
+   batches, not seconds), restarted each time: the read models end identical to an uninterrupted run's.
 2. The broker stopped (SIGSTOP) for 30 s while API clients post steadily: ingest answers 503 with Retry-After, the
-   clients send the same events again, and once the broker is back every accepted event is folded once.
+   clients send the same events again (the log holds some twice), and once the broker is back every table
+   equals a reference run's over the accepted events, each once.
 3. PostgreSQL restarted (the real server) in the middle of processing: nothing lost or doubled.
 4. The ingest service (gunicorn master and workers) SIGKILLed while clients post: every event answered
    202 is in the log.
@@ -14,9 +15,12 @@ Random choices come from one seed, printed; set FAULTS_SEED to repeat a run.
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import os
 import random
 import signal
+import sqlite3
+import statistics
 import subprocess
 import sys
 import time
@@ -26,22 +30,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
-from sqlmodel import Session
+from sqlalchemy import Engine
 
-from impact.eventlog import Record, open_event_log
+from impact.db import make_engine
+from impact.eventlog import Message, Record, open_event_log
 from impact.settings import LogBackend, Settings
 from processors.quality import QualityGate
-from schemas.readmodels import (
-    Activity,
-    Attendance,
-    Change,
-    Contribution,
-    DeadLetter,
-    ParkedEvent,
-    Participant,
-    ProcessedEvent,
-)
 from tests.conftest import Broker, add_organisation, free_port, issue_token, process_all
 from tests.faults import (
     Client,
@@ -64,7 +58,6 @@ EVENTS = 100_000
 KILLS = 20
 BATCH = 1000  # a hundred transactions over the run: the kills land in many different ones
 POISON_EVERY = 10_000  # a record no schema can read, every so many: dead letters all along the run
-JITTER_S = 2.0  # after the stored position passes the kill's target: up to about a batch's work
 
 
 @pytest.fixture
@@ -106,6 +99,31 @@ def append_with_poison(settings: Settings, documents: list[dict[str, Any]]) -> i
 
 
 # --- 1. The processor SIGKILLed at random moments ----------------------------------------------------------
+
+
+def kill_inside_a_batch(zygote: Zygote, engine: Engine, target: int, fraction: float, batch_s: list[float]) -> int:
+    """SIGKILL the running processor `fraction` of a batch into the batch after the first commit of its
+    own that takes the stored position to `target` or past it; the run's exit status.
+
+    The delay is a share of one batch's work, timed on this machine from the commits seen so far (the
+    gaps between them are appended to `batch_s`), so the kill lands inside the next batch however fast
+    or slow the machine is. The run must not end by itself before: start it with `until_caught_up=False`.
+    """
+    start = last = progress(engine)
+    moved_at: float | None = None
+    deadline = time.monotonic() + 300
+    while True:
+        position, now = progress(engine), time.monotonic()
+        if position != last:
+            if moved_at is not None:  # two commits of this run: one batch's time
+                batch_s.append(now - moved_at)
+            moved_at, last = now, position
+        if position >= target and position > start and batch_s:
+            break
+        assert now < deadline, f"stuck at {position} before {target}:\n{zygote.log_tail()}"
+        time.sleep(0.01)
+    time.sleep(fraction * statistics.median(batch_s[-10:]))
+    return zygote.kill()
 
 
 def reference_process(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
@@ -150,15 +168,17 @@ def test_processor_sigkilled_at_random_moments_matches_an_uninterrupted_run(
         crashed = engine_factory(db_kind)
         settings = on(base, crashed)
         moments = sorted(int(rng.uniform(0.02, 0.85) * total) for _ in range(kills))
+        fractions = [rng.random() for _ in moments]  # how far into a batch each kill lands
         stored: list[int] = []
+        batch_s: list[float] = []
         started = time.monotonic()
         with Zygote(tmp_path / "processors.log") as zygote:
-            for target in moments:
-                zygote.start(settings)
-                assert wait_until(past(crashed, target), 300), f"stuck before {target}:\n{zygote.log_tail()}"
-                time.sleep(rng.uniform(0, JITTER_S))
-                status = zygote.kill()
-                assert status == -signal.SIGKILL, f"the run ended by itself ({status}):\n{zygote.log_tail()}"
+            for target, fraction in zip(moments, fractions, strict=True):
+                # Not until caught up: the run waits for more records at the end, so it is still running
+                # when the kill comes, however fast the machine.
+                zygote.start(settings, until_caught_up=False)
+                status = kill_inside_a_batch(zygote, crashed, target, fraction, batch_s)
+                assert status == -signal.SIGKILL, f"the run ended with {status}:\n{zygote.log_tail()}"
                 stored.append(progress(crashed))
             killed_s = time.monotonic() - started
             zygote.start(settings)
@@ -171,7 +191,8 @@ def test_processor_sigkilled_at_random_moments_matches_an_uninterrupted_run(
             uninterrupted.wait(30)
 
     say(
-        f"{log_kind}+{db_kind}: {len(stored)} SIGKILLs in {killed_s:.0f} s, stored positions at each kill:"
+        f"{log_kind}+{db_kind}: {len(stored)} SIGKILLs in {killed_s:.0f} s (a batch of {BATCH} took"
+        f" {statistics.median(batch_s):.2f} s), stored positions at each kill:"
         f" {stored} of {total:,}; caught up after the last in {finished_s - killed_s:.0f} s ({finished_s:.0f} s in all)"
     )
     assert all(0 < position < total for position in stored), stored
@@ -254,13 +275,6 @@ def test_postgres_restarted_mid_processing_loses_or_doubles_nothing(
 # --- Ingest under fire: API clients posting steadily -------------------------------------------------------
 
 CLIENT_BATCH = 5  # events per request
-ROWS_PER_TYPE = {  # read-model rows each accepted event of a type makes (exactly one)
-    "participant.registered": Participant,
-    "activity.held": Activity,
-    "session.attended": Attendance,
-    "contribution.made": Contribution,
-    "change.recorded": Change,
-}
 
 
 def api_clients(url: str, engine: Engine, events: int, **options: Any) -> list[Client]:
@@ -297,22 +311,41 @@ def more_accepted(clients: list[Client], events: int) -> Callable[[], bool]:
     return lambda: len(accepted(clients)) >= now + events
 
 
-def log_event_ids(settings: Settings) -> list[str]:
-    """Every event id in the settings' log, read directly (a consumer group of its own), repeats included."""
-    import json
-
-    found: list[str] = []
+def log_messages(settings: Settings) -> list[Message]:
+    """Every record in the settings' log, read directly (a consumer group of its own), repeats included;
+    in log order (by partition, then offset)."""
+    found: list[Message] = []
     with open_event_log(settings) as event_log:
         total = sum(event_log.end_positions(settings.topic).values())
         consumer = event_log.consumer(settings.topic, f"{settings.consumer_group}-audit")
         try:
             deadline = time.monotonic() + 120
             while len(found) < total and time.monotonic() < deadline:
-                found += [json.loads(message.value)["event_id"] for message in consumer.poll(5000, 500)]
+                found += consumer.poll(5000, 500)
         finally:
             consumer.close()
     assert len(found) == total, f"read {len(found)} of {total} records"
-    return found
+    return sorted(found, key=lambda message: (message.partition, message.offset))
+
+
+def event_id(message: Message) -> str:
+    return str(json.loads(message.value)["event_id"])
+
+
+def sqlite_copy(engine: Engine, path: Path) -> Engine:
+    """A copy of the SQLite database behind `engine`, at `path` (an engine on it: dispose of it)."""
+    source, copy = sqlite3.connect(str(engine.url.database)), sqlite3.connect(path)
+    try:
+        source.backup(copy)
+    finally:
+        source.close()
+        copy.close()
+    return make_engine(f"sqlite:///{path}")
+
+
+def log_event_ids(settings: Settings) -> list[str]:
+    """Every event id in the settings' log, repeats included."""
+    return [event_id(message) for message in log_messages(settings)]
 
 
 # --- 4. The ingest service SIGKILLed while clients post ----------------------------------------------------
@@ -365,7 +398,6 @@ def test_ingest_sigkilled_while_clients_post_loses_no_accepted_event(
     )
     assert all(processes >= 3 for _, processes, _ in kills), "the master and its workers are killed"
     assert statuses[0] >= INGEST_KILLS, "every kill left a request unanswered"
-    assert len(set(answered)) == len(answered), "an event was accepted twice"
     assert not missing, f"{len(missing)} accepted events are not in the log, e.g. {sorted(missing)[:5]}"
 
 
@@ -423,12 +455,32 @@ def test_broker_stopped_during_steady_ingest_then_every_accepted_event_is_folded
 
     try:
         answered = accepted(clients)
+        # The reference starts from the same database (organisations, tokens, receipts, the participants'
+        # keys that open the sealed registrations), before any event is folded into it.
+        reference = sqlite_copy(engine, tmp_path / "reference.db")
         started = time.monotonic()
         process_all(settings, engine, gate, batch_size=1000)
         caught_up_s = time.monotonic() - started
-        in_log = log_event_ids(settings)
+        in_log = log_messages(settings)
     finally:
         broker.stop()
+
+    try:
+        # The reference: exactly the accepted events, once each (the first copy of each in the log, the one
+        # the processor folds), in a log of their own, folded by an uninterrupted processor.
+        once: dict[str, Record] = {}
+        for message in in_log:
+            once.setdefault(event_id(message), Record(message.key, message.value))
+        repeated = Counter(event_id(message) for message in in_log)
+        repeats = {event: n for event, n in repeated.items() if n > 1}
+        reference_settings = on(log_settings("embedded"), reference).model_copy(update={"reference_wait_seconds": 600})
+        with open_event_log(reference_settings) as reference_log:
+            reference_log.append(reference_settings.topic, list(once.values()))
+        process_all(reference_settings, reference, gate, batch_size=1000)
+        expected, actual = snapshot(reference), snapshot(engine)
+        reference_progress = progress(reference)
+    finally:
+        reference.dispose()
 
     posted = [client.posted for client in clients]
     unavailable = sum(p.statuses[503] for p in posted)
@@ -437,36 +489,41 @@ def test_broker_stopped_during_steady_ingest_then_every_accepted_event_is_folded
         f"broker stopped (SIGSTOP) {outage_s:.1f} s:"
         f" {unavailable} answers 503 (Retry-After {headers}); every client had a 202 again {recovered_s:.1f} s"
         f" after SIGCONT; {len(answered):,} events accepted, {len(in_log):,} records in the log"
-        f" ({len(in_log) - len(set(in_log))} repeated); processor caught up in {caught_up_s:.1f} s"
+        f" ({len(in_log) - len(once)} repeats of {len(repeats)} events); processor caught up in {caught_up_s:.1f} s"
     )
+    recovered_at = starting + recovered_s  # every client had been served again
     for p in posted:
         assert p.statuses[503] >= 1, "every client saw the outage as 503"
         assert p.first_503 is not None and p.first_503 >= stopping and p.last_503 is not None
-        assert p.last_503 <= back + 15, "503 long after the broker was back"
+        # An order, not a time (which would depend on the machine's load): a request in flight when the
+        # broker came back may still end in 503 (after the log's timeout), but once every client has been
+        # served again, none is refused.
+        assert p.last_503 < recovered_at, f"a 503 {p.last_503 - recovered_at:.1f} s after every client was served"
         assert all(header.isdigit() and int(header) > 0 for header in p.retry_after), p.retry_after
         assert not [at for at in p.accepted_at if stopped + 1 < at < starting], "a 202 while the broker was down"
         assert set(p.statuses) <= {202, 503}, p.statuses
-    assert len(set(answered)) == len(answered), "an event was accepted twice"
+    in_log_ids = set(once)
     lost = [
         f"{len(ids)} events accepted {at - stopping:+.1f} s from the stop"
         for p in posted
         for at, ids in zip(p.accepted_at, p.batches, strict=True)
-        if not set(ids) <= set(in_log)
+        if not set(ids) <= in_log_ids
     ]
     assert not lost, f"accepted events not in the log (it was back at {outage_s:+.1f} s): {lost}"
+    assert in_log_ids == set(answered), f"{len(in_log_ids - set(answered))} events in the log were never accepted"
+    # Writes the log took but did not confirm in time (503), then took again from the client's retry: the
+    # processor met the same event ids twice, so "folded once" is tested, not given.
+    assert repeats, "no event is in the log twice: the outage left nothing for the processor to deduplicate"
 
-    with Session(engine) as session:
-
-        def count(model: Any) -> int:
-            return int(session.execute(select(func.count()).select_from(model)).scalar_one())
-
-        folded = {str(event_id) for event_id in session.execute(select(ProcessedEvent.event_id)).scalars()}
-        assert count(DeadLetter) == 0 and count(ParkedEvent) == 0
-        assert folded == set(answered), (
-            f"{len(set(answered) - folded)} accepted events not folded, {len(folded - set(answered))} folded unasked"
-        )
-        assert count(ProcessedEvent) == len(answered)
-        documents = {document["event_id"]: document["type"] for document in demo_rounds(30_000)}
-        for kind, model in ROWS_PER_TYPE.items():
-            wanted = sum(1 for event_id in answered if documents[event_id] == kind)
-            assert count(model) == wanted, f"{model.__name__}: {count(model)} rows for {wanted} {kind} events"
+    assert progress(engine) == len(in_log), "the processor went through every record, the repeats included"
+    assert reference_progress == len(once)
+    folded = {row[0] for row in actual["processedevent"]}
+    assert folded == set(answered), (
+        f"{len(set(answered) - folded)} accepted events not folded, {len(folded - set(answered))} folded unasked"
+    )
+    assert not actual["deadletter"] and not actual["parkedevent"]
+    for tables in (expected, actual):  # the positions differ: the target's log holds the repeats too
+        del tables["consumeroffset"]
+    # Every table, the monthly metrics (counts and hours summed over events) included: a repeat folded
+    # twice would show here.
+    assert actual == expected, differences(actual, expected)
