@@ -42,7 +42,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, func, select, text
 
 from impact.db import create_tables, make_engine
-from impact.demo import demo_events
+from impact.demo import demo_events, renamed
 from impact.eventlog import EventLog, open_event_log
 from impact.recording import record
 from impact.settings import LogBackend, Settings
@@ -56,7 +56,6 @@ from schemas.readmodels import DeadLetter, ProcessedEvent
 LAST_DAY = date(2026, 11, 22)  # the generated facts end the day before (or before today, if earlier)
 NAMESPACE = uuid.UUID("6f1d3b0a-2c4e-4f7a-9d85-0b3e5a7c9e21")
 ROUND = timedelta(weeks=53)  # each earlier round of the demo year: whole weeks, so weekdays stay weekdays
-ID_FIELDS = ("participant_id", "activity_id", "contribution_id", "change_id")
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TIMEOUT_S = 900.0  # a run that takes longer than this is stuck, not slow
 
@@ -68,15 +67,7 @@ def _earlier_round(event: Envelope, n: int) -> dict[str, Any]:
     """One demo event moved `n` rounds back in time, with identifiers of its own (suffix `-r<n>`)."""
     document = event.model_dump(mode="json")
     suffix, shift = f"-r{n}", ROUND * n
-    payload = document["payload"]
-    for name in ID_FIELDS:
-        if payload.get(name):
-            payload[name] += suffix
-    for name in ("participant_ids", "change_ids"):
-        if name in payload:
-            payload[name] = [value + suffix for value in payload[name]]
-    for link in payload.get("links", []):
-        link["contribution_id"] += suffix
+    payload = document["payload"] = renamed(document["payload"], suffix)
     for name in ("date", "decided_on"):
         if payload.get(name):
             payload[name] = (date.fromisoformat(payload[name]) - shift).isoformat()

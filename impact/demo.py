@@ -350,6 +350,21 @@ def demo_events(*, today: date, seed: int = 7) -> list[Envelope]:
     return sorted(events, key=lambda e: e.occurred_at)  # stable: ties keep causal order
 
 
+def renamed(payload: Mapping[str, Any], suffix: str) -> dict[str, Any]:
+    """A copy of a demo event's payload (as JSON) whose identifiers all end with `suffix`: the same facts
+    about other people and records, so the demo can be repeated into a larger log (tests, benchmarks)."""
+    copy = dict(payload)
+    for name in ("participant_id", "activity_id", "contribution_id", "change_id"):
+        if copy.get(name):
+            copy[name] += suffix
+    for name in ("participant_ids", "change_ids"):
+        if name in copy:
+            copy[name] = [value + suffix for value in copy[name]]
+    if "links" in copy:
+        copy["links"] = [{**link, "contribution_id": link["contribution_id"] + suffix} for link in copy["links"]]
+    return copy
+
+
 def demo_summary(events: Iterable[Envelope | Mapping[str, Any]]) -> dict[str, int]:
     """How many events of each type, in the schema's order of types."""
     counts = Counter(e["type"] if isinstance(e, Mapping) else getattr(e, "type", type(e).__name__) for e in events)

@@ -436,32 +436,20 @@ def _run_child(values: dict[str, Any], trap: dict[str, Any] | None, gate: Any, u
 # --- Many events, quickly ----------------------------------------------------------------------------
 
 DEMO_SEEDS = 4  # demo years generated; every round repeats one of them with identifiers of its own
-ID_FIELDS = ("participant_id", "activity_id", "contribution_id", "change_id")
 ROUNDS_NAMESPACE = uuid.UUID("0b7a2f4e-8c1d-4e6a-b3f9-5d2c7e1a9f08")
-
-
-def _round(document: dict[str, Any], n: int) -> dict[str, Any]:
-    """A demo event (as JSON) with identifiers of round `n`: the same facts about other people."""
-    suffix = f"-r{n}"
-    payload = dict(document["payload"])
-    for name in ID_FIELDS:
-        if payload.get(name):
-            payload[name] += suffix
-    for name in ("participant_ids", "change_ids"):
-        if name in payload:
-            payload[name] = [value + suffix for value in payload[name]]
-    if "links" in payload:
-        payload["links"] = [{**link, "contribution_id": link["contribution_id"] + suffix} for link in payload["links"]]
-    event_id = str(uuid.uuid5(ROUNDS_NAMESPACE, f"{n}/{document['event_id']}"))
-    return {**document, "event_id": event_id, "payload": payload}
 
 
 def demo_rounds(total: int, *, stored: bool = False) -> list[dict[str, Any]]:
     """`total` events as JSON documents: the demo year repeated with fresh identifiers, round after round
     (each round in causal order). `stored`: as the log keeps them (server fields stamped), else as a
     client sends them. No schema validation per copy: 100,000 take about a second, after the demo years."""
-    from impact.demo import demo_events
+    from impact.demo import demo_events, renamed
     from schemas.events import StoredEvent
+
+    def round_of(document: dict[str, Any], n: int) -> dict[str, Any]:
+        """A demo event with identifiers of round `n`: the same facts about other people."""
+        event_id = str(uuid.uuid5(ROUNDS_NAMESPACE, f"{n}/{document['event_id']}"))
+        return {**document, "event_id": event_id, "payload": renamed(document["payload"], f"-r{n}")}
 
     now = datetime.now(UTC)
     years = []
@@ -479,7 +467,7 @@ def demo_rounds(total: int, *, stored: bool = False) -> list[dict[str, Any]]:
         years.append(documents)
     out: list[dict[str, Any]] = []
     for n in itertools.count():
-        out += (_round(document, n) for document in years[n % DEMO_SEEDS])
+        out += (round_of(document, n) for document in years[n % DEMO_SEEDS])
         if len(out) >= total:
             return out[:total]
     raise AssertionError("unreachable")
