@@ -22,7 +22,7 @@ test: $(STAMP) services
 
 ## The fault-injection suite: processes killed, the broker and PostgreSQL stopped mid-run (one at a time).
 faults: $(STAMP) services
-	$(BIN)/python -m pytest -m faults -p no:xdist tests/test_crash_safety.py tests/test_faults.py
+	$(BIN)/python -m pytest -m faults -p no:xdist tests/faults/test_crash_safety.py tests/faults/test_faults.py
 
 ## Benchmarks: every figure as a ratio against a baseline of the same run, written to BENCHMARKS.md.
 bench: $(STAMP) services

@@ -301,8 +301,8 @@ HOW = {
         " with one extra route `/bench/noop` (204). Single events: 2 client processes x 4 persistent HTTP/1.1"
         " connections (http.client) posting one `activity.held` each, in rounds alternating with the same clients"
         " posting to the trivial route. Batches: 2 connections posting 500 events a request, in rounds alternating with"
-        " this process calling `impact.recording.record` (no receipts or sealing) on pre-validated events into the"
-        " same log. Kafka: a noida-db broker started for the run, 3 partitions, `acks=all`."
+        " this process calling `impact.eventlog.recording.record` (no receipts or sealing) on pre-validated events"
+        " into the same log. Kafka: a noida-db broker started for the run, 3 partitions, `acks=all`."
     ),
     "freshness": (
         "`impact process` and `impact dashboard` as subprocesses beside the gunicorn ingest, embedded log + SQLite."

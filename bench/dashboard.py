@@ -71,7 +71,7 @@ from sqlmodel import Session  # noqa: E402
 from bench.readmodels import Shape, analyze, load  # noqa: E402
 from dashboard import create_app, shell  # noqa: E402
 from dashboard.filters import parse_search  # noqa: E402
-from impact.accounts import Organisation, Role, create_account, create_organisation  # noqa: E402
+from impact.auth.accounts import Organisation, Role, create_account, create_organisation  # noqa: E402
 from impact.db import create_tables, make_engine  # noqa: E402
 from impact.months import add_months  # noqa: E402
 from impact.settings import Environment, Settings  # noqa: E402

@@ -39,10 +39,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Sink
 from sqlalchemy import Engine, Table, create_engine, delete, func, select, text, update
 
-from impact import outbox
 from impact.db import create_tables, make_engine
 from impact.eventlog import open_event_log
-from impact.outbox import ITEMS, FeedbackItem, State
+from impact.feedback import outbox
+from impact.feedback.outbox import ITEMS, FeedbackItem, State
 from impact.settings import Settings
 from processors.feedback import MESSAGES_PER_TICK, FeedbackSender
 from processors.mail import SmtpMailer

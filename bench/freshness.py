@@ -62,7 +62,7 @@ from bench.services import (  # noqa: E402
     start_processor,
 )
 from dashboard import shell  # noqa: E402
-from impact.accounts import create_account  # noqa: E402
+from impact.auth.accounts import create_account  # noqa: E402
 from impact.db import engine_for  # noqa: E402
 
 PASSWORD = "bench passphrase, long enough for the rules"  # noqa: S105  (a bench account)

@@ -17,10 +17,10 @@ from typing import Any
 
 from sqlmodel import Session
 
-from impact.accounts import create_organisation, issue_token
+from impact.auth.accounts import create_organisation, issue_token
 from impact.db import create_tables, engine_for
 from impact.eventlog import open_event_log
-from impact.recording import record
+from impact.eventlog.recording import record
 from impact.settings import Settings
 from ingest import create_app
 from schemas.events import BATCH_ADAPTER

@@ -6,7 +6,7 @@ a. Single events: `POST /api/v1/events`, one event per request (bearer token, re
    nothing else) driven by the same clients. Rounds alternate (noop, events, noop, events, ...) so a
    shared machine's drift hits both. Ratio = events/s / trivial requests/s. Aim: >= 0.5.
 b. Batches: `--batch-size` events per request, `--batch-threads` connections, in events/s, beside the raw
-   rate of the same producer: `impact.recording.record` (no receipts, no sealing) of already-validated
+   rate of the same producer: `impact.eventlog.recording.record` (no receipts, no sealing) of already-validated
    events of the same shape, from this process, into the same log (`open_event_log` of the same settings).
    Rounds alternate (producer, API, ...). Ratio = API events/s / producer events/s. Aim: >= 0.70.
    Also printed, to say where the difference goes: the producer with receipts and sealing (`record(...,
@@ -32,7 +32,7 @@ from services import Load, activity, deployment, drive, load_average, result_lin
 
 from impact.db import engine_for
 from impact.eventlog import open_event_log
-from impact.recording import record
+from impact.eventlog.recording import record
 from schemas.events import BATCH_ADAPTER
 
 

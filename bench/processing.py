@@ -44,7 +44,7 @@ from sqlalchemy import Engine, create_engine, func, select, text
 from impact.db import create_tables, make_engine
 from impact.demo import demo_events, renamed
 from impact.eventlog import EventLog, open_event_log
-from impact.recording import record
+from impact.eventlog.recording import record
 from impact.settings import LogBackend, Settings
 from processors.consumer import Processor
 from processors.frame import Register, quality_frame

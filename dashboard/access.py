@@ -34,7 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import Forbidden, Unauthorized
 
 from dashboard import participant
-from impact.web import CAN_READ, SignedIn, init_sign_in
+from impact.auth.sessions import CAN_READ, SignedIn, init_sign_in
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ What crosses organisations is only this, and only to a reader whose own organisa
 
 - rates, never counts of people or anything else: the influence rate, the feedback closure rate, the
   share of activities that are co-production or user-led, and area coverage (of sixteen), each as defined
-  in impact/metrics.py, for the reader's period, area and level;
+  in dashboard/metrics/__init__.py, for the reader's period, area and level;
 - as a median over the participating organisations, never with an organisation's id or name (a median
   of an odd number of organisations is one of their rates, unattributed: that is what a median is);
 - the reader's own closure rate is hidden where the Feedback loop page hides it (it would reveal a count
@@ -23,7 +23,7 @@ once, never one organisation at a time; Python takes the medians. Every member's
 filters are the same for every reader, so they are kept for CACHE_SECONDS (per database): a page then
 costs only the reader's own counts, read fresh so that they agree with the figures above them. Who opted
 in is read every time and is part of the cache's key, so opting in or out shows at once. Joins are on
-`org_id` as well as on the identifier, as in impact/metrics.py.
+`org_id` as well as on the identifier, as in dashboard/metrics/__init__.py.
 """
 
 from __future__ import annotations
@@ -42,10 +42,10 @@ from sqlalchemy.sql.expression import FromClause
 
 from dashboard import tables
 from dashboard.formatting import NOT_APPLICABLE, SUPPRESSED, format_count, format_percent
+from dashboard.metrics import AREAS, Scope
 from dashboard.pages import Section, feedback
 from dashboard.pages.people import HIDDEN
-from impact.accounts import Organisation
-from impact.metrics import AREAS, Scope
+from impact.auth.accounts import Organisation
 from schemas.readmodels import (
     Activity,
     Attendance,

@@ -1,7 +1,7 @@
 """The filters every page shares (period, area, level), and their form in the URL, so a view can be shared.
 
 `?from=2025-01-01&to=2025-12-31&area=research&level=co_production`: both dates inclusive, as people
-read them; `to_scope` turns them into the `[start, end)` period of impact/metrics.py. Anything missing
+read them; `to_scope` turns them into the `[start, end)` period of dashboard/metrics/__init__.py. Anything missing
 takes its default (the last twelve months, every area, every level); anything malformed is replaced by
 its default and named in `problems`, so a mistyped bookmark still opens, and says what it ignored.
 """
@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from urllib.parse import parse_qs, urlencode
 
 from dashboard.formatting import default_period
-from impact.metrics import AREAS, LEVELS, Scope
+from dashboard.metrics import AREAS, LEVELS, Scope
 from schemas.vocab import label
 
 LONGEST_YEARS = 10  # a longer period is almost certainly a typo in a year

@@ -1,11 +1,11 @@
 """The participant's own page: `GET /you/<token>`, opened from a private link, with no sign-in.
 
-Participants have no account: the token (impact/links.py: signed, expiring, revocable, with nothing
+Participants have no account: the token (impact/feedback/links.py: signed, expiring, revocable, with nothing
 personal in it) is the only key. The page lists everything the person told the organisation, newest first,
 and what came of each: the changes it is linked to, in the same words as the "you made a difference"
-e-mails (impact/summaries.py). Only this person's own data is read (impact/outcomes.py scopes every query
-to the link's organisation and participant): a joint contribution's words are theirs too, but the other
-people who made it are never named.
+e-mails (impact/feedback/summaries.py). Only this person's own data is read (impact/feedback/outcomes.py
+scopes every query to the link's organisation and participant): a joint contribution's words are theirs too,
+but the other people who made it are never named.
 
 A link that does not open gets a page that says so and what to do, and nothing else: never whose link it
 was. Tampered (or never made here): 404. Expired: 410. Revoked, or the person's details were erased: 410.
@@ -24,9 +24,9 @@ from flask import Response, make_response, render_template
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from impact import links, outcomes
-from impact.outcomes import Decision, Said, Story
-from impact.summaries import day, influence, what_happened
+from impact.feedback import links, outcomes
+from impact.feedback.outcomes import Decision, Said, Story
+from impact.feedback.summaries import day, influence, what_happened
 from schemas.vocab import label
 
 logger = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ def _entry(story: Story) -> Entry:
 
 
 def build(stories: list[Story], *, organisation: str, name: str | None, expires_on: date) -> ParticipantPage:
-    """The page's content (stories come newest first from impact.outcomes.stories)."""
+    """The page's content (stories come newest first from impact.feedback.outcomes.stories)."""
     return ParticipantPage(
         organisation=organisation,
         name=name,

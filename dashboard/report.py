@@ -2,7 +2,7 @@
 
 One HTML page that prints well (dashboard/static/report.css has the print styles; the browser's "Save as
 PDF" makes the PDF, so no PDF library is needed). Part one follows the six UK Standards for Public
-Involvement, part two the GRIPP2 short form; every figure comes from impact/metrics.py or from the two
+Involvement, part two the GRIPP2 short form; every figure comes from dashboard/metrics/__init__.py or from the two
 small queries here, for the signed-in reader's organisation only. Where the platform records nothing
 for what a section asks, the section says so in words, never with a made-up figure.
 
@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.expression import FromClause
 from sqlmodel import Session
 
-from dashboard import access
+from dashboard import access, metrics
 from dashboard.filters import Filters, long_date, parse
 from dashboard.formatting import (
     NOT_APPLICABLE,
@@ -39,11 +39,10 @@ from dashboard.formatting import (
     format_people,
     format_percent,
 )
+from dashboard.metrics import AREAS, LEVELS, STATUSES, Headline, Scope
 from dashboard.pages import feedback, people
 from dashboard.tables import Table
-from impact import metrics
-from impact.accounts import Organisation
-from impact.metrics import AREAS, LEVELS, STATUSES, Headline, Scope
+from impact.auth.accounts import Organisation
 from impact.settings import Settings
 from schemas.readmodels import Activity, Change, ChangeLink, Contribution, ContributionParticipant, Participant
 from schemas.vocab import DECIDED_STATUSES, INFLUENCING_STATUSES, Strength, label

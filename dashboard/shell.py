@@ -22,11 +22,11 @@ from sqlmodel import Session
 
 from dashboard import access, render
 from dashboard.filters import Filters, parse, parse_search
+from dashboard.metrics import AREAS, LEVELS
 from dashboard.pages import PageSpec, areas, feedback, influence, overview, people, quality, spec
 from dashboard.tables import aria
-from impact.accounts import Organisation
-from impact.metrics import AREAS, LEVELS
-from impact.web import SignedIn
+from impact.auth.accounts import Organisation
+from impact.auth.sessions import SignedIn
 from schemas.vocab import label
 
 logger = logging.getLogger(__name__)

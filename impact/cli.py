@@ -133,7 +133,7 @@ def _seed(settings: Settings, *, force: bool = False) -> int:
     from impact.db import create_tables, engine_for
     from impact.demo import demo_events
     from impact.eventlog import open_event_log
-    from impact.recording import record
+    from impact.eventlog.recording import record
 
     engine = engine_for(settings)  # receipts, and the keys that seal personal fields
     create_tables(engine)
@@ -171,10 +171,10 @@ def import_file(file: str, org_id: str, kind: str | None) -> None:
 def _import(settings: Settings, engine: Any, path: Any, org_id: str, kind: str | None) -> None:
     from sqlmodel import Session
 
-    from impact import importing
-    from impact.accounts import Organisation
+    from impact.auth.accounts import Organisation
     from impact.eventlog import LogUnavailable, open_event_log
-    from impact.recording import ReusedEventId
+    from impact.eventlog.recording import ReusedEventId
+    from ingest import importing
 
     with Session(engine) as session:
         if session.get(Organisation, org_id) is None:
@@ -234,7 +234,7 @@ def _accounts_session() -> Any:
 
 def _account_step(action: Any) -> Any:
     """Run one accounts action in a transaction; its refusal becomes a clear error and exit code 1."""
-    from impact.accounts import AccountError
+    from impact.auth.accounts import AccountError
 
     with _accounts_session() as session:
         try:
@@ -272,7 +272,7 @@ def org_create(
 
     With --admin-email, its first admin is created in the same transaction (the password is asked for).
     """
-    from impact.accounts import create_organisation, create_organisation_with_admin
+    from impact.auth.accounts import create_organisation, create_organisation_with_admin
 
     kind = "operator organisation" if operator else "organisation"
     if temporary_password and not admin_email:
@@ -310,7 +310,7 @@ def account() -> None:
 @click.password_option(help="At least 12 characters; asked for when not given.")
 def account_create(org_id: str, email: str, name: str, role: str, password: str) -> None:
     """Create a staff account in an organisation."""
-    from impact.accounts import create_account
+    from impact.auth.accounts import create_account
 
     _account_step(
         lambda session: create_account(
@@ -330,7 +330,7 @@ def token() -> None:
 @click.option("--name", required=True, help="What uses the token, e.g. 'case management system'.")
 def token_create(org_id: str, name: str) -> None:
     """Issue an API token; its secret is printed once and never stored."""
-    from impact.accounts import issue_token
+    from impact.auth.accounts import issue_token
 
     issued = _account_step(lambda session: issue_token(session=session, org_id=org_id, name=name)[1])
     click.echo(issued)
@@ -341,7 +341,7 @@ def token_create(org_id: str, name: str) -> None:
 @click.argument("token_id", type=int)
 def token_revoke(org_id: str, token_id: int) -> None:
     """Revoke an API token at once."""
-    from impact.accounts import revoke_token
+    from impact.auth.accounts import revoke_token
 
     _account_step(lambda session: revoke_token(session=session, org_id=org_id, token_id=token_id))
     click.echo(f"revoked token {token_id}")

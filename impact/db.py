@@ -16,11 +16,6 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, event, inspect
 from sqlmodel import Session, SQLModel, create_engine
 
-import impact.accounts
-import impact.links  # (registers participants' links)
-import impact.outbox  # (registers the feedback outbox)
-import impact.recording  # (registers ingest's receipts table)
-import impact.sealing  # noqa: F401  (registers the personal_key table)
 import schemas.readmodels  # noqa: F401  (registers the read-model tables)
 from impact.migrations import context_options
 from impact.settings import Settings

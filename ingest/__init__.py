@@ -12,10 +12,10 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import Engine
 from werkzeug.exceptions import HTTPException
 
+from impact.auth.sessions import CAN_LOG, CAN_MANAGE, CAN_READ, SignedIn, init_sign_in
 from impact.db import create_tables, engine_for
 from impact.eventlog import EventLog, LogUnavailable, open_event_log
 from impact.settings import Environment, Settings
-from impact.web import CAN_LOG, CAN_MANAGE, CAN_READ, SignedIn, init_sign_in
 from schemas.vocab import label
 
 csrf = CSRFProtect()
@@ -49,7 +49,10 @@ def create_app(
     init_sign_in(app, engine, template="login.html", home=_home)
     app.jinja_env.globals.update(CAN_LOG=CAN_LOG, CAN_READ=CAN_READ, CAN_MANAGE=CAN_MANAGE, label=label)
 
-    from ingest import admin, api, forms, forms_feedback, imports, letters, pages, problems, subject_access
+    from ingest import admin, api, forms, pages, problems, subject_access
+    from ingest.forms import feedback as forms_feedback
+    from ingest.forms import letters
+    from ingest.importing import views as imports
 
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # the JSON API takes bearer tokens, never cookies, so cross-site forms cannot ride it

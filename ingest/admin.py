@@ -30,7 +30,7 @@ from flask_login import login_user
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from impact.accounts import (
+from impact.auth.accounts import (
     MAX_EMAIL,
     MAX_NAME,
     MAX_ORG_NAME,
@@ -58,7 +58,7 @@ from impact.accounts import (
     tokens_of,
     unlock_account,
 )
-from impact.web import CAN_MANAGE, ROLE_LABELS, SignedIn, get_engine, guard, signed_in
+from impact.auth.sessions import CAN_MANAGE, ROLE_LABELS, SignedIn, get_engine, guard, signed_in
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

@@ -14,10 +14,10 @@ from flask import Blueprint, Response, g, jsonify, request
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from impact.accounts import ApiToken, token_for
+from impact.auth.accounts import ApiToken, token_for
+from impact.auth.sessions import get_engine
 from impact.eventlog import LogUnavailable
-from impact.recording import ReusedEventId, record
-from impact.web import get_engine
+from impact.eventlog.recording import ReusedEventId, record
 from ingest import get_event_log, get_settings
 from ingest.openapi import openapi_document
 from schemas.events import BATCH_ADAPTER, EVENT_ADAPTER, error_path, event_json_schema

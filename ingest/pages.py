@@ -8,8 +8,8 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_user
 from sqlmodel import Session
 
-from impact.accounts import AccountError, Role, change_own_password
-from impact.web import SignedIn, get_engine, roles_required, safe_next, signed_in
+from impact.auth.accounts import AccountError, Role, change_own_password
+from impact.auth.sessions import SignedIn, get_engine, roles_required, safe_next, signed_in
 from ingest import get_settings
 
 bp = Blueprint("pages", __name__)

@@ -28,8 +28,8 @@ from sqlalchemy import func
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
-from impact.web import CAN_LOG, get_engine, guard, signed_in
-from ingest.forms import (
+from impact.auth.sessions import CAN_LOG, get_engine, guard, signed_in
+from ingest.forms.common import (
     area_choices,
     blank,
     choices,

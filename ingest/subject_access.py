@@ -19,11 +19,11 @@ from flask import Blueprint, Response, abort
 from sqlalchemy import Connection, Table, and_, func, select
 from sqlmodel import SQLModel
 
-from impact.links import LINKS
-from impact.outbox import ITEMS
-from impact.outcomes import organisation_name, stories
+from impact.auth.sessions import CAN_LOG, get_engine, guard, signed_in
+from impact.feedback.links import LINKS
+from impact.feedback.outbox import ITEMS
+from impact.feedback.outcomes import organisation_name, stories
 from impact.spreadsheet import to_csv
-from impact.web import CAN_LOG, get_engine, guard, signed_in
 from schemas.events import without_personal_data
 from schemas.readmodels import (
     Activity,

@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from impact.eventlog import EventLog, LogConsumer, LogUnavailable, Message, Record
-from impact.sealing import erased_registration, opened
+from impact.eventlog.sealing import erased_registration, opened
 from impact.settings import Settings
 from processors.frame import Decoded, Register, creates, quality_frame, reference_order, referenced
 from processors.projection import Projection, project

@@ -2,10 +2,10 @@
 
 Each tick, once the read models have caught up with the log as it stood when the sender started (so a
 rebuilt database has folded every earlier `feedback.sent` before anything is judged owed):
-1. plan: every owed pair (impact.outcomes.owed) gets a row in the outbox (impact.outbox), at most once
+1. plan: every owed pair (impact.feedback.outcomes.owed) gets a row in the outbox (impact.feedback.outbox), at most once
    ever; open rows follow the person's consent and channel (withdrawn consent stops them at once);
-2. deliver: due e-mails are claimed (compare-and-set), composed (impact.summaries), given a private link
-   (impact.links) and sent; a failure waits and retries with a doubling wait, then asks staff to look;
+2. deliver: due e-mails are claimed (compare-and-set), composed (impact.feedback.summaries), given a private link
+   (impact.feedback.links) and sent; a failure waits and retries with a doubling wait, then asks staff to look;
 3. record: every closed row's `feedback.sent` goes into the log (the same event on every retry).
 
 Never twice: a row is created once and claimed once, across restarts, replays (the outbox is not a read
@@ -32,10 +32,10 @@ from typing import Any
 from sqlalchemy import Engine, and_, exists, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from impact import links, outbox, outcomes, summaries
 from impact.eventlog import EventLog, LogUnavailable
+from impact.feedback import links, outbox, outcomes, summaries
+from impact.feedback.outbox import ITEMS, State, aware
 from impact.months import add_months, first_of_month
-from impact.outbox import ITEMS, State, aware
 from impact.settings import Settings
 from processors.mail import Mailer, MailFailed, mailer_for
 from processors.store import ReadModelStore

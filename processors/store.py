@@ -14,8 +14,7 @@ from sqlalchemy import Connection, Date, Engine, Table, and_, delete, func, or_,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel
 
-from impact import sealing
-from impact.eventlog import Message
+from impact.eventlog import Message, sealing
 from impact.months import add_months
 from processors.frame import Register
 from processors.projection import Projection, primary_key

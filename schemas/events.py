@@ -456,7 +456,7 @@ ADDED_IN: dict[tuple[str, int], tuple[str, ...]] = {("change.status_changed", 1)
 # carry these fields withheld, and point at the event's place in the log instead.
 PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {"participant.registered": ("display_name", "contact", "demographics")}
 WITHHELD = "[withheld: personal data]"
-SEALED = "sealed"  # in the log, a registration's personal fields are encrypted under this key (impact.sealing)
+SEALED = "sealed"  # in the log, a registration's personal fields are encrypted under this key (impact.eventlog.sealing)
 
 
 def without_personal_data(document: dict[str, Any]) -> dict[str, Any]:

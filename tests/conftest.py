@@ -205,7 +205,7 @@ def event_log(settings: Settings) -> Iterator[EventLog]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from tests.browser import CHROMIUM, launch  # skips (fails in CI) without Playwright
+    from tests.system.browser import CHROMIUM, launch  # skips (fails in CI) without Playwright
 
     if not CHROMIUM.exists():
         unavailable(f"{CHROMIUM} is not installed (apt-get install chromium)")
@@ -215,7 +215,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def axe() -> str:
-    from tests.browser import axe_script
+    from tests.system.browser import axe_script
 
     try:
         return axe_script()
@@ -248,7 +248,7 @@ def add_organisation(engine: Engine, org_id: str, *, name: str = "") -> dict[str
     """An organisation with one account per role; returns {role: e-mail}. Every password is PASSWORD."""
     from sqlmodel import Session
 
-    from impact.accounts import Role, create_account, create_organisation
+    from impact.auth.accounts import Role, create_account, create_organisation
 
     emails = {}
     with Session(engine) as session:
@@ -289,7 +289,7 @@ def issue_token(engine: Engine, org_id: str, name: str = "test client") -> str:
     """A live API token's secret for `org_id`."""
     from sqlmodel import Session
 
-    from impact.accounts import issue_token as issue
+    from impact.auth.accounts import issue_token as issue
 
     with Session(engine) as session:
         _token, secret = issue(session=session, org_id=org_id, name=name)

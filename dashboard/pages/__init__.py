@@ -1,7 +1,7 @@
 """The dashboard's pages: each module builds a `Page` of plain data from the read models; `render` draws it.
 
 A page module has `SLUG` (its path and the name of its CSV exports), `TITLE`, `INTRO` and
-`build(conn, filters, org_id) -> Page`. Building reads only read models, through impact/metrics.py or
+`build(conn, filters, org_id) -> Page`. Building reads only read models, through dashboard/metrics/__init__.py or
 queries of its own, always for the signed-in reader's organisation. Everything a page shows is text in
 a `Stat` or a `Table` (counts of people already suppressed), and every chart draws one of its tables,
 so the text alternative, the CSV and the chart cannot disagree.

@@ -2,7 +2,7 @@
 far people led it (the level mix, overall and per area).
 
 An activity counts in the month and the area it was held in (`Activity.held_on`, `Activity.area`), and
-at its level; the filters apply to activities as impact/metrics.py applies them. One grouped query
+at its level; the filters apply to activities as dashboard/metrics/__init__.py applies them. One grouped query
 (area, level, year, month) gives every figure on the page. Counts of activities are not counts of
 people, so nothing here is suppressed.
 
@@ -29,9 +29,9 @@ from sqlalchemy import Connection, extract, func
 from dashboard import charts
 from dashboard.filters import Filters
 from dashboard.formatting import NOT_APPLICABLE, format_count, format_month, format_percent, months_between
+from dashboard.metrics import AREAS, LEVELS, A, Scope, _activities
 from dashboard.pages import Chart, Page, Section, Stat
 from dashboard.tables import Table
-from impact.metrics import AREAS, LEVELS, A, Scope, _activities
 from schemas.vocab import label
 
 SLUG = "areas"

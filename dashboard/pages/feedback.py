@@ -1,6 +1,6 @@
 """Feedback loop ("you made a difference"): were the people behind each decided change told what came of it?
 
-Definitions are impact/metrics.py's "Feedback closure rate" and "Days to feedback": the unit is a
+Definitions are dashboard/metrics/__init__.py's "Feedback closure rate" and "Days to feedback": the unit is a
 summary owed, one (participant, change) pair where the change was decided (agreed, implemented or
 declined) in the period, the participant made a contribution linked to it, consents to contact now and
 is not erased; it is sent when a `feedback.sent` for that change reached that participant (at any time,
@@ -42,7 +42,7 @@ from typing import Any
 import plotly.graph_objects as go
 from sqlalchemy import Connection, func, select
 
-from dashboard import charts
+from dashboard import charts, metrics
 from dashboard.filters import Filters, long_date
 from dashboard.formatting import (
     NOT_APPLICABLE,
@@ -52,11 +52,10 @@ from dashboard.formatting import (
     format_people,
     format_percent,
 )
+from dashboard.metrics import CH, Scope, _day, feedback_pairs
 from dashboard.pages import Chart, Page, Section, Stat
 from dashboard.pages.people import HIDDEN, PRIVACY, cell, complementary, protect
 from dashboard.tables import Table
-from impact import metrics
-from impact.metrics import CH, Scope, _day, feedback_pairs
 from impact.months import first_of_month
 from schemas.vocab import label
 
@@ -114,7 +113,7 @@ Cell = tuple[date | str, str]  # (month or TOTAL, column) in the monthly table; 
 
 
 def _pairs(scope: Scope) -> Any:
-    """Every summary owed in the scope, with the change's title and status: impact/metrics.py's pairs."""
+    """Every summary owed in the scope, with the change's title and status: dashboard/metrics/__init__.py's pairs."""
     return feedback_pairs(scope, CH.c.title.label("title"), CH.c.status.label("status"))
 
 

@@ -1,6 +1,6 @@
 """Influence, "you said, we did": the changes of the period, the contributions behind them, and how long they took.
 
-Which changes: those counted in the period as impact/metrics.py counts "changes influenced": a decided
+Which changes: those counted in the period as dashboard/metrics/__init__.py counts "changes influenced": a decided
 change (`agreed`, `implemented`, `declined`) in the period holding its decision, a still `proposed`
 one in the period holding its recording; each with at least one linked contribution. The area filter
 applies to the change's own area; the level filter to the linked contributions' activities, so with a
@@ -42,9 +42,9 @@ from sqlalchemy import Connection, and_, case, exists, func, select
 from dashboard import charts
 from dashboard.filters import Filters, long_date
 from dashboard.formatting import NOT_APPLICABLE, SUPPRESSED, format_count, format_people, format_percent
+from dashboard.metrics import AREAS, CH, CL, CP, STATUSES, C, P, Scope, _changes_where, _day, _linked_changes, _same
 from dashboard.pages import Chart, Page, Section, Stat
 from dashboard.tables import Table
-from impact.metrics import AREAS, CH, CL, CP, STATUSES, C, P, Scope, _changes_where, _day, _linked_changes, _same
 from schemas.vocab import DECIDED_STATUSES, Strength, label
 
 SLUG = "influence"

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from dashboard import benchmarking, charts
+from dashboard import benchmarking, charts, metrics
 from dashboard.filters import Filters
 from dashboard.formatting import (
     NOT_APPLICABLE,
@@ -23,7 +23,6 @@ from dashboard.formatting import (
 from dashboard.pages import Chart, Page, Section, Stat, feedback, people
 from dashboard.pages.people import HIDDEN
 from dashboard.tables import Table
-from impact import metrics
 
 SLUG = "overview"
 TITLE = "Overview"

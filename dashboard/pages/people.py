@@ -1,6 +1,6 @@
 """People and reach: who was involved in the period, new and returning, by role and by each voluntary field.
 
-Figures come from impact/metrics.py: "participants involved", "new" and "returning" as the metrics
+Figures come from dashboard/metrics/__init__.py: "participants involved", "new" and "returning" as the metrics
 define them, and `reach` (involved participants by role and by each demographic field; an erased person
 counts as "erased" in every field, so each field adds up to the participants involved).
 
@@ -32,12 +32,11 @@ from typing import TypeVar
 import plotly.graph_objects as go
 from sqlalchemy import Connection
 
-from dashboard import charts
+from dashboard import charts, metrics
 from dashboard.filters import Filters
 from dashboard.formatting import SMALL_COUNT, SUPPRESSED, format_count, format_people, format_percent, suppress
 from dashboard.pages import Chart, Page, Section, Stat
 from dashboard.tables import Table
-from impact import metrics
 from schemas.vocab import label
 
 SLUG = "people"

@@ -1,6 +1,6 @@
 """Data quality: the records accepted into the figures, those rejected and why, and how many were put right.
 
-Figures are impact/metrics.py's `data_quality`: events accepted (by the day ingest recorded them) and
+Figures are dashboard/metrics/__init__.py's `data_quality`: events accepted (by the day ingest recorded them) and
 rejected by the quality gate (dead letters, by the expectation they failed), per month and overall.
 
 Decisions where DOMAIN.md is silent:
@@ -29,14 +29,13 @@ from collections.abc import Mapping, Sequence
 import plotly.graph_objects as go
 from sqlalchemy import Connection, func, select
 
-from dashboard import charts
+from dashboard import charts, metrics
 from dashboard.filters import Filters
 from dashboard.formatting import SMALL_COUNT, format_count, format_month, format_percent
+from dashboard.metrics import DL, Scope, _during
 from dashboard.pages import Chart, Page, Section, Stat
 from dashboard.pages.people import HIDDEN, cell
 from dashboard.tables import Table
-from impact import metrics
-from impact.metrics import DL, Scope, _during
 from schemas.quality import EXPECTATIONS, SCHEMA_REASON
 
 SLUG = "quality"

@@ -2,7 +2,7 @@
 
 Services bring the database up to date on start with `impact.db.upgrade` (also `impact db upgrade`).
 To change a table: edit the model, then `make migration m="what changed"`, read the new file in
-`versions/` and fix what autogenerate cannot know (see README). tests/test_migrations.py fails while
+`versions/` and fix what autogenerate cannot know (see README). tests/impact/test_migrations.py fails while
 the models and the migrations disagree.
 """
 

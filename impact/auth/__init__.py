@@ -1,0 +1,1 @@
+"""Authentication shared by both web services: organisations, accounts, API tokens and sessions."""

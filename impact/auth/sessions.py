@@ -1,0 +1,217 @@
+"""Sign-in for the web services (ingest's staff pages and the dashboard): sessions, roles, organisation scope.
+
+Both Flask apps call `init_sign_in(app, engine, template)`: it registers `/login` and `/logout`, loads the
+signed-in account on each request, and `roles_required(...)` guards a view. A session names the account
+and a fragment of its password hash, so changing a password or deactivating an account ends its sessions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, Response, abort, current_app, redirect, render_template, request, session, url_for
+from flask_login import LoginManager, current_user, login_user, logout_user
+from sqlalchemy import Engine
+from sqlalchemy.orm import object_session
+from sqlmodel import Session
+
+from impact.auth.accounts import AccountError, Organisation, Role, StaffAccount, authenticate, end_sessions
+
+CAN_LOG = frozenset({Role.staff, Role.admin})
+CAN_READ = frozenset({Role.leadership, Role.admin})
+CAN_MANAGE = frozenset({Role.admin})
+ROLE_LABELS = {
+    Role.staff: "Staff: records involvement",
+    Role.leadership: "Leadership: reads the dashboard",
+    Role.admin: "Admin: manages accounts and tokens, and records involvement",
+}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """The signed-in person, detached from any database session."""
+
+    account_id: int
+    org_id: str
+    role: Role
+    name: str
+    email: str
+    version: str  # a fragment of the password hash and the session epoch: a new password or signing out ends them
+    org_name: str = ""
+    must_change: bool = False  # someone else set the password: the person chooses their own before anything else
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return f"{self.account_id}.{self.version}"
+
+    def may(self, roles: frozenset[Role]) -> bool:
+        return self.role in roles
+
+    @classmethod
+    def of(cls, account: StaffAccount) -> SignedIn:
+        """The person signed in with `account` (still attached to its database session)."""
+        db = object_session(account)
+        organisation = db.get(Organisation, account.org_id) if db is not None else None
+        return cls(
+            int(account.id or 0),
+            account.org_id,
+            Role(account.role),
+            account.name,
+            account.email,
+            session_version(account),
+            organisation.name if organisation else account.org_id,
+            account.must_change_password,
+        )
+
+
+def session_version(account: StaffAccount) -> str:
+    """What a session names besides the account: a new password, or signing out, changes it."""
+    return f"{account.password_hash[-12:]}-{account.session_epoch}"
+
+
+def get_engine() -> Engine:
+    engine: Engine = current_app.extensions["impact.engine"]
+    return engine
+
+
+def signed_in() -> SignedIn:
+    """The signed-in person (only inside a view guarded by `roles_required`)."""
+    user = cast(Any, current_user)._get_current_object()
+    if not isinstance(user, SignedIn):
+        abort(401)
+    return user
+
+
+CHOOSE_OWN_PAGE = "pages.password"  # where a person with a temporary password chooses their own
+
+
+def _refusal(roles: frozenset[Role]) -> Any:
+    """None if the signed-in person has one of `roles`; else the way to sign in, a new password, or a 403."""
+    user = cast(Any, current_user)
+    if not user.is_authenticated:
+        return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
+    if user.must_change and request.endpoint != CHOOSE_OWN_PAGE:
+        return redirect(url_for(CHOOSE_OWN_PAGE, next=request.full_path.rstrip("?")))
+    if not user.may(roles):
+        abort(403)
+    return None
+
+
+def roles_required(roles: frozenset[Role]) -> Callable[[F], F]:
+    """Guard a view: sign in first (redirect to the login page), then the role must be one of `roles` (403)."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            return _refusal(roles) or view(*args, **kwargs)
+
+        return cast(F, guarded)
+
+    return decorate
+
+
+def guard(bp: Blueprint, roles: frozenset[Role]) -> None:
+    """Guard every view of `bp`, present and future, with `roles`; its pages are never kept in a cache
+    (they show people's details, and a form restored from a cache would resend an old submission)."""
+
+    @bp.before_request
+    def _guarded() -> Any:
+        return _refusal(roles)
+
+    @bp.after_request
+    def _not_cached(response: Response) -> Response:
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+def _load(user_id: str) -> SignedIn | None:
+    account_id, _, version = user_id.partition(".")
+    if not account_id.isdigit():
+        return None
+    with Session(get_engine()) as db:
+        account = db.get(StaffAccount, int(account_id))
+        if account is None or not account.active or session_version(account) != version:
+            return None
+        return SignedIn.of(account)
+
+
+NUL_REFUSED = "Remove the NUL character (\\0) from the address or the form: it is never part of a name or a reference."
+
+
+def _refuse_nul() -> Any:
+    """NUL is never meant, and PostgreSQL refuses it outright: answer 400 before it reaches a query."""
+    values = [request.path, *request.args.values(), *(request.form.values() if request.form else ())]
+    if any("\x00" in value for value in values):
+        return Response(NUL_REFUSED, status=400, mimetype="text/plain")
+    return None
+
+
+def safe_next(target: str | None, fallback: str) -> str:
+    """Only a path on this site: never an absolute URL an attacker could send someone to."""
+    if not target:
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return fallback
+    return target
+
+
+def init_sign_in(app: Flask, engine: Engine, *, template: str, home: Callable[[SignedIn], str]) -> None:
+    """Add sign-in to `app`: `/login` (GET, POST) rendered with `template`, `/logout` (POST)."""
+    app.extensions["impact.engine"] = engine
+    manager = LoginManager()
+    manager.login_view = "sign_in.login"
+    manager.login_message = "Sign in to continue."
+    manager.login_message_category = "info"
+    manager.session_protection = "basic"
+    manager.user_loader(_load)
+    manager.init_app(app)
+    app.before_request(_refuse_nul)
+
+    bp = Blueprint("sign_in", __name__)
+
+    @bp.route("/login", methods=["GET", "POST"])
+    def login() -> Any:
+        error, email, status = None, "", 200
+        next_url = request.values.get("next")
+        if request.method == "POST":
+            email = request.form.get("email", "").strip()
+            password = request.form.get("password", "")
+            if not email or not password:
+                error, status = "Enter your e-mail address and password.", 422
+            else:
+                with Session(get_engine()) as db:
+                    try:
+                        account = authenticate(session=db, email=email, password=password)
+                    except AccountError as exc:
+                        db.commit()  # the failure counts towards the lock
+                        error, status = str(exc), 401
+                    else:
+                        db.commit()
+                        person = SignedIn.of(account)
+                        session.clear()  # a fresh session: nothing from before sign-in carries over
+                        login_user(person)
+                        return redirect(safe_next(next_url, home(person)))
+        return render_template(template, error=error, email=email, next_url=next_url or ""), status
+
+    @bp.post("/logout")
+    def logout() -> Any:
+        person = cast(Any, current_user)._get_current_object()
+        if isinstance(person, SignedIn):  # a copy of this session cookie must not outlive signing out
+            with Session(get_engine()) as db:
+                end_sessions(session=db, account_id=person.account_id)
+                db.commit()
+        logout_user()
+        session.clear()
+        return redirect(url_for("sign_in.login", signed_out=1))
+
+    app.register_blueprint(bp)

@@ -1,0 +1,407 @@
+"""Deterministic demo data: three member charities and a year of involvement, as validated events.
+
+`demo_events(today=...)` gives the same events (event ids included) for the same `today` and seed. Event ids
+do not depend on `today`, and the facts barely do (dates count from a Monday, so a later `today` moves them by
+whole weeks), so seeding again on a later day is deduplicated by event id rather than doubled.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import count
+from typing import Any, TypeVar
+
+from sqlmodel import Session, select
+
+from impact.demo.texts import AREAS, DOMAINS, FIRST, FOLLOW_UPS, LAST, NEIGHBOURS, NOTES, STREETS, TITLES
+from schemas.events import (
+    EVENT_ADAPTER,
+    EVENT_TYPES,
+    ActivityHeld,
+    ChangeRecorded,
+    ChangeStatusChanged,
+    Contact,
+    ContributionLink,
+    ContributionMade,
+    Demographics,
+    Envelope,
+    FeedbackSent,
+    ParticipantConsentChanged,
+    ParticipantRegistered,
+    Payload,
+    SessionAttended,
+)
+from schemas.vocab import (
+    AgeBand,
+    Area,
+    ChangeStatus,
+    Channel,
+    Disability,
+    Ethnicity,
+    Frequency,
+    Gender,
+    Level,
+    ParticipantRole,
+    Region,
+    SessionRole,
+    Strength,
+)
+
+NAMESPACE = uuid.UUID("3f0c8e52-6a1d-4c0b-9a57-1d2e8b7c4f10")  # fixed: event ids are uuid5 of it and a stable name
+DAYS = 365
+SPAN = DAYS - 7  # days of activity after the first Monday in the year, so the pattern is the same every week
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Org:
+    slug: str
+    panel: str  # "Service user panel"
+    group: str  # "Service users'" (focus group)
+    lead: str  # "Service user" (-led)
+    people: str
+    service: str
+    town: str
+    postcode: str
+    region: Region
+    roles: tuple[int, int, int, int]  # service_user, patient, carer, other
+    ages: tuple[int, ...]  # under_18 … 75_plus
+    ethnicity: tuple[int, int, int, int, int]  # asian, black, mixed, white, other
+
+
+ORGS = (
+    Org("mind-leeds", "Service user panel", "Service users'", "Service user", "people who use our services",
+        "crisis line", "Leeds", "LS", Region.yorkshire_humber, (70, 6, 17, 7), (1, 12, 22, 20, 19, 14, 8, 4),
+        (14, 5, 4, 74, 3)),
+    Org("carers-trust-east", "Carers' panel", "Carers'", "Carer", "carers", "respite service", "Norwich", "NR",
+        Region.east_of_england, (10, 3, 78, 9), (2, 4, 9, 16, 24, 24, 14, 7), (5, 3, 3, 86, 3)),
+    Org("stroke-support-sw", "Stroke survivors' panel", "Stroke survivors'", "Survivor", "stroke survivors",
+        "stroke clubs", "Exeter", "EX", Region.south_west, (14, 46, 32, 8), (0, 1, 3, 7, 16, 27, 28, 18),
+        (3, 2, 2, 91, 2)),
+)  # fmt: skip
+
+
+# Of those owed word of a decision, the share the demo charity had told (the rest wait for the sender or staff).
+TOLD_SHARE = {Channel.email: 0.9, Channel.post: 0.8, Channel.phone: 0.6, Channel.in_person: 0.6}
+STEPS = {  # the statuses a change passes through after "proposed", by where it ends up
+    ChangeStatus.proposed: [],
+    ChangeStatus.agreed: [ChangeStatus.agreed],
+    ChangeStatus.implemented: [ChangeStatus.agreed, ChangeStatus.implemented],
+    ChangeStatus.declined: [ChangeStatus.declined],
+}
+
+
+@dataclass
+class Person:
+    pid: str
+    at: datetime
+    weight: float
+    consent: bool
+    channel: Channel | None = None
+
+
+@dataclass
+class Act:
+    aid: str
+    area: Area
+    start: datetime
+    hours: float
+    attendees: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Contrib:
+    cid: str
+    area: Area
+    at: datetime
+
+
+def _pick(rng: random.Random, items: Sequence[T], weights: Sequence[float], k: int) -> list[T]:
+    """k distinct items, more likely the heavier ones (weighted sampling without replacement)."""
+    keys = [rng.random() ** (1 / w) for w in weights]
+    return [item for _, item in sorted(zip(keys, items, strict=True), key=lambda kv: -kv[0])[:k]]
+
+
+class _OrgDemo:
+    """One organisation's year, emitted in causal order."""
+
+    def __init__(
+        self, org: Org, rng: random.Random, seed: int, today: date, now: datetime, ids: dict[str, Iterator[int]]
+    ):
+        self.org, self.rng, self.seed, self.now, self.ids = org, rng, seed, now, ids
+        start = today - timedelta(days=DAYS)
+        # Dates count from a Monday, so a later `today` shifts the weekly pattern rather than changing the facts.
+        self.first, self.last = start + timedelta(days=-start.weekday() % 7), today - timedelta(days=1)
+        self.end = self.first + timedelta(days=SPAN)
+        self.events: list[Envelope] = []
+        self.people: dict[str, Person] = {}
+        self.who: dict[str, list[str]] = {}  # contribution id -> who said it
+        self.told_rng = random.Random(f"{seed}/{org.slug}/feedback")
+
+    def emit(self, type_: str, key: str, when: datetime, payload: Payload) -> None:
+        if when >= self.now:
+            raise ValueError(f"demo event at {when.isoformat()} would be in the future; pass an earlier today")
+        name = f"demo/{self.seed}/{self.org.slug}/{type_}/{key}"
+        event = {"event_id": uuid.uuid5(NAMESPACE, name), "org_id": self.org.slug, "occurred_at": when}
+        self.events.append(EVENT_ADAPTER.validate_python({**event, "type": type_, "payload": payload}))
+
+    def at(self, day: date, latest_hour: int = 16) -> datetime:
+        day -= timedelta(days=max(0, day.weekday() - 4))  # staff work weekdays: a weekend becomes its Friday
+        return datetime.combine(day, time(self.rng.randint(9, latest_hour), self.rng.randrange(0, 60, 5)), UTC)
+
+    def later(self, when: datetime, low: int, high: int) -> datetime:
+        return self.at(when.date() + timedelta(days=self.rng.randint(low, high)))
+
+    def past(self, when: datetime) -> bool:
+        return when.date() <= self.last
+
+    def participants(self) -> list[Person]:
+        rng, org, people = self.rng, self.org, []
+        for _ in range(rng.randint(100, 140)):
+            number = next(self.ids["p"])
+            first, last = rng.choice(FIRST), rng.choice(LAST)
+            day = rng.randint(0, 6) if rng.random() < 0.3 else int(rng.triangular(0, 330, 0))
+            kind = rng.choices(("email", "phone", "post", "none"), (78, 11, 7, 4))[0]
+            email = f"{first}.{last}{number}@{rng.choice(DOMAINS)}".lower().replace("'", "")
+            phone = f"07700 900{rng.randrange(1000):03d}"  # Ofcom's range for drama: never a real number
+            street = f"{rng.randint(1, 120)} {rng.choice(STREETS)}, {org.town}"
+            post = f"{street} {org.postcode}{rng.randint(1, 20)} {rng.randint(1, 9)}{rng.choice('ABDEFGHJLN')}Q"
+            contact = Contact(
+                email=email if kind == "email" else None,
+                phone=phone if kind == "phone" or (kind == "email" and rng.random() < 0.3) else None,
+                postal_address=post if kind == "post" or rng.random() < 0.05 else None,
+            )
+            details = {Channel.email: contact.email, Channel.post: contact.postal_address, Channel.phone: contact.phone}
+            reachable = [channel for channel, detail in details.items() if detail]
+            consent = rng.random() < 0.75
+            channel = (reachable[0] if reachable and rng.random() < 0.85 else Channel.in_person) if consent else None
+            person = Person(
+                f"p-{number:04d}", self.at(self.first + timedelta(days=day)), rng.paretovariate(1.6), consent, channel
+            )
+            self.people[person.pid] = person
+            payload = ParticipantRegistered(
+                participant_id=person.pid,
+                display_name=f"{first} {last}",
+                role=rng.choices(list(ParticipantRole), org.roles)[0],
+                contact=contact if reachable else None,
+                consent_to_contact=consent,
+                preferred_channel=channel,
+                feedback_frequency=Frequency.monthly if self.told_rng.random() < 0.1 else Frequency.each_change,
+                demographics=self.demographics() if rng.random() < 0.9 else Demographics(),
+            )
+            self.emit("participant.registered", person.pid, person.at, payload)
+            people.append(person)
+        return people
+
+    def demographics(self) -> Demographics:
+        def answer(options: Sequence[T], weights: Sequence[float]) -> T | None:
+            return self.rng.choices([*options, None], [*weights, 6])[0]  # options end with prefer_not_to_say
+
+        org = self.org
+        regions = [org.region, *NEIGHBOURS, Region.prefer_not_to_say]
+        return Demographics(
+            age_band=answer(list(AgeBand), (*org.ages, 3)),
+            gender=answer(list(Gender), (56, 38, 3, 1, 3)),
+            ethnicity=answer(list(Ethnicity), (*org.ethnicity, 4)),
+            disability=answer(list(Disability), (55, 38, 7)),
+            region=answer(regions, (85, 2, 2, 2, 2, 2, 3)),
+        )
+
+    def activities(self, people: list[Person]) -> list[Act]:
+        rng, org, acts = self.rng, self.org, []
+        count_ = rng.randint(40, 60)
+        areas = [*Area, *rng.choices(list(Area), k=count_ - len(Area))]
+        levels = [Level.user_led] * (count_ // 7) + [Level.co_production] * (count_ * 3 // 10)
+        levels += [Level.consultation] * (count_ - len(levels))
+        rng.shuffle(areas)
+        rng.shuffle(levels)
+        days = sorted(rng.sample(range(10, SPAN), count_))
+        for area, level, day in zip(areas, levels, days, strict=True):
+            hours = rng.choice((1.0, 1.5, 2.0, 2.0, 2.5, 3.0, 4.0))
+            start = self.at(self.first + timedelta(days=day), latest_hour=17 - math.ceil(hours))
+            act = Act(f"a-{next(self.ids['a']):04d}", area, start, hours)
+            topic = rng.choice(AREAS[area].topics).format(service=org.service, people=org.people)
+            title = rng.choice(TITLES[level]).format(panel=org.panel, group=org.group, lead=org.lead, topic=topic)
+            held = ActivityHeld(
+                activity_id=act.aid, title=title, area=area, level=level, date=start.date(), duration_hours=hours
+            )
+            self.emit("activity.held", act.aid, start, held)
+            eligible = [p for p in people if p.at < start]
+            chosen = _pick(rng, eligible, [p.weight for p in eligible], min(len(eligible), rng.randint(4, 12)))
+            for i, person in enumerate(chosen):
+                role = rng.choices(list(SessionRole), (80, 7, 8, 4, 1))[0]
+                if i == 0 and level != Level.consultation:
+                    role = SessionRole.lead if level == Level.user_led else SessionRole.co_facilitator
+                stayed = hours if rng.random() < 0.85 else hours - 0.5 * rng.randint(1, int(hours * 2) - 1)
+                attended = SessionAttended(
+                    activity_id=act.aid, participant_id=person.pid, hours=stayed, session_role=role
+                )
+                self.emit("session.attended", f"{act.aid}/{person.pid}", start, attended)
+                act.attendees.append(person.pid)
+            acts.append(act)
+        return acts
+
+    def contributions(self, acts: list[Act]) -> list[Contrib]:
+        rng, drafts = self.rng, []
+        for _ in range(rng.randint(120, 180)):
+            act = rng.choices(acts, [len(a.attendees) for a in acts])[0]
+            when = act.start + timedelta(minutes=rng.randint(5, int(act.hours * 60) - 1))
+            who = rng.sample(act.attendees, min(len(act.attendees), rng.choices((1, 2, 3), (75, 18, 7))[0]))
+            said = rng.choice(AREAS[act.area].says).format(service=self.org.service) + rng.choice(FOLLOW_UPS)
+            drafts.append((when, act, sorted(who), said))
+        saids = []
+        for when, act, who, said in sorted(drafts, key=lambda d: d[0]):
+            cid = f"c-{next(self.ids['c']):04d}"
+            made = ContributionMade(
+                contribution_id=cid, participant_ids=who, activity_id=act.aid, area=act.area, text=said
+            )
+            self.emit("contribution.made", cid, when, made)
+            self.who[cid] = who
+            saids.append(Contrib(cid, act.area, when))
+        return saids
+
+    def changes(self, saids: list[Contrib]) -> None:
+        rng, org, n = self.rng, self.org, self.rng.randint(20, 30)
+        finals = [ChangeStatus.declined] * max(2, round(n * 0.15)) + [ChangeStatus.proposed] * max(2, round(n * 0.2))
+        finals += [ChangeStatus.implemented] * round(n * 0.35)
+        finals += [ChangeStatus.agreed] * (n - len(finals))
+        rng.shuffle(finals)
+        links: Counter[str] = Counter()
+        used: Counter[Area] = Counter()
+        for final in finals:
+            early, late = (120, DAYS) if final != ChangeStatus.proposed else (25, 120)
+            window = [s for s in saids if early <= (self.end - s.at.date()).days <= late and links[s.cid] < 2]
+            if not window:
+                continue
+            anchor = rng.choice([s for s in window if used[s.area] < 2] or window)
+            earlier = [s for s in saids if s.area == anchor.area and s.at < anchor.at and links[s.cid] < 2]
+            others = rng.sample(earlier[-12:], min(len(earlier[-12:]), rng.choices(range(5), (25, 30, 25, 12, 8))[0]))
+            recorded = self.later(anchor.at, 3, 21)  # at most self.end: in the past
+            chid = f"ch-{next(self.ids['ch']):03d}"
+            title, did = AREAS[anchor.area].changes[used[anchor.area] % 2]
+            used[anchor.area] += 1
+            strengths = [rng.choices(list(Strength), (45, 40, 15))[0] for _ in others]
+            strengths.append(rng.choices((Strength.major, Strength.moderate), (60, 40))[0])
+            linked = [
+                ContributionLink(contribution_id=s.cid, strength=st)
+                for s, st in zip([*others, anchor], strengths, strict=True)
+            ]
+            links.update(link.contribution_id for link in linked)
+            change = ChangeRecorded(
+                change_id=chid,
+                area=anchor.area,
+                title=title.format(service=org.service, people=org.people),
+                links=linked,
+                description=did.format(service=org.service, people=org.people),
+            )
+            self.emit("change.recorded", chid, recorded, change)
+            when = recorded
+            for status in STEPS[final]:
+                when = self.later(when, 14, 42)
+                moved = ChangeStatusChanged(change_id=chid, status=status, note=rng.choice(NOTES[status]))
+                if self.past(when):
+                    self.emit("change.status_changed", f"{chid}/{status}", when, moved)
+                    if status in (ChangeStatus.agreed, ChangeStatus.declined):  # the decision
+                        self.told(chid, [link.contribution_id for link in linked], when)
+
+    def told(self, chid: str, cids: list[str], decided: datetime) -> None:
+        """Most people linked to a decision were told some days after it; the last weeks' wait for the sender.
+
+        Its own random stream, so the rest of the demo is the same as before feedback was part of it."""
+        rng = self.told_rng
+        for pid in sorted({pid for cid in cids for pid in self.who[cid]}):
+            person = self.people[pid]
+            if not person.consent or person.channel is None:
+                continue
+            when = self.later_by(rng, decided, 2, 35)
+            if rng.random() < TOLD_SHARE[person.channel] and self.past(when):
+                sent = FeedbackSent(participant_id=pid, change_ids=[chid], channel=person.channel)
+                self.emit("feedback.sent", f"{chid}/{pid}", when, sent)
+
+    def later_by(self, rng: random.Random, when: datetime, low: int, high: int) -> datetime:
+        return self.at(when.date() + timedelta(days=rng.randint(low, high)))
+
+    def withdrawals(self, people: list[Person]) -> None:
+        for person in self.rng.sample([p for p in people if p.consent], self.rng.randint(2, 4)):
+            when = self.later(person.at, 10, 200)
+            if self.past(when):
+                withdrawn = ParticipantConsentChanged(participant_id=person.pid, consent=False, channel=None)
+                self.emit("participant.consent_changed", f"{person.pid}/withdrawn", when, withdrawn)
+
+
+def demo_events(*, today: date, seed: int = 7) -> list[Envelope]:
+    """A year of involvement at three member charities, ending the day before `today`, sorted by occurred_at."""
+    rng, now = random.Random(seed), datetime.now(UTC)
+    today = min(today, now.date())  # the last demo day is the day before: always in the past
+    ids: dict[str, Iterator[int]] = {prefix: count(1) for prefix in ("p", "a", "c", "ch")}
+    events: list[Envelope] = []
+    for org in ORGS:
+        demo = _OrgDemo(org, rng, seed, today, now, ids)
+        people = demo.participants()
+        demo.changes(demo.contributions(demo.activities(people)))
+        demo.withdrawals(people)
+        events += demo.events
+    return sorted(events, key=lambda e: e.occurred_at)  # stable: ties keep causal order
+
+
+def renamed(payload: Mapping[str, Any], suffix: str) -> dict[str, Any]:
+    """A copy of a demo event's payload (as JSON) whose identifiers all end with `suffix`: the same facts
+    about other people and records, so the demo can be repeated into a larger log (tests, benchmarks)."""
+    copy = dict(payload)
+    for name in ("participant_id", "activity_id", "contribution_id", "change_id"):
+        if copy.get(name):
+            copy[name] += suffix
+    for name in ("participant_ids", "change_ids"):
+        if name in copy:
+            copy[name] = [value + suffix for value in copy[name]]
+    if "links" in copy:
+        copy["links"] = [{**link, "contribution_id": link["contribution_id"] + suffix} for link in copy["links"]]
+    return copy
+
+
+def demo_summary(events: Iterable[Envelope | Mapping[str, Any]]) -> dict[str, int]:
+    """How many events of each type, in the schema's order of types."""
+    counts = Counter(e["type"] if isinstance(e, Mapping) else getattr(e, "type", type(e).__name__) for e in events)
+    return {t: counts[t] for t in (*EVENT_TYPES, *sorted(set(counts) - set(EVENT_TYPES))) if counts[t]}
+
+
+# Sign-in accounts for the demo organisations, for trying the product on one machine (never in production).
+DEMO_PASSWORD = "involvement-demo"  # noqa: S105 (a published demo password, for local demo data only)
+DEMO_NAMES = {
+    "mind-leeds": "Mind in Leeds",
+    "carers-trust-east": "Carers Trust East",
+    "stroke-support-sw": "Stroke Support South West",
+}
+# The operator organisation that runs the demo platform: its admin may create organisations from /admin/.
+DEMO_OPERATOR = "impact-platform"
+DEMO_OPERATOR_NAME = "Involvement Impact (platform)"
+
+
+def demo_accounts(session: Session) -> list[tuple[str, str]]:
+    """Create each demo organisation and one account per role, and the operator organisation with one admin
+    (once); returns [(e-mail, role)] for the banner, the member organisations' accounts first."""
+    from impact.auth.accounts import Organisation, Role, StaffAccount, create_account, create_organisation
+
+    def account(org_id: str, org_name: str, role: Role) -> tuple[str, str]:
+        email = f"{role}@{org_id}.example.org"
+        if session.exec(select(StaffAccount).where(StaffAccount.email == email)).first() is None:
+            name = f"Demo {role} ({org_name})"
+            create_account(session=session, org_id=org_id, email=email, name=name, role=role, password=DEMO_PASSWORD)
+        return email, str(role)
+
+    made = []
+    for org in ORGS:
+        name = DEMO_NAMES.get(org.slug, org.slug)
+        if session.get(Organisation, org.slug) is None:
+            create_organisation(session=session, org_id=org.slug, name=name)
+        made += [account(org.slug, name, role) for role in Role]
+    if session.get(Organisation, DEMO_OPERATOR) is None:
+        create_organisation(session=session, org_id=DEMO_OPERATOR, name=DEMO_OPERATOR_NAME, operator=True)
+    made.append(account(DEMO_OPERATOR, DEMO_OPERATOR_NAME, Role.admin))
+    return made

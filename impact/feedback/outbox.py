@@ -1,0 +1,200 @@
+"""The feedback outbox: one row for each participant owed word of one decided change, and where it is.
+
+The feedback sender (processors/feedback.py) finds what is owed in the read models and adds a row here;
+from then on this table, not the read models, decides what happens, so nothing goes twice:
+
+    queued ──claim──> sending ──> sent           (e-mail; `feedback.sent` then goes into the log)
+      │                  │
+      │                  └──> queued (retry after a wait) ──> failed (staff look, and may retry)
+      ├──> letter   (post: staff print a batch, then mark it posted)   ──> sent
+      ├──> staff    (phone, in person or no channel: staff tell them)  ──> given
+      └──> stopped  (consent withdrawn or details erased; back to queued if consent returns)
+
+A claim is a compare-and-set on `state`, so two senders, or a sender and a member of staff, never both
+act on one row. A sender that dies between claiming and hearing back from the mail server leaves the
+row `sending`; after a while it becomes `unsure`, and staff decide (the mail may have gone).
+
+Not a read model: a replay of the log keeps it (and the `feedback.sent` events rebuild `feedback`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any, cast
+
+from sqlalchemy import Connection, Engine, Index, Table, and_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Field, SQLModel
+
+from impact.eventlog import EventLog
+from impact.eventlog.recording import record as record_events
+from schemas.events import FeedbackSent, FeedbackSentEvent
+from schemas.vocab import Channel
+
+
+class State(StrEnum):
+    queued = "queued"  # an e-mail waiting for its moment (now, a retry's wait, or the digest day)
+    sending = "sending"  # claimed by a sender
+    unsure = "unsure"  # the sender stopped while sending: it may have gone
+    failed = "failed"  # every try failed, or the address was refused: staff look
+    letter = "letter"  # to go in the next batch of printed letters
+    staff = "staff"  # staff tell the person themselves (phone, in person, or no channel chosen)
+    stopped = "stopped"  # consent withdrawn or details erased
+    sent = "sent"  # e-mailed or posted, and `feedback.sent` recorded (or recorded by someone else)
+    given = "given"  # staff told the person (in person or by phone)
+
+
+PRINTED = "(printed)"  # `done_by` of a letter printed and not yet marked posted
+OPEN = frozenset({State.queued, State.failed, State.letter, State.staff, State.stopped, State.unsure})
+CLOSED = frozenset({State.sent, State.given})
+
+
+class FeedbackItem(SQLModel, table=True):
+    """One participant owed word of one decided change."""
+
+    __tablename__ = "feedback_item"
+    __table_args__ = (Index("ix_feedback_item_state_due", "state", "due_at"),)
+
+    org_id: str = Field(primary_key=True, max_length=40)
+    participant_id: str = Field(primary_key=True, max_length=64)
+    change_id: str = Field(primary_key=True, max_length=64)
+    decided_on: date
+    state: str = Field(max_length=10)
+    channel: str | None = Field(default=None, max_length=20)  # how it went, or is to go
+    found_at: datetime  # when the sender found it owed
+    due_at: datetime  # when an e-mail may next be tried (the digest day for monthly readers)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=500)
+    message_id: str | None = Field(default=None, max_length=36)  # the message carrying it (= the event_id)
+    claimed_at: datetime | None = None
+    sent_at: datetime | None = None
+    recorded: bool = False  # its `feedback.sent` is in the log
+    done_by: str | None = Field(default=None, max_length=120)  # who marked it given or posted
+
+
+ITEMS = cast(Table, FeedbackItem.__table__)  # type: ignore[attr-defined]
+
+
+def aware(moment: datetime) -> datetime:
+    """A datetime read back from the database, as UTC (SQLite returns them naive)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def feedback_event(
+    *, message_id: str, org_id: str, participant_id: str, change_ids: Sequence[str], channel: str, sent_at: datetime
+) -> FeedbackSentEvent:
+    """The `feedback.sent` for one message. Built from the outbox alone, so a retry of its append is the same
+    event (same id, same content) and the log, the receipts and the processor each take it once."""
+    return FeedbackSentEvent(
+        event_id=uuid.UUID(message_id),
+        org_id=org_id,
+        occurred_at=aware(sent_at),
+        type="feedback.sent",
+        payload=FeedbackSent(participant_id=participant_id, change_ids=sorted(change_ids), channel=Channel(channel)),
+    )
+
+
+def add(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Add owed items; an item already there (in any state) is left as it is."""
+    if rows:
+        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        conn.execute(insert(ITEMS).on_conflict_do_nothing(), list(rows))
+
+
+def _mine(org_id: str, participant_id: str, change_ids: Sequence[str]) -> Any:
+    return and_(
+        ITEMS.c.org_id == org_id, ITEMS.c.participant_id == participant_id, ITEMS.c.change_id.in_(list(change_ids))
+    )
+
+
+def close(
+    conn: Connection,
+    *,
+    org_id: str,
+    participant_id: str,
+    change_ids: Sequence[str],
+    state: State,
+    channel: str,
+    by: str | None,
+    now: datetime,
+    from_states: frozenset[State] = OPEN,
+) -> tuple[str, list[str]]:
+    """Close the items still in `from_states` as one message; returns its id and the changes it closed.
+
+    A compare-and-set: an item a sender has claimed meanwhile, or already closed, is not closed again.
+    """
+    message_id = str(uuid.uuid4())
+    allowed = [s.value for s in from_states]
+    closed = conn.execute(
+        update(ITEMS)
+        .where(_mine(org_id, participant_id, change_ids), ITEMS.c.state.in_(allowed))
+        .values(state=state.value, channel=channel, message_id=message_id, sent_at=now, done_by=by, recorded=False)
+        .returning(ITEMS.c.change_id)  # exactly the rows this update changed, whatever ran meanwhile
+    ).scalars()
+    return message_id, sorted(closed)
+
+
+def mark_printed(conn: Connection, *, org_id: str, participant_id: str, change_ids: Sequence[str]) -> None:
+    """A letter about these rows was printed: they stay letters (the sender no longer reroutes them to e-mail
+    if the person changes channel) until staff mark them posted, or consent is withdrawn."""
+    conn.execute(
+        update(ITEMS)
+        .where(_mine(org_id, participant_id, change_ids), ITEMS.c.state == State.letter.value)
+        .values(done_by=PRINTED)
+    )
+
+
+def requeue(conn: Connection, *, org_id: str, participant_id: str, change_ids: Sequence[str], now: datetime) -> int:
+    """Staff ask for failed or unsure e-mails to be tried again, from the first try."""
+    return int(
+        conn.execute(
+            update(ITEMS)
+            .where(
+                _mine(org_id, participant_id, change_ids),
+                ITEMS.c.state.in_([State.failed.value, State.unsure.value]),
+            )
+            .values(state=State.queued.value, attempts=0, due_at=now, last_error=None, claimed_at=None)
+        ).rowcount
+    )
+
+
+def unrecorded(conn: Connection, *, org_id: str | None = None) -> list[FeedbackSentEvent]:
+    """The `feedback.sent` events of closed items not yet in the log, one per message."""
+    query = select(ITEMS).where(
+        ITEMS.c.state.in_([s.value for s in CLOSED]), ITEMS.c.recorded.is_(False), ITEMS.c.message_id.is_not(None)
+    )
+    if org_id is not None:
+        query = query.where(ITEMS.c.org_id == org_id)
+    messages: dict[str, list[Any]] = {}
+    for row in conn.execute(query):
+        messages.setdefault(row.message_id, []).append(row)
+    return [
+        feedback_event(
+            message_id=message_id,
+            org_id=rows[0].org_id,
+            participant_id=rows[0].participant_id,
+            change_ids=[r.change_id for r in rows],
+            channel=rows[0].channel or Channel.in_person.value,
+            sent_at=rows[0].sent_at,
+        )
+        for message_id, rows in messages.items()
+    ]
+
+
+def record(engine: Engine, event_log: EventLog, topic: str, *, org_id: str | None = None) -> int:
+    """Append every closed item's `feedback.sent` not yet in the log; returns how many messages were recorded.
+
+    Raises LogUnavailable when the log is down: the items stay unrecorded and the next call appends them.
+    """
+    with engine.connect() as conn:
+        events = unrecorded(conn, org_id=org_id)
+    if not events:
+        return 0
+    record_events(event_log, topic, events, recorded_by="feedback", engine=engine)
+    with engine.begin() as conn:
+        ids = [str(e.event_id) for e in events]
+        conn.execute(update(ITEMS).where(ITEMS.c.message_id.in_(ids)).values(recorded=True))
+    return len(events)

@@ -1,0 +1,223 @@
+"""Staff forms for "you said, we did": record a contribution, record a change linked to contributions,
+and move a change through its statuses (a declined change needs a reason)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import render_template, request, url_for
+
+from impact.auth.sessions import get_engine
+from ingest import lookups
+from ingest.forms.common import (
+    area_choices,
+    blank,
+    bp,
+    choices,
+    confirm,
+    derived_id,
+    moment_of,
+    new_reference,
+    opened,
+    org_id,
+    parse_day,
+    placer,
+    posted,
+    render_form,
+    save,
+    submission_id,
+    validate,
+)
+from schemas.vocab import ChangeStatus, Strength
+
+CHOOSE = {
+    "area": "Choose the area of work.",
+    "status": "Choose the status of the change.",
+}
+
+CONTRIBUTION_LABELS = {
+    "participants": "Who said it",
+    "activity_id": "Activity",
+    "area": "Area of work",
+    "made_on": "Date it was said",
+    "text": "What they said",
+}
+
+
+@bp.route("/contributions/new", methods=["GET", "POST"])
+def new_contribution() -> Any:
+    engine = get_engine()
+    today = datetime.now(UTC).date().isoformat()
+    form = blank(CONTRIBUTION_LABELS, participants=[], activity_id=request.args.get("activity_id", ""), made_on=today)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form = posted(CONTRIBUTION_LABELS)
+        form["participants"] = [p for p in dict.fromkeys(request.form.getlist("participants")) if p]
+        sid = submission_id(form["submission"])
+        if not form["participants"]:
+            errors["participants"] = "Choose at least one person who said it."
+        day = parse_day(form["made_on"], errors, "made_on")
+        raw = {
+            "event_id": str(derived_id(sid, "contribution")),
+            "type": "contribution.made",
+            "org_id": org_id(),
+            "occurred_at": moment_of(day, opened(form["submission"])).isoformat() if day else "",
+            "payload": {
+                "contribution_id": new_reference("c", sid),
+                "participant_ids": form["participants"] or ["-"],
+                "activity_id": form["activity_id"] or None,
+                "area": form["area"],
+                "text": form["text"],
+            },
+        }
+        labels = CONTRIBUTION_LABELS
+        place = placer(labels, "text", {"participant_ids": "participants", "occurred_at": "made_on"})
+        event = validate(raw, errors, place=place, labels=labels, choose=CHOOSE)
+        if event is not None and save([event], errors, "text"):
+            return confirm(
+                f"Contribution recorded (reference {event.payload.contribution_id}). "
+                "You can link it to a change when the organisation acts on it.",
+                url_for("forms.new_contribution"),
+            )
+    activities = lookups.activities(engine, org_id())
+    return render_form(
+        "contribution_form.html",
+        form=form,
+        errors=errors,
+        labels=CONTRIBUTION_LABELS,
+        people=lookups.participants(engine, org_id()),
+        activities=[(a.activity_id, f"{a.held_on:%-d %b %Y}: {a.title}") for a in activities],
+        areas=area_choices(),
+    )
+
+
+CHANGE_LABELS = {
+    "title": "Title",
+    "area": "Area of work",
+    "description": "What the organisation did or will do",
+    "status": "Status",
+    "decided_on": "Date decided",
+    "links": "Contributions that influenced it",
+}
+STATUS_CHOICES = [
+    ("proposed", "Proposed: not decided yet"),
+    ("agreed", "Agreed: the organisation has decided to do it"),
+    ("implemented", "Implemented: it has been done"),
+    ("declined", "Declined: the organisation decided not to do it"),
+]
+STRENGTH_CHOICES = [
+    ("major", "Major: it shaped the decision"),
+    ("moderate", "Moderate: it was one of the main inputs"),
+    ("minor", "Minor: it was taken into account"),
+]
+
+
+@bp.route("/changes/new", methods=["GET", "POST"])
+def new_change() -> Any:
+    engine = get_engine()
+    form = blank(CHANGE_LABELS, links=[], strengths={})
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form = posted(CHANGE_LABELS)
+        form["links"] = [c for c in dict.fromkeys(request.form.getlist("links")) if c]
+        form["strengths"] = {c: request.form.get(f"strength-{c}", "") for c in form["links"]}
+        sid = submission_id(form["submission"])
+        missing = [c for c in form["links"] if form["strengths"][c] not in set(Strength)]
+        if missing:
+            errors["links"] = (
+                f"Choose how strongly each ticked contribution influenced the change ({len(missing)} without)."
+            )
+        decided = form["status"] not in {"", ChangeStatus.proposed}
+        day = parse_day(form["decided_on"], errors, "decided_on", required=decided) if decided else None
+        if not decided and form["decided_on"].strip():
+            form["decided_on"] = ""  # a proposed change has no decision date yet; the field is ignored
+        raw = {
+            "event_id": str(derived_id(sid, "change")),
+            "type": "change.recorded",
+            "org_id": org_id(),
+            "occurred_at": opened(form["submission"]).isoformat(),
+            "payload": {
+                "change_id": new_reference("ch", sid),
+                "area": form["area"],
+                "title": form["title"],
+                "description": form["description"],
+                "status": form["status"] or None,
+                "decided_on": day.isoformat() if day else None,
+                "links": [{"contribution_id": c, "strength": form["strengths"][c] or "-"} for c in form["links"]],
+            },
+        }
+        labels = CHANGE_LABELS
+        place = placer(labels, "description", {"contribution_id": "links", "strength": "links"})
+        event = validate(raw, errors, place=place, labels=labels, choose=CHOOSE)
+        if event is not None and save([event], errors, "title"):
+            count = len(event.payload.links)
+            return confirm(
+                f"Change recorded: {event.payload.title} (reference {event.payload.change_id}), linked to "
+                f"{count} contribution{'' if count == 1 else 's'}.",
+                url_for("forms.changes"),
+            )
+    return render_form(
+        "change_form.html",
+        form=form,
+        errors=errors,
+        labels=CHANGE_LABELS,
+        areas=area_choices(),
+        statuses=STATUS_CHOICES,
+        strengths=STRENGTH_CHOICES,
+        said=lookups.contributions(engine, org_id()),
+    )
+
+
+@bp.get("/changes/<change_id>")
+def change(change_id: str) -> Any:
+    engine = get_engine()
+    found = lookups.change_or_404(engine, org_id(), change_id)
+    return render_template("change.html", change=found, links=lookups.links(engine, org_id(), change_id))
+
+
+STATUS_LABELS = {"status": "New status", "decided_on": "Date decided", "note": "Note"}
+
+
+@bp.route("/changes/<change_id>/status", methods=["GET", "POST"])
+def change_status(change_id: str) -> Any:
+    found = lookups.change_or_404(get_engine(), org_id(), change_id)
+    form = blank(STATUS_LABELS, decided_on=datetime.now(UTC).date().isoformat())
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form = posted(STATUS_LABELS)
+        if form["status"] == ChangeStatus.declined and not form["note"].strip():
+            errors["note"] = "Say why the change was declined: the people who suggested it will be told."
+        decided = form["status"] not in {"", ChangeStatus.proposed}
+        day = parse_day(form["decided_on"], errors, "decided_on", required=decided) if decided else None
+        if not decided:
+            form["decided_on"] = ""  # back to proposed: there is no decision date; the field is ignored
+        raw = {
+            "event_id": str(derived_id(submission_id(form["submission"]), "status")),
+            "type": "change.status_changed",
+            "schema_version": 2,
+            "org_id": org_id(),
+            "occurred_at": opened(form["submission"]).isoformat(),
+            "payload": {
+                "change_id": change_id,
+                "status": form["status"],
+                "note": form["note"].strip() or None,
+                "decided_on": day.isoformat() if day else None,
+            },
+        }
+        labels = STATUS_LABELS
+        event = validate(raw, errors, place=placer(labels, "note"), labels=labels, choose=CHOOSE)
+        if event is not None and save([event], errors, "status"):
+            return confirm(
+                f"The status of “{found.title}” is now {event.payload.status}.",
+                url_for("forms.change", change_id=change_id),
+            )
+    return render_form(
+        "status_form.html",
+        change=found,
+        form=form,
+        errors=errors,
+        labels=STATUS_LABELS,
+        statuses=[(value, text) for value, text in STATUS_CHOICES if value != found.status],
+        current=choices([found.status])[0][1],
+    )

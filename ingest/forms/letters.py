@@ -1,0 +1,158 @@
+"""Letters for people who hear by post: a printable batch, then "mark these as posted" for exactly that batch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, flash, render_template, request, url_for
+from sqlalchemy import Connection, select
+
+from impact.auth.sessions import CAN_LOG, get_engine, guard, signed_in
+from impact.feedback import links, outbox, outcomes, summaries
+from impact.feedback.outbox import ITEMS, State
+from ingest import get_settings
+from ingest.forms.feedback import after, changes_by_id, record_sent, refuse
+from schemas.vocab import Channel
+
+bp = Blueprint("letters", __name__, url_prefix="/staff")
+guard(bp, CAN_LOG)  # staff and admins of the organisation, like the other staff pages
+
+
+def pairs_posted(values: Sequence[str]) -> dict[str, list[str]]:
+    """`participant|change` values from a form, by participant (ids never contain `|`)."""
+    chosen: dict[str, list[str]] = {}
+    for value in values:
+        participant_id, _, change_id = value.partition("|")
+        if participant_id and change_id:
+            chosen.setdefault(participant_id, []).append(change_id)
+    return chosen
+
+
+@dataclass(frozen=True)
+class Letter:
+    """One letter: everything one person waits to hear by post."""
+
+    person: outcomes.Person
+    change_ids: list[str]
+    titles: list[str]
+
+    @property
+    def items(self) -> list[str]:
+        return [f"{self.person.participant_id}|{change_id}" for change_id in self.change_ids]
+
+
+def letters_due(conn: Connection, org_id: str) -> list[Letter]:
+    """The items in state `letter` that are still owed (a pair told some other way, or whose person withdrew
+    consent or was erased, is left for the sender to move), one letter per person, in name order."""
+    owed = {(o.person.participant_id, o.change_id): o for o in outcomes.owed(conn, org_id=org_id)}
+    rows = conn.execute(select(ITEMS).where(ITEMS.c.org_id == org_id, ITEMS.c.state == State.letter.value))
+    by_person: dict[str, list[str]] = {}
+    for row in rows:
+        if (row.participant_id, row.change_id) in owed:
+            by_person.setdefault(row.participant_id, []).append(row.change_id)
+    changes = changes_by_id(conn, org_id, (c for cs in by_person.values() for c in cs))
+    letters = []
+    for participant_id, change_ids in by_person.items():
+        person = owed[(participant_id, change_ids[0])].person
+        ordered = sorted(change_ids)
+        titles = [changes[c].title if c in changes else c for c in ordered]
+        letters.append(Letter(person, ordered, titles))
+    return sorted(
+        letters, key=lambda letter: ((letter.person.display_name or "").lower(), letter.person.participant_id)
+    )
+
+
+@bp.get("/feedback/letters")
+def index() -> Any:
+    with get_engine().connect() as conn:
+        due = letters_due(conn, signed_in().org_id)
+    return render_template("feedback_letters.html", letters=due)
+
+
+@bp.post("/feedback/letters/print")
+def print_batch() -> Any:
+    """The printable batch of the letters that were listed (not any added since).
+
+    Each letter carries the person's private link, so it must exist when the letter is printed. Links are
+    made here, by a POST, rather than when the list is shown: the list can be opened and reloaded freely
+    without making links nobody receives, and nothing else is stored (the batch is these items, carried in
+    the page's "mark as posted" form). Printing the batch twice makes a second set of links; the unused set
+    simply expires (or staff revoke them from the person's page).
+    """
+    me, settings = signed_in(), get_settings()
+    chosen = pairs_posted(request.form.getlist("item"))
+    now = datetime.now(UTC)
+    printed = []
+    with get_engine().begin() as conn:
+        organisation = outcomes.organisation_name(conn, me.org_id)
+        for letter in letters_due(conn, me.org_id):
+            change_ids = [c for c in letter.change_ids if c in chosen.get(letter.person.participant_id, ())]
+            if not change_ids:
+                continue
+            pid = letter.person.participant_id
+            token, expires = links.create(
+                conn,
+                secret_key=settings.signing_key,
+                org_id=me.org_id,
+                participant_id=pid,
+                days=settings.participant_link_days,
+                now=now,
+            )
+            summary = summaries.compose(
+                letter.person,
+                outcomes.news(conn, me.org_id, pid, change_ids),
+                organisation=organisation,
+                link=f"{settings.public_url}/you/{token}",
+                link_expires=(expires - timedelta(seconds=1)).date(),
+            )
+            printed.append((Letter(letter.person, change_ids, []), summary))
+            # Printed: from now on the person's rows stay letters (no e-mail as well) until posted or stopped.
+            outbox.mark_printed(conn, org_id=me.org_id, participant_id=pid, change_ids=change_ids)
+    if not printed:
+        return refuse("There are no letters to print: they have been posted, or no longer wait.", url_for(".index"))
+    return render_template("letters.html", printed=printed, today=summaries.day(now.date()), organisation=organisation)
+
+
+@bp.post("/feedback/letters/posted")
+def posted() -> Any:
+    """Close exactly the items of the printed batch as sent by post, then record their `feedback.sent`."""
+    me = signed_in()
+    back = url_for(".index")
+    now = datetime.now(UTC)
+    posted = items = 0
+    withheld: list[str] = []
+    with get_engine().begin() as conn:
+        for participant_id, change_ids in pairs_posted(request.form.getlist("item")).items():
+            person = outcomes.person(conn, me.org_id, participant_id)
+            if person is None or not person.consent or person.erased:
+                shown = person.display_name if person is not None and not person.erased else None
+                withheld.append(shown or participant_id)
+                continue  # consent withdrawn (or details erased) since the batch was printed
+            _message, closed = outbox.close(
+                conn,
+                org_id=me.org_id,
+                participant_id=participant_id,
+                change_ids=change_ids,
+                state=State.sent,
+                channel=Channel.post.value,
+                by=me.email,
+                now=now,
+                from_states=frozenset({State.letter}),
+            )
+            posted, items = posted + bool(closed), items + len(closed)
+    if withheld:
+        flash(
+            f"Do not post the letter to {', '.join(withheld)}: they withdrew consent to be contacted since it was "
+            "printed. It was not marked as posted.",
+            "error",
+        )
+    if not posted:
+        return refuse("These letters were already marked as posted, or no longer wait: nothing was changed.", back)
+    plural = "" if posted == 1 else "s"
+    about = f"{items} change{'' if items == 1 else 's'}"
+    return after(
+        f"{posted} letter{plural} marked as posted (telling people about {about}).", record_sent(me.org_id), back
+    )
