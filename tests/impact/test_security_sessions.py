@@ -9,7 +9,8 @@
 
 What is covered elsewhere is not repeated here: CSRF on every form (tests/system/test_isolation.py), the lock and
 its parallel claims at the function level (tests/impact/test_accounts.py), cookie flags and safe redirects
-(tests/impact/test_sign_in.py, tests/dashboard/test_dashboard.py), participants' links (tests/dashboard/test_participant_page.py).
+(tests/impact/test_sign_in.py, tests/dashboard/test_dashboard.py), participants' links
+(tests/dashboard/test_participant_page.py).
 """
 
 from __future__ import annotations

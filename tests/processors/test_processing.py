@@ -20,7 +20,7 @@ from processors.store import PositionConflict
 from schemas.events import EVENT_ADAPTER, StoredEvent
 from schemas.readmodels import OVERALL, Activity, Change, DeadLetter, MonthlyMetric, ParkedEvent, Participant
 from tests.conftest import process_all
-from tests.faults.harness.test_crash_safety import snapshot
+from tests.faults.test_crash_safety import snapshot
 
 DAY = datetime.now(UTC) - timedelta(days=20)
 
