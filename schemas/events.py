@@ -31,6 +31,7 @@ from schemas.vocab import (
     Channel,
     Disability,
     Ethnicity,
+    EventType,
     Frequency,
     Gender,
     Level,
@@ -260,15 +261,15 @@ class FeedbackSent(Payload):
 
 
 PAYLOADS: dict[str, type[Payload]] = {
-    "participant.registered": ParticipantRegistered,
-    "participant.consent_changed": ParticipantConsentChanged,
-    "participant.erased": ParticipantErased,
-    "activity.held": ActivityHeld,
-    "session.attended": SessionAttended,
-    "contribution.made": ContributionMade,
-    "change.recorded": ChangeRecorded,
-    "change.status_changed": ChangeStatusChanged,
-    "feedback.sent": FeedbackSent,
+    EventType.participant_registered: ParticipantRegistered,
+    EventType.participant_consent_changed: ParticipantConsentChanged,
+    EventType.participant_erased: ParticipantErased,
+    EventType.activity_held: ActivityHeld,
+    EventType.session_attended: SessionAttended,
+    EventType.contribution_made: ContributionMade,
+    EventType.change_recorded: ChangeRecorded,
+    EventType.change_status_changed: ChangeStatusChanged,
+    EventType.feedback_sent: FeedbackSent,
 }
 EVENT_TYPES = tuple(PAYLOADS)
 
@@ -454,7 +455,9 @@ ADDED_IN: dict[tuple[str, int], tuple[str, ...]] = {("change.status_changed", 1)
 
 # Personal data lives only in the participant register: copies of an event elsewhere (dead letters)
 # carry these fields withheld, and point at the event's place in the log instead.
-PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {"participant.registered": ("display_name", "contact", "demographics")}
+PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
+    EventType.participant_registered: ("display_name", "contact", "demographics")
+}
 WITHHELD = "[withheld: personal data]"
 SEALED = "sealed"  # in the log, a registration's personal fields are encrypted under this key (impact.eventlog.sealing)
 

@@ -111,10 +111,18 @@ def engine_factory(database_url_factory: Callable[[str], str]) -> Iterator[Calla
         engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`engine` is SQLite; a test (or module) marked `twins` runs on PostgreSQL as well, because its SQL
+    behaviour can differ between them (metrics, the store, migrations, outbox claims, the log)."""
+    if "engine" in metafunc.fixturenames:
+        kinds = ["sqlite", "postgres"] if metafunc.definition.get_closest_marker("twins") else ["sqlite"]
+        metafunc.parametrize("engine", kinds, indirect=True)
+
+
+@pytest.fixture
 def engine(request: pytest.FixtureRequest, engine_factory: Callable[[str], Engine]) -> Engine:
-    """A read-model database with its tables, on SQLite and on PostgreSQL."""
-    return engine_factory(request.param)
+    """A read-model database with its tables: SQLite, and PostgreSQL too for tests marked `twins`."""
+    return engine_factory(getattr(request, "param", "sqlite"))
 
 
 # --- The Kafka-protocol broker ----------------------------------------------------------------

@@ -47,6 +47,8 @@ from schemas.readmodels import (
 )
 from tests.conftest import PASSWORD, csrf_from, sign_in
 
+pytestmark = pytest.mark.twins  # SQL behaviour can differ: on SQLite and PostgreSQL
+
 Q1 = metrics.Scope(org_id="alpha", start=date(2025, 1, 1), end=date(2025, 4, 1))
 LEVEL = {"C": "consultation", "P": "co_production", "U": "user_led"}
 

@@ -73,6 +73,8 @@ from schemas.events import EVENT_ADAPTER
 from schemas.readmodels import DeadLetter, ProcessedEvent
 from tests.conftest import POSTGRES_URL, process_all
 
+pytestmark = pytest.mark.twins  # SQL behaviour can differ: on SQLite and PostgreSQL
+
 # --- Building the story -----------------------------------------------------------------------------
 
 

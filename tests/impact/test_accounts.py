@@ -41,6 +41,8 @@ from impact.auth.accounts import (
 )
 from impact.demo import DEMO_OPERATOR, DEMO_PASSWORD, demo_accounts
 
+pytestmark = pytest.mark.twins  # SQL behaviour can differ: on SQLite and PostgreSQL
+
 PASSWORD = "a long enough passphrase"
 
 

@@ -115,6 +115,8 @@ sys.stdin.readline()  # every service starts upgrading at the same moment
 upgrade(engine)
 """
 
+pytestmark = pytest.mark.twins  # SQL behaviour can differ: on SQLite and PostgreSQL
+
 
 def test_services_starting_together_take_turns(blank: Engine) -> None:
     url = blank.url.render_as_string(hide_password=False)

@@ -34,7 +34,7 @@ from processors.quality import QualityGate
 from schemas.readmodels import Feedback
 from tests.conftest import add_organisation, free_port, issue_token, process_all
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.twins, pytest.mark.timeout(180)]
 
 ORG, OTHER = "north-carers", "south-voices"
 DAY = datetime.now(UTC).date() - timedelta(days=20)

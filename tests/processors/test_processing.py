@@ -22,6 +22,8 @@ from schemas.readmodels import OVERALL, Activity, Change, DeadLetter, MonthlyMet
 from tests.conftest import process_all
 from tests.faults.test_crash_safety import snapshot
 
+pytestmark = pytest.mark.twins  # SQL behaviour can differ: on SQLite and PostgreSQL
+
 DAY = datetime.now(UTC) - timedelta(days=20)
 
 

@@ -26,7 +26,7 @@ from schemas.readmodels import Attendance, Change, DeadLetter, ParkedEvent, Part
 from tests.conftest import process_all
 from tests.faults.test_crash_safety import environment, snapshot
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.twins, pytest.mark.timeout(300)]
 START = datetime.now(UTC) - timedelta(days=30)
 
 
