@@ -21,7 +21,12 @@ if TYPE_CHECKING:
 
 
 def _settings() -> Settings:
-    return Settings()
+    """The process's settings; passwords are hashed the way they say from here on (workers inherit it)."""
+    from impact.auth.accounts import configure
+
+    settings = Settings()
+    configure(settings)
+    return settings
 
 
 def _database(settings: Settings) -> Engine:

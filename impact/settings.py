@@ -28,6 +28,11 @@ class LogBackend(StrEnum):
     kafka = "kafka"
 
 
+class PasswordHashing(StrEnum):
+    scrypt = "scrypt"  # Werkzeug's default, at production cost
+    fast = "fast"  # one round of PBKDF2: for tests only, refused in production
+
+
 class Settings(BaseSettings):
     """Configuration, read from `IMPACT_*` environment variables (see README, Configuration)."""
 
@@ -50,6 +55,10 @@ class Settings(BaseSettings):
     dashboard_port: int = 8050
     processor_health_port: int = 8002
     workers: int = Field(default=2, ge=1, description="WSGI worker processes per web service.")
+    password_hashing: PasswordHashing = Field(
+        default=PasswordHashing.scrypt,
+        description="scrypt (production cost), or fast for tests (refused in production).",
+    )
 
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     batch_size: int = Field(default=2000, ge=1, le=10_000, description="Events per processor micro-batch.")
@@ -87,6 +96,8 @@ class Settings(BaseSettings):
                 raise ValueError("IMPACT_SECRET_KEY must be set to a random value of 32+ characters in production")
             if not self.database_url:
                 raise ValueError("IMPACT_DATABASE_URL must be set in production")
+            if self.password_hashing != PasswordHashing.scrypt:
+                raise ValueError("IMPACT_PASSWORD_HASHING must be scrypt in production")
         return self
 
     @property

@@ -55,6 +55,16 @@ def _wait_for_port(port: int, timeout_s: float) -> bool:
     return False
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> Iterator[None]:
+    """One round of PBKDF2 instead of scrypt at production cost: accounts are made in hundreds of tests."""
+    from impact.auth import accounts
+
+    accounts.configure(Settings(env="test", password_hashing="fast"))
+    yield
+    accounts.configure(Settings(env="test", password_hashing="scrypt"))
+
+
 # --- PostgreSQL -------------------------------------------------------------------------------
 
 
@@ -182,6 +192,7 @@ def log_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[st
             "env": "test",
             "data_dir": tmp_path / f"var-{suffix}",
             "secret_key": "t" * 40,
+            "password_hashing": "fast",
             "topic": f"events-{suffix}",
             "dead_letter_topic": f"dead-{suffix}",
             "consumer_group": f"group-{suffix}",

@@ -1,6 +1,7 @@
 """Organisations, staff accounts and API tokens: who may record and read, for which organisation.
 
-Passwords are hashed with scrypt (Werkzeug's default); API tokens are random secrets stored only
+Passwords are hashed with scrypt (Werkzeug's default; the tests choose one round of PBKDF2 through
+IMPACT_PASSWORD_HASHING=fast, which production settings refuse); API tokens are random secrets stored only
 as SHA-256 hashes. Repeated failed logins lock an account for a while, so guessing is slow: each password
 check is claimed in the database before it is made, so parallel attempts cannot make more than
 LOCK_AFTER_FAILURES checks per lock window either.
@@ -17,18 +18,41 @@ import re
 import secrets
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import false, update
 from sqlmodel import Field, Session, SQLModel, col, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+if TYPE_CHECKING:
+    from impact.settings import Settings
+
 MIN_PASSWORD_LENGTH = 12
 LOCK_AFTER_FAILURES = 5
 LOCK_FOR = timedelta(minutes=15)
 TOKEN_PREFIX = "ii_"  # noqa: S105 (a label that marks our tokens in logs and scanners, not a secret)
-# Checked when no account matches, so a wrong e-mail address takes as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("not a password of anyone's")
+# Werkzeug's method string per IMPACT_PASSWORD_HASHING; checking reads the method from the stored hash.
+_HASHING_METHODS = {"scrypt": "scrypt", "fast": "pbkdf2:sha256:1"}
+_hashing = {"method": _HASHING_METHODS["scrypt"]}
+
+
+def configure(settings: Settings) -> None:
+    """Hash new passwords the way the settings say, in this process (scrypt unless told otherwise).
+
+    Called by the command line before a service starts (gunicorn's workers inherit it) and by the tests.
+    """
+    _hashing["method"] = _HASHING_METHODS[str(settings.password_hashing)]
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=_hashing["method"])
+
+
+@cache
+def _dummy_hash(method: str) -> str:
+    """Checked when no account matches, so a wrong e-mail address takes as long as a wrong password."""
+    return generate_password_hash("not a password of anyone's", method=method)
 
 
 class Role(StrEnum):
@@ -198,7 +222,7 @@ def create_account(
         email=email,
         name=name.strip() or email,
         role=str(role),
-        password_hash=generate_password_hash(password),
+        password_hash=hash_password(password),
         must_change_password=must_change_password,
     )
     session.add(account)
@@ -287,7 +311,7 @@ def set_password(
     account = account_in(session=session, org_id=org_id, account_id=account_id)
     if problem := _password_problem(password):
         raise AccountError(problem, field="password")
-    account.password_hash = generate_password_hash(password)
+    account.password_hash = hash_password(password)
     account.failed_logins, account.locked_until = 0, None
     account.must_change_password = account.id != by_account_id
     session.add(account)
@@ -400,7 +424,7 @@ def authenticate(*, session: Session, email: str, password: str, now: datetime |
     now = now or _now()
     account = session.exec(select(StaffAccount).where(StaffAccount.email == email.strip().lower())).first()
     if account is None or not account.active:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(_hashing["method"]), password)
         raise AccountError(WRONG_CREDENTIALS)
     if not _check_password(session=session, account=account, password=password, now=now):
         raise AccountError(WRONG_CREDENTIALS)
@@ -428,7 +452,7 @@ def change_own_password(
         raise AccountError("Your current password is not right.", field="current_password")
     if new_password == current_password:
         raise AccountError("Choose a new password, different from your current one.", field="new_password")
-    _write(session, account, password_hash=generate_password_hash(new_password), must_change_password=False)
+    _write(session, account, password_hash=hash_password(new_password), must_change_password=False)
     return account
 
 

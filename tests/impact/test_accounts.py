@@ -1,4 +1,4 @@
-"""Accounts, roles, lockout and API tokens, on SQLite and PostgreSQL."""
+"""Accounts, roles, lockout and API tokens; the lock's counting and claims on SQLite and PostgreSQL (`twins`)."""
 
 from __future__ import annotations
 
@@ -40,8 +40,7 @@ from impact.auth.accounts import (
     unlock_account,
 )
 from impact.demo import DEMO_OPERATOR, DEMO_PASSWORD, demo_accounts
-
-pytestmark = pytest.mark.twins  # SQL behaviour can differ: on SQLite and PostgreSQL
+from impact.settings import Settings
 
 PASSWORD = "a long enough passphrase"
 
@@ -66,15 +65,37 @@ def session(engine: Engine) -> Iterator[Session]:
 def test_the_right_password_opens_the_account(session: Session) -> None:
     account = authenticate(session=session, email=" ann@example.org ", password=PASSWORD)
     assert (account.org_id, account.role) == ("mind-leeds", "staff")
-    assert PASSWORD not in account.password_hash and account.password_hash.startswith("scrypt:")
+    assert PASSWORD not in account.password_hash and account.password_hash.startswith("pbkdf2:sha256:1$")
 
 
+def test_production_hashes_with_scrypt_and_cheap_hashes_still_verify(engine: Engine) -> None:
+    """The tests hash cheaply (IMPACT_PASSWORD_HASHING=fast); the default is scrypt, and both verify."""
+    with Session(engine) as session:
+        create_organisation(session=session, org_id="mind-leeds", name="Mind in Leeds")
+        create_account(
+            session=session, org_id="mind-leeds", email="fast@example.org", name="", role="staff", password=PASSWORD
+        )
+        accounts.configure(Settings(env="test"))
+        try:
+            create_account(
+                session=session, org_id="mind-leeds", email="slow@example.org", name="", role="staff", password=PASSWORD
+            )
+        finally:
+            accounts.configure(Settings(env="test", password_hashing="fast"))
+        session.commit()
+        slow = authenticate(session=session, email="slow@example.org", password=PASSWORD)
+        fast = authenticate(session=session, email="fast@example.org", password=PASSWORD)
+    assert slow.password_hash.startswith("scrypt:") and fast.password_hash.startswith("pbkdf2:sha256:1$")
+
+
+@pytest.mark.twins  # the lock's counts are claimed by SQL updates
 @pytest.mark.parametrize("email", ["ann@example.org", "nobody@example.org"])
 def test_wrong_credentials_get_one_message(session: Session, email: str) -> None:
     with pytest.raises(AccountError, match="e-mail address or password is not right"):
         authenticate(session=session, email=email, password="wrong password!")
 
 
+@pytest.mark.twins  # the lock's counts are claimed by SQL updates
 def test_repeated_failures_lock_the_account_for_a_while(session: Session) -> None:
     now = datetime.now(UTC)
     for _ in range(LOCK_AFTER_FAILURES):
@@ -171,6 +192,7 @@ def test_nobody_deactivates_their_own_account(session: Session) -> None:
     assert ann(session).active
 
 
+@pytest.mark.twins  # the lock's counts are claimed by SQL updates
 def test_a_new_password_or_an_unlock_lifts_the_lock(session: Session) -> None:
     now = datetime.now(UTC)
     for _ in range(LOCK_AFTER_FAILURES):
@@ -187,6 +209,7 @@ def test_a_new_password_or_an_unlock_lifts_the_lock(session: Session) -> None:
     assert authenticate(session=session, email="ann@example.org", password="fresh passphrase").name == "Ann"
 
 
+@pytest.mark.twins  # both or neither: a rolled-back transaction
 def test_an_organisation_and_its_first_admin_are_created_together_or_not_at_all(
     session: Session, engine: Engine
 ) -> None:
@@ -233,6 +256,7 @@ def test_tokens_are_listed_per_organisation_and_need_a_short_name(session: Sessi
 PARALLEL_ATTEMPTS = 20
 
 
+@pytest.mark.twins  # the lock's counts are claimed by SQL updates
 def test_parallel_wrong_passwords_make_at_most_the_allowed_checks_and_lock_the_account(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -284,6 +308,7 @@ def test_parallel_wrong_passwords_make_at_most_the_allowed_checks_and_lock_the_a
         authenticate(session=later, email="ann@example.org", password=PASSWORD)
 
 
+@pytest.mark.twins  # the lock's counts are claimed by SQL updates
 def test_a_new_window_starts_when_the_lock_ends(session: Session) -> None:
     now = datetime.now(UTC)
     for _ in range(LOCK_AFTER_FAILURES):
@@ -299,6 +324,7 @@ def test_a_new_window_starts_when_the_lock_ends(session: Session) -> None:
     assert locked_until(ann(session), later) is not None
 
 
+@pytest.mark.twins  # the lock's counts are claimed by SQL updates
 def test_an_account_whose_count_was_used_up_elsewhere_is_refused_unchecked(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -389,6 +415,7 @@ def test_changing_ones_own_password_needs_the_current_one_and_clears_the_flag(se
         authenticate(session=session, email="ann@example.org", password=PASSWORD)
 
 
+@pytest.mark.twins  # the lock's counts are claimed by SQL updates
 def test_wrong_current_passwords_count_towards_the_lock(session: Session) -> None:
     account_id = ann(session).id or 0
     for _ in range(LOCK_AFTER_FAILURES):

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from impact.settings import Environment, LogBackend, Settings, settings_variables
+from impact.settings import Environment, LogBackend, PasswordHashing, Settings, settings_variables
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 GOOD_SECRET = "k" * 32
@@ -39,6 +39,7 @@ def test_defaults() -> None:
     assert (settings.ingest_port, settings.dashboard_port, settings.processor_health_port) == (8001, 8050, 8002)
     assert (settings.batch_size, settings.max_body_bytes, settings.workers) == (2000, 2 * 1024 * 1024, 2)
     assert settings.reference_wait_seconds == 600
+    assert settings.password_hashing == PasswordHashing.scrypt
 
 
 @pytest.mark.parametrize(
@@ -61,6 +62,7 @@ def test_defaults() -> None:
         ({"IMPACT_INGEST_PORT": "9001"}, "ingest_port", 9001),
         ({"IMPACT_CONSUMER_GROUP": "g2"}, "consumer_group", "g2"),
         ({"IMPACT_SECRET_KEY": "s3cret"}, "signing_key", "s3cret"),
+        ({"IMPACT_PASSWORD_HASHING": "fast"}, "password_hashing", PasswordHashing.fast),
         ({"UNRELATED": "1", "IMPACT_UNKNOWN": "1"}, "event_log", LogBackend.embedded),
     ],
 )
@@ -84,6 +86,7 @@ def test_environment_variables(
         ("IMPACT_WORKERS", "0", "workers"),
         ("IMPACT_POLL_TIMEOUT_MS", "0", "poll_timeout_ms"),
         ("IMPACT_INGEST_PORT", "eighty", "ingest_port"),
+        ("IMPACT_PASSWORD_HASHING", "md5", "password_hashing"),
     ],
 )
 def test_invalid_environment_variables(monkeypatch: pytest.MonkeyPatch, name: str, value: str, field: str) -> None:
@@ -102,8 +105,12 @@ def test_invalid_environment_variables(monkeypatch: pytest.MonkeyPatch, name: st
         ({"IMPACT_DATABASE_URL": PG, "IMPACT_SECRET_KEY": " " * 40}, "IMPACT_SECRET_KEY must be set"),
         ({"IMPACT_DATABASE_URL": PG, "IMPACT_SECRET_KEY": "k" * 31}, "32+ characters"),
         ({"IMPACT_SECRET_KEY": GOOD_SECRET}, "IMPACT_DATABASE_URL must be set in production"),
+        (
+            {"IMPACT_DATABASE_URL": PG, "IMPACT_SECRET_KEY": GOOD_SECRET, "IMPACT_PASSWORD_HASHING": "fast"},
+            "IMPACT_PASSWORD_HASHING must be scrypt in production",
+        ),
     ],
-    ids=["no-secret", "placeholder", "placeholder-padded", "blank", "short", "no-database"],
+    ids=["no-secret", "placeholder", "placeholder-padded", "blank", "short", "no-database", "cheap-hashing"],
 )
 def test_production_fails_fast(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str) -> None:
     monkeypatch.setenv("IMPACT_ENV", "production")
@@ -189,6 +196,7 @@ EXPECTED_VARIABLES = {
     "IMPACT_DASHBOARD_PORT",
     "IMPACT_PROCESSOR_HEALTH_PORT",
     "IMPACT_WORKERS",
+    "IMPACT_PASSWORD_HASHING",
     "IMPACT_MAX_BODY_BYTES",
     "IMPACT_BATCH_SIZE",
     "IMPACT_POLL_TIMEOUT_MS",
