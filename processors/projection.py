@@ -1,20 +1,17 @@
 """The pure fold: accepted events in, read-model rows out. No I/O here.
 
 A `Projection` collects full rows to upsert (keyed by primary key, so a later fact about the same
-row replaces the earlier one within the batch), patches to rows written by earlier batches, and
-the organisation-months whose monthly metrics must be recomputed.
+row replaces the earlier one within the batch) and patches to rows written by earlier batches.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 from sqlmodel import SQLModel
 
-from impact.months import first_of_month
 from schemas import events as ev
 from schemas.readmodels import (
     Activity,
@@ -40,7 +37,6 @@ def primary_key(model: type[SQLModel]) -> tuple[str, ...]:
 class Projection:
     rows: dict[type[SQLModel], dict[Key, Row]] = field(default_factory=dict)
     patches: list[tuple[type[SQLModel], Key, Row]] = field(default_factory=list)
-    months: set[tuple[str, date]] = field(default_factory=set)
 
     def put(self, model: type[SQLModel], row: Row) -> None:
         key = tuple(row[name] for name in primary_key(model))
@@ -121,7 +117,6 @@ def _activity_held(p: Projection, e: ev.StoredEvent, pl: ev.ActivityHeld) -> Non
             "duration_hours": pl.duration_hours,
         },
     )
-    p.months.add((e.org_id, first_of_month(pl.date)))
 
 
 def _session_attended(p: Projection, e: ev.StoredEvent, pl: ev.SessionAttended) -> None:
@@ -138,7 +133,6 @@ def _session_attended(p: Projection, e: ev.StoredEvent, pl: ev.SessionAttended) 
             "attended_on": day,
         },
     )
-    p.months.add((e.org_id, first_of_month(day)))
 
 
 def _contribution_made(p: Projection, e: ev.StoredEvent, pl: ev.ContributionMade) -> None:
@@ -159,7 +153,6 @@ def _contribution_made(p: Projection, e: ev.StoredEvent, pl: ev.ContributionMade
             ContributionParticipant,
             {"org_id": e.org_id, "contribution_id": pl.contribution_id, "participant_id": participant_id},
         )
-    p.months.add((e.org_id, first_of_month(day)))
 
 
 def _change_recorded(p: Projection, e: ev.StoredEvent, pl: ev.ChangeRecorded) -> None:

@@ -4,32 +4,25 @@ in a single transaction, so a crash at any moment neither loses nor double-count
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import Connection, Date, Engine, Table, and_, delete, func, or_, select, tuple_, union, update
+from sqlalchemy import Connection, Engine, Table, and_, delete, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel
 
 from impact.eventlog import Message, sealing
-from impact.months import add_months
 from processors.frame import Register
 from processors.projection import Projection, primary_key
 from schemas.events import StoredEvent
 from schemas.readmodels import (
-    OVERALL,
     READ_MODELS,
     Activity,
-    Attendance,
     Change,
     ConsumerOffset,
     Contribution,
-    ContributionParticipant,
     DeadLetter,
-    MonthlyMetric,
     ParkedEvent,
     Participant,
     ProcessedEvent,
@@ -53,8 +46,7 @@ def table(model: type[SQLModel]) -> Table:
 
 
 OFFSETS, PROCESSED, ACTIVITY = table(ConsumerOffset), table(ProcessedEvent), table(Activity)
-ATTENDANCE, CONTRIBUTION, CONTRIBUTORS = table(Attendance), table(Contribution), table(ContributionParticipant)
-METRIC, PARKED, DEAD = table(MonthlyMetric), table(ParkedEvent), table(DeadLetter)
+PARKED, DEAD = table(ParkedEvent), table(DeadLetter)
 
 
 @dataclass
@@ -175,7 +167,6 @@ class ReadModelStore:
             self._ignore_existing(conn, DeadLetter, list(dead_letters))
             if effects is not None:
                 self._apply(conn, effects)
-            self._recompute_months(conn, projection.months)
         if effects is not None and effects.erased and self.engine.dialect.name == "sqlite":
             # Older copies of the erased rows' pages linger in the write-ahead log until a checkpoint.
             with self.engine.connect() as conn:
@@ -223,97 +214,3 @@ class ReadModelStore:
     def _ignore_existing(self, conn: Connection, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
         for chunk in _chunks(rows):
             conn.execute(self._insert(table(model)).on_conflict_do_nothing(), list(chunk))
-
-    def _recompute_months(self, conn: Connection, touched: set[tuple[str, date]]) -> None:
-        """Rebuild the touched organisation-months of metrics from the facts (exact, and idempotent).
-
-        One query per figure and organisation covers all its touched months, so a replay, whose
-        batches span many months, costs a few statements a batch rather than a few per month.
-        """
-        months_of: dict[str, list[date]] = defaultdict(list)
-        for org_id, month in sorted(touched):
-            months_of[org_id].append(month)
-        for org_id, months in months_of.items():
-            rows = self._month_rows(conn, org_id, months)
-            conn.execute(delete(METRIC).where(METRIC.c.org_id == org_id, METRIC.c.month.in_(months)))
-            if rows:
-                conn.execute(METRIC.insert(), rows)
-
-    def _month_of(self, day: Any) -> Any:
-        if self.engine.dialect.name == "postgresql":
-            return func.cast(func.date_trunc("month", day), Date)
-        return func.date(day, "start of month")
-
-    def _month_rows(self, conn: Connection, org_id: str, months: list[date]) -> list[dict[str, Any]]:
-        a, at, c, cp = ACTIVITY.c, ATTENDANCE.c, CONTRIBUTION.c, CONTRIBUTORS.c
-
-        first_day, end_day, wanted = min(months), add_months(max(months), 1), set(months)
-        span = (end_day.year - first_day.year) * 12 + end_day.month - first_day.month
-
-        def within(day: Any) -> Any:
-            if span <= 2 * len(months):  # mostly touched: one range scan; the untouched months are dropped below
-                return and_(day >= first_day, day < end_day)
-            return or_(*(and_(day >= month, day < add_months(month, 1)) for month in months))
-
-        figures: dict[tuple[date, str], dict[str, Any]] = defaultdict(dict)
-
-        def month(value: Any) -> date:  # SQLite gives the month as text
-            return value if isinstance(value, date) else date.fromisoformat(str(value))
-
-        held = self._month_of(a.held_on)
-        activities = select(held, a.area, func.count()).where(a.org_id == org_id, within(a.held_on))
-        for first, area, count in conn.execute(activities.group_by(held, a.area)):
-            figures[(month(first), area)]["activities"] = count
-
-        joined = and_(at.org_id == a.org_id, at.activity_id == a.activity_id)
-        attended = self._month_of(at.attended_on)
-        in_months = and_(at.org_id == org_id, within(at.attended_on))
-        attendances = select(attended, a.area, func.count(), func.sum(at.hours)).select_from(
-            ATTENDANCE.join(ACTIVITY, joined)
-        )
-        for first, area, count, hours in conn.execute(attendances.where(in_months).group_by(attended, a.area)):
-            figures[(month(first), area)].update(attendances=count, involvement_hours=float(hours or 0))
-
-        made = self._month_of(c.made_on)
-        contributed = and_(c.org_id == org_id, within(c.made_on))
-        for first, area, count in conn.execute(
-            select(made, c.area, func.count()).where(contributed).group_by(made, c.area)
-        ):
-            figures[(month(first), area)]["contributions"] = count
-
-        involved = union(
-            select(attended.label("month"), a.area.label("area"), at.participant_id.label("pid"))
-            .select_from(ATTENDANCE.join(ACTIVITY, joined))
-            .where(in_months),
-            select(made.label("month"), c.area.label("area"), cp.participant_id.label("pid"))
-            .select_from(
-                CONTRIBUTION.join(CONTRIBUTORS, and_(cp.org_id == c.org_id, cp.contribution_id == c.contribution_id))
-            )
-            .where(contributed),
-        ).subquery()
-        people: dict[date, set[str]] = defaultdict(set)
-        by_area: dict[tuple[date, str], set[str]] = defaultdict(set)
-        for first, area, pid in conn.execute(select(involved.c.month, involved.c.area, involved.c.pid)):
-            people[month(first)].add(pid)
-            by_area[(month(first), area)].add(pid)
-        for key, pids in by_area.items():
-            figures[key]["participants_involved"] = len(pids)
-
-        zero: dict[str, Any] = {
-            "participants_involved": 0,
-            "activities": 0,
-            "attendances": 0,
-            "involvement_hours": 0.0,
-            "contributions": 0,
-        }
-        rows = [
-            {**zero, "org_id": org_id, "month": first, "area": area, **values}
-            for (first, area), values in sorted(figures.items())
-            if first in wanted
-        ]
-        for first in sorted({row["month"] for row in rows}):
-            same = [row for row in rows if row["month"] == first]
-            totals = {name: sum(row[name] for row in same) for name in zero if name != "participants_involved"}
-            overall = {**zero, **totals, "participants_involved": len(people[first])}
-            rows.append({**overall, "org_id": org_id, "month": first, "area": OVERALL})
-        return rows

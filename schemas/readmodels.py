@@ -117,19 +117,6 @@ class Feedback(SQLModel, table=True):
     sent_at: datetime
 
 
-class MonthlyMetric(SQLModel, table=True):
-    """Impact figures of one organisation for one month and one area (or `OVERALL`)."""
-
-    org_id: str = Field(primary_key=True, max_length=40)
-    month: date = Field(primary_key=True)
-    area: str = Field(primary_key=True, max_length=20)
-    participants_involved: int = 0
-    activities: int = 0
-    attendances: int = 0
-    involvement_hours: float = 0.0
-    contributions: int = 0
-
-
 class DeadLetter(SQLModel, table=True):
     """An event the processors could not accept, with the reason a staff member can act on."""
 
@@ -194,7 +181,6 @@ READ_MODELS: tuple[type[SQLModel], ...] = (
     Change,
     ChangeLink,
     Feedback,
-    MonthlyMetric,
     DeadLetter,
     ParkedEvent,
     ProcessedEvent,

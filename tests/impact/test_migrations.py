@@ -106,6 +106,22 @@ def test_a_database_from_before_migrations_is_stamped_at_the_baseline_and_upgrad
         assert connection.scalar(text("SELECT org_id FROM processedevent WHERE event_id = 'e-1'")) == "mind-leeds"
 
 
+def test_monthly_metrics_are_dropped_and_a_downgrade_recreates_them(blank: Engine) -> None:
+    upgrade(blank, "0005")
+    with blank.connect() as connection:
+        assert inspect(connection).has_table("monthlymetric")
+
+    upgrade(blank)
+
+    with blank.connect() as connection:
+        assert not inspect(connection).has_table("monthlymetric")
+    with blank.begin() as connection:
+        command.downgrade(alembic_config(connection), "0005")
+    with blank.connect() as connection:
+        assert inspect(connection).has_table("monthlymetric")
+        assert connection.scalar(text("SELECT count(*) FROM monthlymetric")) == 0
+
+
 STARTING_SERVICE = """
 import sys
 from impact.db import make_engine, upgrade

@@ -1,4 +1,4 @@
-"""The pure fold: hand-built accepted events in, exactly the expected rows, patches and months out."""
+"""The pure fold: hand-built accepted events in, exactly the expected rows and patches out."""
 
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ ORG = "org-a"
 AT = "2026-03-14T10:00:00+00:00"
 WHEN = datetime(2026, 3, 14, 10, tzinfo=UTC)
 DAY = date(2026, 3, 14)
-MARCH = date(2026, 3, 1)
 E1, E2 = str(uuid.UUID(int=1)), str(uuid.UUID(int=2))
 
 
@@ -91,8 +90,8 @@ CHANGE_ROW = {
 P1 = (ORG, "p-1")
 
 
-def case(events: list[Any], *, rows: Any = None, patches: Any = (), months: Any = (), name: str) -> Any:
-    return pytest.param(events, rows or {}, list(patches), set(months), id=name)
+def case(events: list[Any], *, rows: Any = None, patches: Any = (), name: str) -> Any:
+    return pytest.param(events, rows or {}, list(patches), id=name)
 
 
 HELD = dict(
@@ -161,13 +160,11 @@ CASES = [
     case(  # the month is the activity's date, not the day it was recorded
         [stored("activity.held", HELD)],
         rows={Activity: {(ORG, "a-1"): ACTIVITY_ROW}},
-        months={(ORG, date(2026, 2, 1))},
         name="activity",
     ),
     case(
         [stored("session.attended", ATTENDED, eid=E1)],
         rows={Attendance: {(E1,): ATTENDANCE_ROW}},
-        months={(ORG, MARCH)},
         name="attended",
     ),
     case(
@@ -178,7 +175,6 @@ CASES = [
                 (ORG, "c-1", pid): dict(org_id=ORG, contribution_id="c-1", participant_id=pid) for pid in ("p-1", "p-2")
             },
         },
-        months={(ORG, MARCH)},
         name="contribution",
     ),
     case(
@@ -219,12 +215,11 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("events", "rows", "patches", "months"), CASES)
-def test_each_event_type(events: list[Any], rows: dict[Any, Any], patches: list[Any], months: set[Any]) -> None:
+@pytest.mark.parametrize(("events", "rows", "patches"), CASES)
+def test_each_event_type(events: list[Any], rows: dict[Any, Any], patches: list[Any]) -> None:
     projection = fold(*events)
     assert projection.rows == rows
     assert projection.patches == patches
-    assert projection.months == months
 
 
 def test_erasure_blanks_every_personal_field() -> None:
@@ -296,7 +291,6 @@ def test_a_later_fact_about_the_same_row_replaces_the_earlier() -> None:
         (ORG, "a-1"): ("Media forum", 2.0),
         ("org-b", "a-1"): ("Forum", 3.0),
     }
-    assert projection.months == {(ORG, MARCH), ("org-b", date(2026, 4, 1))}
 
 
 def test_dates_are_taken_where_the_event_happened() -> None:
@@ -305,7 +299,6 @@ def test_dates_are_taken_where_the_event_happened() -> None:
         stored("session.attended", {"activity_id": "a-1", "participant_id": "p-1", "hours": 1}, at=late, eid=E1)
     )
     assert projection.rows[Attendance][(E1,)]["attended_on"] == date(2026, 3, 31)
-    assert projection.months == {(ORG, MARCH)}
 
 
 def test_empty_batch() -> None:
