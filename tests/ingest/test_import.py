@@ -292,7 +292,7 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_appended(
     assert "Line 3: role: &#39;volunteer&#39; is not one of: Service user, Patient, Carer, Other" in html
     assert "Line 5: email: is not a valid e-mail address" in html
     assert "Line 6: participant_id: &#39;P1&#39; is also on line 2; list each person once" in html
-    assert "Line 7: preferred_channel: is Email, so email needs filling in" in html
+    assert "Line 7: preferred_channel: is E-mail, so email needs filling in" in html
     assert "Line 2:" not in html and "Line 4:" not in html
     assert stored(event_log, settings) == []
 
@@ -324,7 +324,7 @@ def test_attendance_and_contribution_references_are_checked_at_the_door(
         "Line 6: level: is empty; activity &#39;A2&#39; is new, so it needs one",
         "Line 6: date: is empty; activity &#39;A2&#39; is new, so it needs one",
         "Line 7: date: is in the future; check the date",
-        "Line 7: session_role: &#39;boss&#39; is not one of: Attendee, Speaker, Panel member, Co facilitator, Lead",
+        "Line 7: session_role: &#39;boss&#39; is not one of: Attendee, Speaker, Panel member, Co-facilitator, Lead",
         "Line 8: participant_id: &#39;P1&#39; is also on line 2 for this activity",
         "Line 9: date: is before 2000; is the year a typing slip?",
     ):
@@ -708,7 +708,7 @@ def test_no_file_is_asked_for(staff: FlaskClient) -> None:
 def test_too_many_rows_and_too_many_bytes_are_refused(
     staff: FlaskClient, settings: Settings, event_log: EventLog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(importing, "MAX_ROWS", 5)
+    monkeypatch.setattr(importing.read, "MAX_ROWS", 5)
     data = as_csv(["display_name", "role"], [[f"P {i}", "carer"] for i in range(6)])
     assert "more than 5 rows: split it into several files" in send(staff, data, "m.csv").get_data(as_text=True)
     # A body over the limit is refused before it is read (sent raw: the test client would spool a file upload).
@@ -788,7 +788,7 @@ def test_a_header_wider_than_100_columns_is_refused(staff: FlaskClient) -> None:
 def test_the_row_limit_counts_lines_after_the_header_and_stops_reading_there(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(importing, "MAX_ROWS", 5)
+    monkeypatch.setattr(importing.read, "MAX_ROWS", 5)
     people = [[f"P {i}", "carer"] for i in range(5)]
     assert len(read_table(as_csv(["display_name", "role"], people), "m.csv").rows) == 5
     ok = workbook(lambda sheet: [sheet.append(row) for row in [["display_name", "role"], *people]])
@@ -802,7 +802,7 @@ def test_the_row_limit_counts_lines_after_the_header_and_stops_reading_there(
     broken = as_csv(["display_name", "role"], [*people, ["Extra", "carer"], ["x" * 200_000, "carer"]])
     with pytest.raises(FileProblem, match=r"more than 5 rows: split it into several files\.$"):
         read_table(broken, "m.csv")
-    monkeypatch.setattr(importing, "MAX_ROWS", 10)
+    monkeypatch.setattr(importing.read, "MAX_ROWS", 10)
     with pytest.raises(FileProblem, match="Line 8: the CSV could not be read"):  # as it would be if read
         read_table(broken, "m.csv")
 
