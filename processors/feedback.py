@@ -19,7 +19,6 @@ import logging
 import re
 import threading
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,7 +28,7 @@ from email.message import EmailMessage
 from email.utils import formataddr, parseaddr
 from typing import Any
 
-from sqlalchemy import Engine, and_, exists, func, select, update
+from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from impact.eventlog import EventLog, LogUnavailable
@@ -48,7 +47,7 @@ MESSAGES_PER_TICK = 100
 MAX_CHANGES = 200  # the most changes one `feedback.sent` names (schemas.events.FeedbackSent)
 REPLAN_S = 60.0
 NO_MAILER = "e-mail is not set up (IMPACT_SMTP_HOST): e-mails wait until it is"
-P, CH = outcomes.P, outcomes.CH
+P = outcomes.P
 
 
 def _one_line(text: str) -> str:
@@ -197,14 +196,8 @@ class FeedbackSender:
             by_org.setdefault(row.org_id, set()).add(row.participant_id)
         people = {(org, pid): p for org, pids in by_org.items() for pid, p in outcomes.people(conn, org, pids).items()}
         for row in rows:
-            key = and_(
-                ITEMS.c.org_id == row.org_id,
-                ITEMS.c.participant_id == row.participant_id,
-                ITEMS.c.change_id == row.change_id,
-                ITEMS.c.state == row.state,
-            )
             if (row.org_id, row.participant_id, row.change_id) in told:
-                conn.execute(update(ITEMS).where(key).values(state=State.sent.value, recorded=True, sent_at=now))
+                outbox.close_told(conn, row, now=now)
                 continue
             person = people.get((row.org_id, row.participant_id))
             current = State(row.state)
@@ -215,30 +208,18 @@ class FeedbackSender:
                 continue  # staff decide about these
             if current == State.letter and row.done_by == outbox.PRINTED and target != State.stopped:
                 continue  # printed: it goes by post, whatever channel they choose now
-            values: dict[str, Any] = {}
             if target == State.stopped and current != State.stopped:
-                values.update(state=target.value, last_error=None)  # nothing of theirs is kept once stopped
+                outbox.stop(conn, row)
             elif target != current:
-                values.update(state=target.value, channel=person.channel)
-                if target == State.queued:
-                    values.update(due_at=_due(person, now), attempts=0, last_error=None)
+                outbox.reroute(conn, row, to=target, channel=person.channel, due_at=_due(person, now))
             elif target == State.queued and row.attempts == 0 and aware(row.due_at) > now:
                 due = _due(person, aware(row.found_at))  # waiting for a digest day: the frequency may have changed
                 if aware(row.due_at) != due:
-                    values["due_at"] = due
-            if values:
-                conn.execute(update(ITEMS).where(key).values(**values))
+                    outbox.reschedule(conn, row, due_at=due)
 
     def _expire_claims(self, now: datetime) -> None:
         with self.engine.begin() as conn:
-            conn.execute(
-                update(ITEMS)
-                .where(ITEMS.c.state == State.sending.value, ITEMS.c.claimed_at < now - STALE_CLAIM)
-                .values(
-                    state=State.unsure.value,
-                    last_error="the sender stopped while sending: this message may have gone",
-                )
-            )
+            outbox.expire_claims(conn, older_than=now - STALE_CLAIM)
 
     # 2. deliver -----------------------------------------------------------------------------------
     def deliver(self, now: datetime, done: Tick) -> None:
@@ -274,45 +255,8 @@ class FeedbackSender:
                 break  # the mail server itself failed: the rest wait for the next tick
 
     def _claim(self, org_id: str, participant_id: str, change_ids: Sequence[str]) -> tuple[str, list[str]]:
-        """Claim these queued rows for one message: only while the person still consents to e-mail and the
-        change is still decided (a decision can be reopened)."""
-        message_id = str(uuid.uuid4())
-        consenting = exists(
-            select(P.c.participant_id).where(
-                P.c.org_id == org_id,
-                P.c.participant_id == participant_id,
-                P.c.consent_to_contact.is_(True),
-                P.c.erased.is_(False),
-                P.c.preferred_channel == Channel.email.value,
-                P.c.email.is_not(None),
-            )
-        )
-        still_decided = exists(
-            select(CH.c.change_id).where(
-                CH.c.org_id == ITEMS.c.org_id,
-                CH.c.change_id == ITEMS.c.change_id,
-                CH.c.status.in_(outcomes.DECIDED),
-                CH.c.decided_on.is_not(None),
-            )
-        )
         with self.engine.begin() as conn:
-            conn.execute(
-                update(ITEMS)
-                .where(
-                    ITEMS.c.org_id == org_id,
-                    ITEMS.c.participant_id == participant_id,
-                    ITEMS.c.change_id.in_(list(change_ids)),
-                    ITEMS.c.state == State.queued.value,
-                    consenting,
-                    still_decided,
-                )
-                # the real time, not the tick's: another sender judges a claim stale by it
-                .values(state=State.sending.value, message_id=message_id, claimed_at=datetime.now(UTC))
-            )
-            claimed = conn.execute(
-                select(ITEMS.c.change_id).where(ITEMS.c.message_id == message_id, ITEMS.c.state == State.sending.value)
-            ).scalars()
-            return message_id, sorted(claimed)
+            return outbox.claim(conn, org_id=org_id, participant_id=participant_id, change_ids=change_ids)
 
     def _send(self, org_id: str, participant_id: str, change_ids: Sequence[str], now: datetime, done: Tick) -> bool:
         """Claim, compose and send one message; False when the mail server itself failed (stop this tick)."""
@@ -320,7 +264,6 @@ class FeedbackSender:
         message_id, claimed = self._claim(org_id, participant_id, change_ids)
         if not claimed:
             return True
-        mine = and_(ITEMS.c.message_id == message_id, ITEMS.c.state == State.sending.value)
         try:
             with self.engine.begin() as conn:
                 person = outcomes.person(conn, org_id, participant_id)
@@ -344,51 +287,40 @@ class FeedbackSender:
             )
             self.mailer.send(self._email(summary, person, organisation, message_id))
         except MailFailed as exc:
-            self._failed(mine, exc.reason, permanent=exc.permanent, now=now, done=done)
+            self._failed(message_id, exc.reason, permanent=exc.permanent, now=now, done=done)
             return not exc.server
         except SQLAlchemyError as exc:  # the read models could not be read: put it back, try next tick
             with self.engine.begin() as conn:
-                conn.execute(update(ITEMS).where(mine).values(state=State.queued.value, claimed_at=None))
+                outbox.release(conn, message_id=message_id)
             done.errors.append(str(exc).splitlines()[0])
             return False
         except Exception as exc:  # a message that cannot be built: staff see why; the others still go
             log.exception("feedback message %s could not be built", message_id)
             self._failed(
-                mine, f"could not write this message ({type(exc).__name__})", permanent=True, now=now, done=done
+                message_id, f"could not write this message ({type(exc).__name__})", permanent=True, now=now, done=done
             )
             return True
         with self.engine.begin() as conn:
-            # It went: sent, even if another sender meanwhile judged the claim stale and marked it unsure.
-            sent = ITEMS.c.state.in_([State.sending.value, State.unsure.value])
-            conn.execute(
-                update(ITEMS)
-                .where(ITEMS.c.message_id == message_id, sent)
-                .values(
-                    state=State.sent.value,
-                    channel=Channel.email.value,
-                    sent_at=now,
-                    attempts=ITEMS.c.attempts + 1,
-                    last_error=None,
-                )
-            )
+            outbox.mark_sent(conn, message_id=message_id, now=now)
         done.sent += 1
         log.info("feedback e-mailed: org=%s message=%s changes=%d", org_id, message_id, len(claimed))
         return True
 
-    def _failed(self, mine: Any, reason: str, *, permanent: bool, now: datetime, done: Tick) -> None:
+    def _failed(self, message_id: str, reason: str, *, permanent: bool, now: datetime, done: Tick) -> None:
         with self.engine.begin() as conn:
-            rows = conn.execute(select(ITEMS.c.attempts).where(mine)).scalars().all()
-            attempts = (max(rows) if rows else 0) + 1
-            if permanent or attempts >= self.settings.feedback_max_attempts:
-                values: dict[str, Any] = {"state": State.failed.value}
-                done.failed += 1
-            else:
-                wait = self.settings.feedback_retry_seconds * 2 ** (attempts - 1)
-                values = {"state": State.queued.value, "due_at": now + timedelta(seconds=wait)}
-                done.retrying += 1
-            conn.execute(
-                update(ITEMS).where(mine).values(**values, attempts=attempts, last_error=reason[:500], claimed_at=None)
+            state, attempts = outbox.fail_or_retry(
+                conn,
+                message_id=message_id,
+                reason=reason,
+                permanent=permanent,
+                max_attempts=self.settings.feedback_max_attempts,
+                retry_seconds=self.settings.feedback_retry_seconds,
+                now=now,
             )
+        if state == State.failed:
+            done.failed += 1
+        else:
+            done.retrying += 1
         log.warning("feedback e-mail failed (attempt %d): %s", attempts, reason)
 
     def _email(

@@ -1,18 +1,26 @@
 """The feedback outbox: one row for each participant owed word of one decided change, and where it is.
 
 The feedback sender (processors/feedback.py) finds what is owed in the read models and adds a row here;
-from then on this table, not the read models, decides what happens, so nothing goes twice:
+from then on this table, not the read models, decides what happens, so nothing goes twice. Every move
+between states is a function of this module (named on the arrows); nothing else updates the table:
 
-    queued ──claim──> sending ──> sent           (e-mail; `feedback.sent` then goes into the log)
-      │                  │
-      │                  └──> queued (retry after a wait) ──> failed (staff look, and may retry)
-      ├──> letter   (post: staff print a batch, then mark it posted)   ──> sent
-      ├──> staff    (phone, in person or no channel: staff tell them)  ──> given
-      └──> stopped  (consent withdrawn or details erased; back to queued if consent returns)
+             add
+              │
+    queued ──claim──> sending ──mark_sent──> sent  (e-mail; `feedback.sent` then goes into the log)
+      │  ^              │  │
+      │  │              │  ├──release──> queued   (the read models could not be read: next tick)
+      │  │              │  └──fail_or_retry──> queued (after a doubling wait) or failed (staff look)
+      │  │              └──expire_claims──> unsure (the sender stopped mid-send: staff decide)
+      │  └──requeue── failed, unsure           (staff try again, from the first try)
+      ├──reroute──> letter  (post: staff print a batch (mark_printed), then mark it posted) ──close──> sent
+      ├──reroute──> staff   (phone, in person or no channel: staff tell them)            ──close──> given
+      └──stop───> stopped  (consent withdrawn or details erased; reroute back if consent returns)
+    any open row ──close_told──> sent  (a `feedback.sent` from elsewhere told them)
 
-A claim is a compare-and-set on `state`, so two senders, or a sender and a member of staff, never both
-act on one row. A sender that dies between claiming and hearing back from the mail server leaves the
-row `sending`; after a while it becomes `unsure`, and staff decide (the mail may have gone).
+A claim is a compare-and-set on `state`, and so is every other move: two senders, or a sender and a
+member of staff, never both act on one row. A sender that dies between claiming and hearing back from
+the mail server leaves the row `sending`; after a while it becomes `unsure`, and staff decide (the mail
+may have gone).
 
 Not a read model: a replay of the log keeps it (and the `feedback.sent` events rebuild `feedback`).
 """
@@ -21,18 +29,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Index, Table, and_, select, update
+from sqlalchemy import Connection, Engine, Index, Table, and_, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, SQLModel
 
 from impact.eventlog import EventLog
 from impact.eventlog.recording import record as record_events
 from schemas.events import FeedbackSent, FeedbackSentEvent
-from schemas.vocab import Channel
+from schemas.readmodels import Change, Participant
+from schemas.vocab import DECIDED_STATUSES, Channel
 
 
 class State(StrEnum):
@@ -76,6 +85,9 @@ class FeedbackItem(SQLModel, table=True):
 
 
 ITEMS = cast(Table, FeedbackItem.__table__)  # type: ignore[attr-defined]
+_PEOPLE = cast(Table, Participant.__table__)  # type: ignore[attr-defined]
+_CHANGES = cast(Table, Change.__table__)  # type: ignore[attr-defined]
+STALE = "the sender stopped while sending: this message may have gone"
 
 
 def aware(moment: datetime) -> datetime:
@@ -159,6 +171,141 @@ def requeue(conn: Connection, *, org_id: str, participant_id: str, change_ids: S
             .values(state=State.queued.value, attempts=0, due_at=now, last_error=None, claimed_at=None)
         ).rowcount
     )
+
+
+def _this(row: Any) -> Any:
+    """One row, only while it is still in the state it was read in (a compare-and-set)."""
+    return and_(
+        ITEMS.c.org_id == row.org_id,
+        ITEMS.c.participant_id == row.participant_id,
+        ITEMS.c.change_id == row.change_id,
+        ITEMS.c.state == row.state,
+    )
+
+
+def close_told(conn: Connection, row: Any, *, now: datetime) -> None:
+    """An open row whose pair was told some other way (its `feedback.sent` is already in the log)."""
+    conn.execute(update(ITEMS).where(_this(row)).values(state=State.sent.value, recorded=True, sent_at=now))
+
+
+def stop(conn: Connection, row: Any) -> None:
+    """Consent withdrawn, details erased or the decision reopened: nothing of theirs is kept once stopped."""
+    conn.execute(update(ITEMS).where(_this(row)).values(state=State.stopped.value, last_error=None))
+
+
+def reroute(conn: Connection, row: Any, *, to: State, channel: str | None, due_at: datetime | None = None) -> None:
+    """The person's channel (or consent) now sends this row elsewhere; an e-mail starts again from the
+    first try, at `due_at`."""
+    values: dict[str, Any] = {"state": to.value, "channel": channel}
+    if to == State.queued:
+        values.update(due_at=due_at, attempts=0, last_error=None)
+    conn.execute(update(ITEMS).where(_this(row)).values(**values))
+
+
+def reschedule(conn: Connection, row: Any, *, due_at: datetime) -> None:
+    """A queued row waiting for a digest day whose reader changed how often they hear."""
+    conn.execute(update(ITEMS).where(_this(row)).values(due_at=due_at))
+
+
+def expire_claims(conn: Connection, *, older_than: datetime) -> None:
+    """Claims made before `older_than` belong to a sender that stopped mid-send: they may have gone."""
+    conn.execute(
+        update(ITEMS)
+        .where(ITEMS.c.state == State.sending.value, ITEMS.c.claimed_at < older_than)
+        .values(state=State.unsure.value, last_error=STALE)
+    )
+
+
+def claim(conn: Connection, *, org_id: str, participant_id: str, change_ids: Sequence[str]) -> tuple[str, list[str]]:
+    """Claim these queued rows for one message, only while the person still consents to e-mail and the
+    change is still decided (a decision can be reopened); returns the message id and the changes claimed."""
+    message_id = str(uuid.uuid4())
+    p, ch = _PEOPLE.c, _CHANGES.c
+    consenting = exists(
+        select(p.participant_id).where(
+            p.org_id == org_id,
+            p.participant_id == participant_id,
+            p.consent_to_contact.is_(True),
+            p.erased.is_(False),
+            p.preferred_channel == Channel.email.value,
+            p.email.is_not(None),
+        )
+    )
+    still_decided = exists(
+        select(ch.change_id).where(
+            ch.org_id == ITEMS.c.org_id,
+            ch.change_id == ITEMS.c.change_id,
+            ch.status.in_(sorted(s.value for s in DECIDED_STATUSES)),
+            ch.decided_on.is_not(None),
+        )
+    )
+    conn.execute(
+        update(ITEMS)
+        .where(
+            _mine(org_id, participant_id, change_ids),
+            ITEMS.c.state == State.queued.value,
+            consenting,
+            still_decided,
+        )
+        # the real time, not the tick's: another sender judges a claim stale by it
+        .values(state=State.sending.value, message_id=message_id, claimed_at=datetime.now(UTC))
+    )
+    claimed = conn.execute(
+        select(ITEMS.c.change_id).where(ITEMS.c.message_id == message_id, ITEMS.c.state == State.sending.value)
+    ).scalars()
+    return message_id, sorted(claimed)
+
+
+def _claimed(message_id: str) -> Any:
+    return and_(ITEMS.c.message_id == message_id, ITEMS.c.state == State.sending.value)
+
+
+def mark_sent(conn: Connection, *, message_id: str, now: datetime) -> None:
+    """The message went: sent, even if another sender meanwhile judged the claim stale and marked it unsure."""
+    conn.execute(
+        update(ITEMS)
+        .where(ITEMS.c.message_id == message_id, ITEMS.c.state.in_([State.sending.value, State.unsure.value]))
+        .values(
+            state=State.sent.value,
+            channel=Channel.email.value,
+            sent_at=now,
+            attempts=ITEMS.c.attempts + 1,
+            last_error=None,
+        )
+    )
+
+
+def release(conn: Connection, *, message_id: str) -> None:
+    """Put a claimed message back, untried (what it needed could not be read): the next tick claims it again."""
+    conn.execute(update(ITEMS).where(_claimed(message_id)).values(state=State.queued.value, claimed_at=None))
+
+
+def fail_or_retry(
+    conn: Connection,
+    *,
+    message_id: str,
+    reason: str,
+    permanent: bool,
+    max_attempts: int,
+    retry_seconds: float,
+    now: datetime,
+) -> tuple[State, int]:
+    """A claimed message failed: back to queued after a doubling wait, or, when the failure is permanent
+    or the tries are used up, failed (staff look). Returns where it went and how many tries it has had."""
+    mine = _claimed(message_id)
+    rows = conn.execute(select(ITEMS.c.attempts).where(mine)).scalars().all()
+    attempts = (max(rows) if rows else 0) + 1
+    if permanent or attempts >= max_attempts:
+        state, values = State.failed, {}
+    else:
+        wait = retry_seconds * 2 ** (attempts - 1)
+        state, values = State.queued, {"due_at": now + timedelta(seconds=wait)}
+    conn.execute(
+        update(ITEMS)
+        .where(mine)
+        .values(state=state.value, **values, attempts=attempts, last_error=reason[:500], claimed_at=None)
+    )
+    return state, attempts
 
 
 def unrecorded(conn: Connection, *, org_id: str | None = None) -> list[FeedbackSentEvent]:
