@@ -6,8 +6,9 @@ echoed. A benchmark that fails is reported as failed and the rest still run. Eve
 against a baseline measured in the same run (the machine is shared: absolute rates drift with others'
 work, ratios much less), so the table gives both and the aim each is held to.
 
-Run: `.venv/bin/python bench/all.py [--write BENCHMARKS.md] [--quick] [--only NAME ...]`
-(`make bench` writes BENCHMARKS.md; `--quick` runs each briefly, to check that everything works.)
+Run: `.venv/bin/python bench/all.py [--write PATH] [--quick] [--only NAME ...]`
+(the report goes to docs/operations/benchmarks-latest.md unless `--write` names another path; `--quick` runs
+each briefly, to check that everything works.)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+REPORT = ROOT / "docs" / "operations" / "benchmarks-latest.md"  # what `make bench` writes; docs link to it
 
 # name: (full arguments, --quick arguments, timeout in s)
 BENCHMARKS: dict[str, tuple[list[str], list[str], float]] = {
@@ -381,7 +383,13 @@ def markdown(outcomes: list[Outcome], facts: dict[str, str], quick: bool) -> str
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
-    parser.add_argument("--write", metavar="PATH", help="write the Markdown report here (e.g. BENCHMARKS.md)")
+    parser.add_argument(
+        "--write",
+        metavar="PATH",
+        type=Path,
+        default=REPORT,
+        help=f"write the Markdown report here (default {REPORT.relative_to(ROOT)})",
+    )
     parser.add_argument("--quick", action="store_true", help="run each benchmark briefly")
     parser.add_argument("--only", nargs="*", choices=list(BENCHMARKS), default=[], help="run only these")
     args = parser.parse_args()
@@ -407,9 +415,8 @@ def main() -> None:
     }
     report = markdown(outcomes, facts, args.quick)
     print("\n" + report)
-    if args.write:
-        Path(args.write).write_text(report)
-        print(f"written to {args.write}")
+    args.write.write_text(report)
+    print(f"written to {args.write}")
     if any(outcome.error for outcome in outcomes):
         sys.exit(1)
 
