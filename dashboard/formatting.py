@@ -5,20 +5,13 @@ from __future__ import annotations
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+from dashboard.metrics import SMALL_COUNT, suppress
 from impact.months import add_months, first_of_month
 
-SMALL_COUNT = 5  # a displayed count of people below this could identify someone (DOMAIN.md, privacy rules)
 SUPPRESSED = f"fewer than {SMALL_COUNT}"
 NOT_APPLICABLE = "—"
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def suppress(count: int) -> int | None:
-    """The count of people to show, or None when it is small enough (1 to 4) to identify someone."""
-    if 0 < count < SMALL_COUNT:
-        return None
-    return count
 
 
 def format_count(count: int) -> str:

@@ -32,14 +32,13 @@ from dashboard import access, metrics
 from dashboard.filters import Filters, long_date, parse
 from dashboard.formatting import (
     NOT_APPLICABLE,
-    SMALL_COUNT,
     format_count,
     format_hours,
     format_month,
     format_people,
     format_percent,
 )
-from dashboard.metrics import AREAS, LEVELS, STATUSES, Headline, Scope
+from dashboard.metrics import AREAS, LEVELS, SMALL_COUNT, STATUSES, Headline, Scope
 from dashboard.pages import feedback, people
 from dashboard.tables import Table
 from impact.auth.accounts import Organisation

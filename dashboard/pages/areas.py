@@ -29,7 +29,7 @@ from sqlalchemy import Connection, extract, func
 from dashboard import charts
 from dashboard.filters import Filters
 from dashboard.formatting import NOT_APPLICABLE, format_count, format_month, format_percent, months_between
-from dashboard.metrics import AREAS, LEVELS, A, Scope, _activities
+from dashboard.metrics import AREAS, LEVELS, A, Scope, select_activities
 from dashboard.pages import Chart, Page, Section, Stat
 from dashboard.tables import Table
 from schemas.vocab import label
@@ -53,7 +53,7 @@ Counts = Counter[tuple[str, str, date]]  # (area, level, first day of the month)
 def read_counts(conn: Connection, scope: Scope) -> Counts:
     """Activities held in the scope, by area, level and calendar month: one grouped query."""
     year, month = extract("year", A.c.held_on), extract("month", A.c.held_on)
-    query = _activities(scope, A.c.area, A.c.level, year, month, func.count()).group_by(
+    query = select_activities(scope, A.c.area, A.c.level, year, month, func.count()).group_by(
         A.c.area, A.c.level, year, month
     )
     counts: Counts = Counter()

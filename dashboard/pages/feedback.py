@@ -46,13 +46,12 @@ from dashboard import charts, metrics
 from dashboard.filters import Filters, long_date
 from dashboard.formatting import (
     NOT_APPLICABLE,
-    SMALL_COUNT,
     format_count,
     format_month,
     format_people,
     format_percent,
 )
-from dashboard.metrics import CH, Scope, _day, feedback_pairs
+from dashboard.metrics import CH, SMALL_COUNT, Scope, as_date, feedback_pairs
 from dashboard.pages import Chart, Page, Section, Stat
 from dashboard.pages.people import HIDDEN, PRIVACY, cell, complementary, protect
 from dashboard.tables import Table
@@ -127,7 +126,7 @@ def read_decided(conn: Connection, pairs: Any) -> list[Decided]:
         .order_by(pairs.c.decided, pairs.c.title, pairs.c.change_id)
     )
     return [
-        Decided(change_id, title, status, _day(decided), owed, sent)
+        Decided(change_id, title, status, as_date(decided), owed, sent)
         for change_id, title, status, decided, owed, sent in conn.execute(query)
     ]
 
@@ -159,7 +158,7 @@ def build(conn: Connection, filters: Filters, org_id: str, *, today: date | None
     months = by_month(scope, decided)
     waiting = [change for change in decided if change.waiting]
     people = read_people_waiting(conn, pairs) if waiting else 0
-    _, days = metrics._feedback(conn, scope)
+    _, days = metrics.feedback_days(conn, scope)
     hidden = protected(months, waiting)
     month_table = months_table(months, hidden)
     figures = closure_stats(month_table.rows[-1][-1], days, people)
@@ -205,7 +204,7 @@ def closure_rate(sent: int, owed: int) -> str:
 
 def closure_stats(rate: str, days: Sequence[int], people: int) -> list[Stat]:
     """The headline: `rate` is the monthly table's "All months" closure rate, hidden where that is."""
-    median = metrics._median(days)
+    median = metrics.median(days)
     return [
         Stat(
             "closure-rate",

@@ -42,7 +42,7 @@ from sqlalchemy import Connection, and_, case, exists, func, select
 from dashboard import charts
 from dashboard.filters import Filters, long_date
 from dashboard.formatting import NOT_APPLICABLE, SUPPRESSED, format_count, format_people, format_percent
-from dashboard.metrics import AREAS, CH, CL, CP, STATUSES, C, P, Scope, _changes_where, _day, _linked_changes, _same
+from dashboard.metrics import AREAS, CH, CL, CP, STATUSES, C, P, Scope, as_date, changes_where, linked_changes, same
 from dashboard.pages import Chart, Page, Section, Stat
 from dashboard.tables import Table
 from schemas.vocab import DECIDED_STATUSES, Strength, label
@@ -125,19 +125,19 @@ def read_links(conn: Connection, scope: Scope) -> list[Link]:
         case((erased, None), else_=func.substr(C.c.text, 1, FETCHED)).label("text"),
         CL.c.strength,
         erased.label("erased"),
-    ).select_from(_linked_changes(scope))
-    rows = conn.execute(_changes_where(scope, query, decided_only=False))
+    ).select_from(linked_changes(scope))
+    rows = conn.execute(changes_where(scope, query, decided_only=False))
     return [
         Link(
             change_id=row.change_id,
             title=row.title,
             change_area=row.change_area,
             status=row.status,
-            recorded_on=_day(row.recorded_on),
-            decided_on=_day(row.decided_on) if row.decided_on is not None else None,
+            recorded_on=as_date(row.recorded_on),
+            decided_on=as_date(row.decided_on) if row.decided_on is not None else None,
             contribution_id=row.contribution_id,
             contribution_area=row.contribution_area,
-            made_on=_day(row.made_on),
+            made_on=as_date(row.made_on),
             text=row.text or "",
             strength=row.strength,
             erased=bool(row.erased),
@@ -148,9 +148,9 @@ def read_links(conn: Connection, scope: Scope) -> list[Link]:
 
 def read_people(conn: Connection, scope: Scope) -> int:
     """Distinct participants who made a contribution linked to a change decided in the period."""
-    joined = _linked_changes(scope).join(CP, _same(CP, C, "contribution_id"))
+    joined = linked_changes(scope).join(CP, same(CP, C, "contribution_id"))
     query = select(func.count(func.distinct(CP.c.participant_id))).select_from(joined)
-    return int(conn.execute(_changes_where(scope, query, decided_only=True)).scalar_one())
+    return int(conn.execute(changes_where(scope, query, decided_only=True)).scalar_one())
 
 
 def build(conn: Connection, filters: Filters, org_id: str) -> Page:
@@ -374,7 +374,7 @@ def sankey_summary(links: Sequence[Link]) -> str:
 # --- The changes ----------------------------------------------------------------------------------------
 
 
-def _snippet(text: str) -> str:
+def snippet(text: str) -> str:
     """The text on one line, cut at a word to about SNIPPET characters, in quotation marks."""
     squeezed = " ".join(text.split())
     if not squeezed:
@@ -391,7 +391,7 @@ def _said(links: Sequence[Link]) -> str:
     quotable = [link for link in ordered if not link.erased][:QUOTED]
     if not quotable:
         return NOT_QUOTED if len(ordered) == 1 else NOT_QUOTED_MANY
-    quoted = "; ".join(_snippet(link.text) for link in quotable)
+    quoted = "; ".join(snippet(link.text) for link in quotable)
     more = len(ordered) - len(quotable)
     return f"{quoted}; and {format_count(more)} more" if more > 0 else quoted
 

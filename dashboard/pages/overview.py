@@ -18,8 +18,8 @@ from dashboard.formatting import (
     format_month,
     format_people,
     format_percent,
-    suppress,
 )
+from dashboard.metrics import suppress
 from dashboard.pages import Chart, Page, Section, Stat, feedback, people
 from dashboard.pages.people import HIDDEN
 from dashboard.tables import Table

@@ -34,7 +34,8 @@ from sqlalchemy import Connection
 
 from dashboard import charts, metrics
 from dashboard.filters import Filters
-from dashboard.formatting import SMALL_COUNT, SUPPRESSED, format_count, format_people, format_percent, suppress
+from dashboard.formatting import SUPPRESSED, format_count, format_people, format_percent
+from dashboard.metrics import SMALL_COUNT, suppress
 from dashboard.pages import Chart, Page, Section, Stat
 from dashboard.tables import Table
 from schemas.vocab import label
@@ -116,7 +117,7 @@ def cell(count: int, hidden: bool) -> str:
 
 def build(conn: Connection, filters: Filters, org_id: str) -> Page:
     scope = filters.to_scope(org_id)
-    involved, new, returning = metrics._people(conn, scope)
+    involved, new, returning = metrics.participant_counts(conn, scope)
     reach = metrics.reach(conn, scope) if involved else {name: {} for name in metrics.REACH_FIELDS}
     figures = people_stats(involved, new, returning)
     sections = [

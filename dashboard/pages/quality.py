@@ -31,8 +31,8 @@ from sqlalchemy import Connection, func, select
 
 from dashboard import charts, metrics
 from dashboard.filters import Filters
-from dashboard.formatting import SMALL_COUNT, format_count, format_month, format_percent
-from dashboard.metrics import DL, Scope, _during
+from dashboard.formatting import format_count, format_month, format_percent
+from dashboard.metrics import DL, SMALL_COUNT, Scope, during
 from dashboard.pages import Chart, Page, Section, Stat
 from dashboard.pages.people import HIDDEN, cell
 from dashboard.tables import Table
@@ -72,7 +72,7 @@ def read_reasons(conn: Connection, scope: Scope) -> dict[str, tuple[int, int]]:
     """expectation -> (rejected, since resolved) in the period, most rejected first."""
     query = (
         select(DL.c.expectation, func.count(), func.count(DL.c.resolved_by))
-        .where(DL.c.org_id == scope.org_id, _during(DL.c.recorded_on, scope))
+        .where(DL.c.org_id == scope.org_id, during(DL.c.recorded_on, scope))
         .group_by(DL.c.expectation)
     )
     rows = sorted(conn.execute(query), key=lambda row: (-row[1], row[0]))

@@ -24,7 +24,6 @@ from sqlmodel import Session
 from dashboard import create_app, shell
 from dashboard.filters import Filters, parse, parse_search
 from dashboard.formatting import (
-    SMALL_COUNT,
     add_months,
     default_period,
     format_count,
@@ -33,8 +32,8 @@ from dashboard.formatting import (
     format_people,
     format_percent,
     months_between,
-    suppress,
 )
+from dashboard.metrics import SMALL_COUNT, suppress
 from dashboard.tables import Table, to_csv
 from impact.auth.accounts import Role
 from impact.auth.sessions import SignedIn

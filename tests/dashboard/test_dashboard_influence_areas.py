@@ -440,7 +440,7 @@ def test_influence_agrees_with_the_metrics(world: Engine) -> None:
     ],
 )
 def test_contributions_are_quoted_short(text: str, shown: str) -> None:
-    assert influence._snippet(text) == shown
+    assert influence.snippet(text) == shown
 
 
 def test_influence_never_quotes_a_person_whose_details_were_erased(world: Engine) -> None:
