@@ -1,35 +1,19 @@
-"""The printable annual involvement report: `GET /report?from=...&to=...&area=...&level=...`.
+"""The annual report's sections, built from figures alone: pure functions, no database and no Flask, so each
+is tested from a `Headline` made by hand. Part one follows the six UK Standards for Public Involvement, part
+two the GRIPP2 short form. Where the platform records nothing for what a section asks, the section says so
+in words, never with a made-up figure.
 
-One HTML page that prints well (dashboard/static/report.css has the print styles; the browser's "Save as
-PDF" makes the PDF, so no PDF library is needed). Part one follows the six UK Standards for Public
-Involvement, part two the GRIPP2 short form; every figure comes from dashboard/metrics/__init__.py or from the two
-small queries here, for the signed-in reader's organisation only. Where the platform records nothing
-for what a section asks, the section says so in words, never with a made-up figure.
-
-Privacy: every count of people is shown through `format_people` (1 to 4 become "fewer than 5"); no names
-or contact details are read. "You said, we did" quotes contributions, but never one made by a person
-whose details were erased. Free text is escaped by Jinja's autoescape.
+Privacy: every count of people is shown through `format_people` (1 to 4 become "fewer than 5"), and a second
+cell is hidden where one alone would be worked out from a total, as on the People page.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
-from typing import Any, cast
 
-import dash
-from flask import render_template, request
-from flask.typing import ResponseReturnValue
-from sqlalchemy import ColumnElement, Connection, Engine, and_, exists, select
-from sqlalchemy import Table as SqlTable
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.sql.expression import FromClause
-from sqlmodel import Session
-
-from dashboard import access, metrics
-from dashboard.filters import Filters, long_date, parse
+from dashboard import metrics
+from dashboard.filters import Filters
 from dashboard.formatting import (
     NOT_APPLICABLE,
     format_count,
@@ -38,22 +22,16 @@ from dashboard.formatting import (
     format_people,
     format_percent,
 )
-from dashboard.metrics import AREAS, LEVELS, SMALL_COUNT, STATUSES, Headline, Scope
+from dashboard.metrics import AREAS, LEVELS, SMALL_COUNT, STATUSES, Headline
 from dashboard.pages import feedback, people
 from dashboard.tables import Table
-from impact.auth.accounts import Organisation
-from impact.settings import Settings
-from schemas.readmodels import Activity, Change, ChangeLink, Contribution, ContributionParticipant, Participant
-from schemas.vocab import DECIDED_STATUSES, INFLUENCING_STATUSES, Strength, label
-
-logger = logging.getLogger(__name__)
+from schemas.vocab import Strength, label
 
 EXAMPLES = 5  # "you said, we did": the most recent changes shown
 SAID_PER_EXAMPLE = 3  # and at most this many contributions behind each
 LONGEST_QUOTE = 400  # characters of free text shown before "…"
 STRENGTHS: tuple[str, ...] = tuple(strength.value for strength in Strength)
 GOVERNANCE_AREAS = ("governance", "strategy_policy")
-UNAVAILABLE = "The report cannot be made right now. Please try again in a few minutes."
 REACH_TITLES = {
     "role": "role",
     "age_band": "age band",
@@ -115,56 +93,39 @@ class AnnualReport:
     notices: Sequence[str] = field(default=())
 
 
-def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
-    """`GET {prefix}report` on the dashboard's server (the guard in dashboard/access.py requires a reader)."""
-    prefix = app.config.routes_pathname_prefix
-
-    @app.server.get(prefix + "report")
-    def annual_report() -> ResponseReturnValue:
-        org_id = access.reader().org_id  # never from the request
-        filters = parse(request.args.to_dict(), date.today())
-        try:
-            with Session(engine) as session:
-                found = session.get(Organisation, org_id)
-                organisation = found.name if found else org_id
-            with engine.connect() as conn:
-                built = build(conn, filters, org_id, organisation)
-        except SQLAlchemyError:
-            logger.warning("dashboard: the annual report could not be read", exc_info=True)
-            return render_template("message.html", title="The report is unavailable", message=UNAVAILABLE), 503
-        back = app.config.requests_pathname_prefix + filters.search()
-        return render_template("report.html", report=built, back_url=back, made_on=long_date(date.today()))
-
-
-# --- Building the report --------------------------------------------------------------------------
-
-
-def build(conn: Connection, filters: Filters, org_id: str, organisation: str) -> AnnualReport:
-    """Every section of the report for one organisation and one set of filters."""
-    scope = filters.to_scope(org_id)
-    headline = metrics.headline(conn, scope)
-    areas = metrics.area_totals(conn, scope)
-    reach = metrics.reach(conn, scope)
-    months = metrics.trend(conn, scope)
-    quality = metrics.data_quality(conn, scope)
-    strengths = _strengths(conn, scope)
-    examples = _examples(conn, scope)
-    standards = [
-        _inclusive(headline, reach),
-        _working_together(headline, areas, months),
+def standards(
+    h: Headline,
+    reach: dict[str, dict[str, int]],
+    areas: dict[str, metrics.AreaTotals],
+    months: list[metrics.TrendMonth],
+    filters: Filters,
+) -> list[ReportSection]:
+    """Part one: a section per UK Standard for Public Involvement."""
+    return [
+        _inclusive(h, reach),
+        _working_together(h, areas, months),
         _support_and_learning(),
         _governance(areas, filters),
-        _communications(headline),
-        _impact(headline),
+        _communications(h),
+        _impact(h),
     ]
-    gripp2 = [
+
+
+def gripp2(
+    h: Headline,
+    filters: Filters,
+    examples: list[Example],
+    strengths: dict[str, int],
+    quality: metrics.DataQuality,
+) -> list[ReportSection]:
+    """Part two: a section per item of the GRIPP2 short form."""
+    return [
         _aim(filters),
-        _methods(headline),
-        _results(headline, examples),
-        _discussion(headline, strengths),
-        _reflections(headline, quality),
+        _methods(h),
+        _results(h, examples),
+        _discussion(h, strengths),
+        _reflections(h, quality),
     ]
-    return AnnualReport(organisation, filters.describe(), standards, gripp2, filters.problems)
 
 
 def _protected(counts: dict[str, int]) -> list[tuple[str, str]]:
@@ -515,101 +476,6 @@ def _reflections(h: Headline, quality: metrics.DataQuality) -> ReportSection:
     )
 
 
-# --- The two queries of its own ---------------------------------------------------------------------
-
-
-def _table(model: type[Any]) -> SqlTable:
-    return cast(SqlTable, model.__table__)
-
-
-CH, CL, C = _table(Change), _table(ChangeLink), _table(Contribution)
-CP, P, A = _table(ContributionParticipant), _table(Participant), _table(Activity)
-
-
-def _links(scope: Scope) -> FromClause:
-    """Changes joined to their links and the linked contributions (and, with a level, their activities)."""
-    joined = CH.join(CL, and_(CL.c.org_id == CH.c.org_id, CL.c.change_id == CH.c.change_id)).join(
-        C, and_(C.c.org_id == CL.c.org_id, C.c.contribution_id == CL.c.contribution_id)
-    )
-    if scope.level:
-        joined = joined.join(A, and_(A.c.org_id == C.c.org_id, A.c.activity_id == C.c.activity_id))
-    return joined
-
-
-def _decided_in(scope: Scope, statuses: Sequence[str]) -> list[ColumnElement[bool]]:
-    """Conditions: the organisation's changes of these statuses, decided in the period, within area and level."""
-    conditions: list[ColumnElement[bool]] = [
-        CH.c.org_id == scope.org_id,
-        CH.c.status.in_(statuses),
-        CH.c.decided_on >= scope.start,
-        CH.c.decided_on < scope.end,
-    ]
-    if scope.area:
-        conditions.append(CH.c.area == scope.area)
-    if scope.level:
-        conditions.append(A.c.level == scope.level)
-    return conditions
-
-
-def _strengths(conn: Connection, scope: Scope) -> dict[str, int]:
-    """Links from contributions to changes decided in the period, by strength of influence."""
-    query = (
-        select(CL.c.strength, CL.c.change_id, CL.c.contribution_id)
-        .distinct()
-        .select_from(_links(scope))
-        .where(*_decided_in(scope, sorted(status.value for status in DECIDED_STATUSES)))
-    )
-    counts = dict.fromkeys(STRENGTHS, 0)
-    for strength, _change, _contribution in conn.execute(query):
-        counts[strength] = counts.get(strength, 0) + 1
-    return counts
-
-
-def _examples(conn: Connection, scope: Scope) -> list[Example]:
-    """The most recent agreed or implemented changes of the period with a linked contribution, and what was said."""
-    influencing = sorted(status.value for status in INFLUENCING_STATUSES)
-    changes = conn.execute(
-        select(CH.c.change_id, CH.c.title, CH.c.description, CH.c.status, CH.c.decided_on, CH.c.area)
-        .distinct()
-        .select_from(_links(scope))
-        .where(*_decided_in(scope, influencing))
-        .order_by(CH.c.decided_on.desc(), CH.c.change_id)
-        .limit(EXAMPLES)
-    ).all()
-    if not changes:
-        return []
-    erased_contributor = exists(
-        select(CP.c.participant_id)
-        .select_from(CP.join(P, and_(P.c.org_id == CP.c.org_id, P.c.participant_id == CP.c.participant_id)))
-        .where(CP.c.org_id == C.c.org_id, CP.c.contribution_id == C.c.contribution_id, P.c.erased.is_(True))
-    )
-    said_query = (
-        select(CL.c.change_id, CL.c.strength, C.c.made_on, C.c.contribution_id, C.c.text)
-        .select_from(_links(scope))
-        .where(CH.c.org_id == scope.org_id, CH.c.change_id.in_([row.change_id for row in changes]), ~erased_contributor)
-    )
-    if scope.level:
-        said_query = said_query.where(A.c.level == scope.level)
-    rank = {strength: index for index, strength in enumerate(reversed(STRENGTHS))}  # major first
-    said: dict[str, list[tuple[int, date, str, str]]] = {}
-    for change_id, strength, made_on, contribution_id, text in conn.execute(said_query):
-        said.setdefault(change_id, []).append((rank.get(strength, len(rank)), made_on, contribution_id, text))
-    examples = []
-    for row in changes:
-        behind = sorted(said.get(row.change_id, []), key=lambda item: (item[0], -item[1].toordinal(), item[2]))
-        examples.append(
-            Example(
-                title=row.title,
-                status=label(row.status),
-                decided=long_date(row.decided_on),
-                area=label(row.area),
-                description=_quote(row.description),
-                said=[_quote(text) for _rank, _made, _id, text in behind[:SAID_PER_EXAMPLE]],
-            )
-        )
-    return examples
-
-
 # --- Wording ------------------------------------------------------------------------------------------
 
 
@@ -646,6 +512,6 @@ def _days(days: float | None) -> str:
     return format_count(int(days)) if days.is_integer() else format_hours(days)
 
 
-def _quote(text: str) -> str:
+def quote(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= LONGEST_QUOTE else text[: LONGEST_QUOTE - 1].rstrip() + "…"
