@@ -6,31 +6,27 @@ and an event_id already processed is skipped, so redelivery after a crash change
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
-from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from impact.eventlog import EventLog, LogConsumer, LogUnavailable, Message, Record
-from impact.eventlog.sealing import erased_registration, opened
 from impact.settings import Settings
+from processors import triage
 from processors.frame import Decoded, Register, creates, quality_frame, reference_order, referenced
 from processors.projection import Projection, project
 from processors.quality import Failure, QualityGate
+from processors.records import DeadLetterRecord, ProcessedRecord
 from processors.store import Effects, PositionConflict, ReadModelStore
-from schemas.events import ParticipantErased, Payload, StoredEvent, error_path, without_personal_data
-from schemas.quality import SCHEMA_REASON, WAIT_FOR
+from schemas.events import ParticipantErased, StoredEvent
 
 log = logging.getLogger(__name__)
-ERASED = "participant.erased"
 PARKED_PER_BATCH = 2000  # waiting events retried with each batch: the rest wait for the next (bounded memory)
 IDLE_RETRY_S = 1.0
 LOG_CHECK_S = 5.0  # while idle, how often to ask the log how far it goes (so an unreachable broker shows)
@@ -56,59 +52,6 @@ class Health:
 
     def beat(self) -> None:
         self.last_poll_at = time.time()
-
-
-def _dead_letter(message: Message, event: StoredEvent | None, failure: Failure) -> dict[str, Any]:
-    return {
-        "event_id": str(event.event_id) if event else f"offset:{message.partition}:{message.offset}",
-        "org_id": event.org_id if event else "",
-        "type": event.type if event else "",
-        "expectation": failure.expectation,
-        "reason": failure.reason,
-        "event_json": _redacted(message.value),
-        "log_partition": message.partition,
-        "log_offset": message.offset,
-        "recorded_on": event.recorded_at.date() if event else None,
-        "dead_at": datetime.now(UTC),
-    }
-
-
-def _unreadable(message: Message, exc: Exception, event: StoredEvent | None = None) -> dict[str, Any]:
-    if isinstance(exc, ValidationError) and exc.errors():
-        first = exc.errors()[0]
-        detail = f"{error_path(tuple(first['loc']))}: {first['msg']}"
-    else:
-        detail = str(exc).splitlines()[0]
-    return _dead_letter(message, event, Failure("schema", f"{SCHEMA_REASON} ({detail[:200]})"))
-
-
-def _parked(message: Message, event: StoredEvent, deadline: datetime, failure: Failure) -> dict[str, Any]:
-    return {
-        "event_id": str(event.event_id),
-        "org_id": event.org_id,
-        "event_json": message.value.decode(),
-        "log_partition": message.partition,
-        "log_offset": message.offset,
-        "deadline": deadline,
-        "expectation": failure.expectation,
-    }
-
-
-def _processed(event: StoredEvent) -> dict[str, Any]:
-    return {
-        "event_id": str(event.event_id),
-        "org_id": event.org_id,
-        "type": event.type,
-        "recorded_on": event.recorded_at.date(),
-    }
-
-
-def _payload(event: StoredEvent, keys: dict[tuple[str, str], bytes | None]) -> Payload:
-    """The typed payload at its latest version, with sealed personal fields opened (or gone, once erased)."""
-    document = opened(event, keys)
-    if document is None:
-        return erased_registration(event.payload)
-    return event.typed_payload(document)
 
 
 class Processor:
@@ -183,10 +126,9 @@ class Processor:
         except ValueError:
             event = None
         detail = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
-        letter = _dead_letter(
-            message, event, Failure("storable", f"The database could not store this event ({detail}).")
-        )
-        self.event_log.append(self.dead_letter_topic, [Record(letter["org_id"] or "-", _dead_letter_record(letter))])
+        failure = Failure("storable", f"The database could not store this event ({detail}).")
+        letter = DeadLetterRecord.of(message, event, failure, dead_at=datetime.now(UTC))
+        self.event_log.append(self.dead_letter_topic, [Record(letter.key, letter.to_json())])
         self._write(
             projection=project([]),
             accepted=[],
@@ -204,97 +146,54 @@ class Processor:
         with_parked: bool = True,
         only: Sequence[Message] | None = None,
     ) -> BatchReport:
-        """Validate, fold and store one batch, with the positions after it, in one transaction.
+        """Decode, triage, validate, fold and store one batch, with the positions after it, in one transaction.
 
         Events parked by earlier batches, waiting for a reference, are tried again with it (or `only`
-        those given). An event that fails only for want of a reference waits until the log shows its
-        deadline has passed: an event of its partition recorded after it, or, when the processor has
-        caught up with the log, the wall clock `now`. The log alone decides, so a replay agrees.
+        those given); triage.judge says when a waiting event's deadline has passed (`now`: the wall
+        clock, once the processor has caught up with the log).
         """
-        report = BatchReport()
-        stored: list[tuple[Message, StoredEvent]] = []
-        dead: list[dict[str, Any]] = []
-        dead_events: list[StoredEvent] = []
-        seen_in_batch: set[str] = set()
-        for message in messages:
-            try:
-                event = StoredEvent.from_bytes(message.value)
-            except ValueError as exc:
-                dead.append(_unreadable(message, exc))
-                continue
-            if str(event.event_id) in seen_in_batch:
-                report.duplicates += 1
-                continue
-            seen_in_batch.add(str(event.event_id))
-            stored.append((message, event))
-
-        if only is not None:
-            parked = {str(StoredEvent.from_bytes(m.value).event_id): m for m in only}
-        else:
-            parked = {eid: m for eid, (m, _) in self.store.parked(PARKED_PER_BATCH).items()} if with_parked else {}
-        done, waiting_already = self.store.settled([str(event.event_id) for _, event in stored] + list(parked))
-        skip = done | waiting_already
-        fresh = [item for item in stored if str(item[1].event_id) not in skip]
-        report.duplicates += len(stored) - len(fresh)
+        dead_at = datetime.now(UTC)
+        decoding = triage.decode(messages, dead_at=dead_at)
+        parked = self._waiting(with_parked=with_parked, only=only)
+        done, waiting_already = self.store.settled([str(event.event_id) for _, event in decoding.events] + list(parked))
+        fresh = triage.unsettled(decoding.events, done | waiting_already)
         waited = [(m, StoredEvent.from_bytes(m.value)) for eid, m in parked.items() if eid not in done]
-        clock: dict[int, datetime] = {}  # the log's clock, per partition: the newest recorded_at read
-        for message, event in fresh:
-            clock[message.partition] = max(clock.get(message.partition, event.recorded_at), event.recorded_at)
+        keys = self.store.keys([event for _, event in fresh + waited])
+        candidates = triage.read(fresh, keys) + triage.read(waited, keys, waited=True)
 
-        candidates = fresh + waited
-        keys = self.store.keys([event for _, event in candidates])
-        decoded: list[tuple[Message, StoredEvent, Payload | None]] = []
-        unreadable: dict[int, Exception] = {}  # payloads their model refuses: the suite names why, or `schema`
-        for message, event in candidates:
-            try:
-                decoded.append((message, event, _payload(event, keys)))
-            except (ValidationError, KeyError, ValueError) as exc:
-                unreadable[len(decoded)] = exc
-                decoded.append((message, event, None))
-        batch = [(event, payload) for _, event, payload in decoded]
+        batch = [(c.event, c.payload) for c in candidates]
         known = self.store.known(referenced(batch))
-        order = reference_order(
-            batch, [index >= len(fresh) for index in range(len(decoded))], known, self.reference_wait
-        )
+        order = reference_order(batch, [c.waited for c in candidates], known, self.reference_wait)
         failures = self._check([batch[index] for index in order], known)
+        verdicts = triage.judge(
+            candidates,
+            order,
+            failures,
+            clock=triage.log_clock(fresh),
+            now=now,
+            wait=self.reference_wait,
+            dead_at=dead_at,
+        )
 
-        accepted: list[tuple[StoredEvent, Payload]] = []
-        waiting: list[dict[str, Any]] = []
-        for place in order:
-            message, event, payload = decoded[place]
-            failure = failures.get(str(event.event_id))
-            deadline = event.recorded_at + self.reference_wait
-            if failure is None:
-                if payload is None:
-                    dead.append(_unreadable(message, unreadable[place], event))
-                    dead_events.append(event)
-                else:
-                    accepted.append((event, payload))
-            elif failure.expectation in WAIT_FOR and not _expired(
-                deadline, clock.get(message.partition), now, self.reference_wait
-            ):
-                waiting.append(_parked(message, event, deadline, failure))
-            else:
-                dead.append(_dead_letter(message, event, failure))
-                dead_events.append(event)
-        accepted_events = [event for event, _ in accepted]
+        dead = decoding.dead + verdicts.dead
+        report = BatchReport(
+            accepted=len(verdicts.accepted),
+            rejected=len(dead),
+            duplicates=decoding.duplicates + len(decoding.events) - len(fresh),
+            waiting=len(verdicts.parked),
+        )
         for letter in dead:
-            report.reasons[letter["expectation"]] = report.reasons.get(letter["expectation"], 0) + 1
-        report.accepted, report.rejected, report.waiting = len(accepted), len(dead), len(waiting)
-
+            report.reasons[letter.expectation] = report.reasons.get(letter.expectation, 0) + 1
         if dead:  # at least once: a replayed batch may append a dead letter twice; readers key on event_id
-            self.event_log.append(
-                self.dead_letter_topic,
-                [Record(letter["org_id"] or "-", _dead_letter_record(letter)) for letter in dead],
-            )
-        finished = accepted_events + dead_events
+            self.event_log.append(self.dead_letter_topic, [Record(letter.key, letter.to_json()) for letter in dead])
+        finished = [event for event, _ in verdicts.accepted] + verdicts.dead_events
         self._write(
-            projection=project(accepted),
-            accepted=[_processed(event) for event in accepted_events],
+            projection=project(verdicts.accepted),
+            accepted=[ProcessedRecord.of(event) for event, _ in verdicts.accepted],
             dead_letters=dead,
             messages=messages,
             effects=Effects(
-                parked=waiting,
+                parked=verdicts.parked,
                 unparked=list(parked),
                 # An erasure request destroys the key whatever else is wrong with it: the person asked.
                 erased=[(e.org_id, str(p.participant_id)) for e, p in batch if isinstance(p, ParticipantErased)],
@@ -303,6 +202,14 @@ class Processor:
         )
         self.health.events_processed += len(messages)
         return report
+
+    def _waiting(self, *, with_parked: bool, only: Sequence[Message] | None) -> dict[str, Message]:
+        """The parked events to try again with this batch, by event id (the oldest first, a bounded number)."""
+        if only is not None:
+            return {str(StoredEvent.from_bytes(m.value).event_id): m for m in only}
+        if not with_parked:
+            return {}
+        return {eid: message for eid, (message, _) in self.store.parked(PARKED_PER_BATCH).items()}
 
     def _check(self, batch: list[Decoded], known: Register) -> dict[str, Failure]:
         """The batch's data-quality failures; a refused creation then creates nothing for later events."""
@@ -319,8 +226,8 @@ class Processor:
         self,
         *,
         projection: Projection,
-        accepted: list[dict[str, Any]],
-        dead_letters: list[dict[str, Any]],
+        accepted: list[ProcessedRecord],
+        dead_letters: list[DeadLetterRecord],
         messages: Sequence[Message],
         effects: Effects,
     ) -> None:
@@ -437,15 +344,6 @@ class Processor:
                 backoff = min(backoff * 2, 30.0)
 
 
-def _expired(deadline: datetime, clock: datetime | None, now: datetime | None, wait: timedelta) -> bool:
-    """Whether a waiting event's reference can no longer come: the log has moved past its deadline."""
-    if not wait:
-        return True
-    if clock is not None:
-        return clock > deadline
-    return now is not None and now > deadline
-
-
 def _sum(first: BatchReport, second: BatchReport) -> BatchReport:
     return BatchReport(
         accepted=first.accepted + second.accepted,
@@ -454,18 +352,3 @@ def _sum(first: BatchReport, second: BatchReport) -> BatchReport:
         waiting=first.waiting + second.waiting,
         reasons={k: first.reasons.get(k, 0) + second.reasons.get(k, 0) for k in first.reasons | second.reasons},
     )
-
-
-def _redacted(raw: bytes) -> str:
-    """The event as JSON with personal fields withheld (unreadable bytes are kept as they are)."""
-    try:
-        document = json.loads(raw)
-    except ValueError:
-        return raw.decode("utf-8", errors="replace")[:4000]
-    return json.dumps(without_personal_data(document) if isinstance(document, dict) else document)
-
-
-def _dead_letter_record(letter: dict[str, Any]) -> bytes:
-    return json.dumps(
-        {key: (value.isoformat() if isinstance(value, date | datetime) else value) for key, value in letter.items()}
-    ).encode()

@@ -15,6 +15,7 @@ from sqlmodel import SQLModel
 from impact.eventlog import Message, sealing
 from processors.frame import Register
 from processors.projection import Projection, primary_key
+from processors.records import DeadLetterRecord, ParkedRecord, ProcessedRecord
 from schemas.events import StoredEvent
 from schemas.readmodels import (
     READ_MODELS,
@@ -53,7 +54,7 @@ PARKED, DEAD = table(ParkedEvent), table(DeadLetter)
 class Effects:
     """What a batch does besides folding rows: parking, erasure, corrections (all in its transaction)."""
 
-    parked: list[dict[str, Any]] = field(default_factory=list)  # events waiting for a reference (ParkedEvent rows)
+    parked: list[ParkedRecord] = field(default_factory=list)  # events waiting for a reference
     unparked: list[str] = field(default_factory=list)  # event ids no longer waiting (settled, or parked again)
     erased: list[tuple[str, str]] = field(default_factory=list)  # (org_id, participant_id) whose keys go
     corrected: list[tuple[str, str, str]] = field(default_factory=list)  # (org_id, dead event id, corrected by)
@@ -143,8 +144,8 @@ class ReadModelStore:
         self,
         *,
         projection: Projection,
-        accepted: Sequence[dict[str, Any]],
-        dead_letters: Sequence[dict[str, Any]],
+        accepted: Sequence[ProcessedRecord],
+        dead_letters: Sequence[DeadLetterRecord],
         positions: dict[int, int],
         expected: dict[int, int],
         effects: Effects | None = None,
@@ -163,8 +164,8 @@ class ReadModelStore:
                 t = table(model)
                 matches = [t.c[name] == value for name, value in zip(primary_key(model), key, strict=True)]
                 conn.execute(update(t).where(*matches).values(**values))
-            self._ignore_existing(conn, ProcessedEvent, list(accepted))
-            self._ignore_existing(conn, DeadLetter, list(dead_letters))
+            self._ignore_existing(conn, ProcessedEvent, [record.row() for record in accepted])
+            self._ignore_existing(conn, DeadLetter, [letter.row() for letter in dead_letters])
             if effects is not None:
                 self._apply(conn, effects)
         if effects is not None and effects.erased and self.engine.dialect.name == "sqlite":
@@ -175,7 +176,7 @@ class ReadModelStore:
     def _apply(self, conn: Connection, effects: Effects) -> None:
         for chunk in _chunks(effects.unparked):
             conn.execute(delete(PARKED).where(PARKED.c.event_id.in_(chunk)))
-        for chunk in _chunks(effects.parked):
+        for chunk in _chunks([record.row() for record in effects.parked]):
             conn.execute(self._insert(PARKED).on_conflict_do_nothing(), list(chunk))
         sealing.destroy(conn, effects.erased)
         for org_id, dead_id, by in effects.corrected:
