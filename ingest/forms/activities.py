@@ -29,20 +29,26 @@ from ingest.forms.common import (
     submission_id,
     validate,
 )
-from schemas.vocab import SessionRole
+from schemas.vocab import Level, SessionRole, label
+from schemas.vocab import title as field_title  # "title" is also an activity's title below
 
+# Each field's title from the vocabulary (schemas.vocab.FIELD_TITLES); "Reference" is the form's own word.
 ACTIVITY_LABELS = {
-    "title": "Title",
+    "title": field_title("title"),
     "activity_id": "Reference",
-    "area": "Area of work",
-    "level": "Level of involvement",
-    "date": "Date held",
-    "duration_hours": "Length in hours",
+    "area": field_title("area"),
+    "level": field_title("level"),
+    "date": field_title("date"),
+    "duration_hours": field_title("duration_hours"),
 }
+# Each option is the level's label, then what it means.
 LEVEL_CHOICES = [
-    ("consultation", "Consultation: people were asked for their views"),
-    ("co_production", "Co-production: people worked in partnership with staff"),
-    ("user_led", "User-led: people with lived experience led it"),
+    (level.value, f"{label(level)}: {meaning}")
+    for level, meaning in (
+        (Level.consultation, "people were asked for their views"),
+        (Level.co_production, "people worked in partnership with staff"),
+        (Level.user_led, "people with lived experience led it"),
+    )
 ]
 CHOOSE = {
     "area": "Choose the area of work.",

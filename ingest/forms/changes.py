@@ -29,19 +29,20 @@ from ingest.forms.common import (
     submission_id,
     validate,
 )
-from schemas.vocab import ChangeStatus, Strength
+from schemas.vocab import ChangeStatus, Strength, label, title
 
 CHOOSE = {
     "area": "Choose the area of work.",
     "status": "Choose the status of the change.",
 }
 
+# Titles from the vocabulary (schemas.vocab.FIELD_TITLES) for payload fields the form asks as they are.
 CONTRIBUTION_LABELS = {
     "participants": "Who said it",
     "activity_id": "Activity",
-    "area": "Area of work",
+    "area": title("area"),
     "made_on": "Date it was said",
-    "text": "What they said",
+    "text": title("text"),
 }
 
 
@@ -92,24 +93,24 @@ def new_contribution() -> Any:
     )
 
 
-CHANGE_LABELS = {
-    "title": "Title",
-    "area": "Area of work",
-    "description": "What the organisation did or will do",
-    "status": "Status",
-    "decided_on": "Date decided",
-    "links": "Contributions that influenced it",
-}
+CHANGE_LABELS = {name: title(name) for name in ("title", "area", "description", "status", "decided_on", "links")}
+# Each option is the value's label, then what it means.
 STATUS_CHOICES = [
-    ("proposed", "Proposed: not decided yet"),
-    ("agreed", "Agreed: the organisation has decided to do it"),
-    ("implemented", "Implemented: it has been done"),
-    ("declined", "Declined: the organisation decided not to do it"),
+    (status.value, f"{label(status)}: {meaning}")
+    for status, meaning in (
+        (ChangeStatus.proposed, "not decided yet"),
+        (ChangeStatus.agreed, "the organisation has decided to do it"),
+        (ChangeStatus.implemented, "it has been done"),
+        (ChangeStatus.declined, "the organisation decided not to do it"),
+    )
 ]
 STRENGTH_CHOICES = [
-    ("major", "Major: it shaped the decision"),
-    ("moderate", "Moderate: it was one of the main inputs"),
-    ("minor", "Minor: it was taken into account"),
+    (strength.value, f"{label(strength)}: {meaning}")
+    for strength, meaning in (
+        (Strength.major, "it shaped the decision"),
+        (Strength.moderate, "it was one of the main inputs"),
+        (Strength.minor, "it was taken into account"),
+    )
 ]
 
 
@@ -176,7 +177,7 @@ def change(change_id: str) -> Any:
     return render_template("change.html", change=found, links=lookups.links(engine, org_id(), change_id))
 
 
-STATUS_LABELS = {"status": "New status", "decided_on": "Date decided", "note": "Note"}
+STATUS_LABELS = {"status": "New status", "decided_on": title("decided_on"), "note": title("note")}
 
 
 @bp.route("/changes/<change_id>/status", methods=["GET", "POST"])

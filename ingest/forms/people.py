@@ -35,23 +35,26 @@ from schemas.vocab import (
     ParticipantRole,
     Region,
     label,
+    title,
 )
 
+# Each field's title from the vocabulary (schemas.vocab.FIELD_TITLES), except where the form words it its own
+# way: "Reference" beside the name, and consent asked as a question of contact (the title says what it is for).
 PARTICIPANT_LABELS = {
-    "display_name": "Name",
+    "display_name": title("display_name"),
     "participant_id": "Reference",
-    "role": "Role",
-    "email": "E-mail address",
-    "phone": "Phone number",
-    "postal_address": "Postal address",
+    "role": title("role"),
+    "email": title("email"),
+    "phone": title("phone"),
+    "postal_address": title("postal_address"),
     "consent_to_contact": "Consent to be contacted",
-    "preferred_channel": "How they would like to hear",
-    "feedback_frequency": "How often they would like to hear",
-    "age_band": "Age",
-    "gender": "Gender",
-    "ethnicity": "Ethnic group",
-    "disability": "Disability",
-    "region": "Region",
+    "preferred_channel": title("preferred_channel"),
+    "feedback_frequency": title("feedback_frequency"),
+    "age_band": title("age_band"),
+    "gender": title("gender"),
+    "ethnicity": title("ethnicity"),
+    "disability": title("disability"),
+    "region": title("region"),
 }
 DEMOGRAPHICS = {
     "age_band": AgeBand,
@@ -69,10 +72,11 @@ CHOOSE = {
     "channel": "Choose how they would like to hear from you.",
     "feedback_frequency": "Choose how often they would like to hear.",
 }
+# Each option starts with the vocabulary's label, so the value reads the same here as everywhere else.
 FREQUENCIES = [
-    (Frequency.each_change.value, "Each time something is decided"),
+    (Frequency.each_change.value, label(Frequency.each_change)),
     # Not "in one message": the browser tests find the "Age" question by a label containing "age".
-    (Frequency.monthly.value, "Once a month, all together"),
+    (Frequency.monthly.value, f"{label(Frequency.monthly)}, all together"),
 ]
 FREQUENCY_LABELS = dict(FREQUENCIES)
 
@@ -160,8 +164,8 @@ def participant(participant_id: str) -> Any:
 
 CONSENT_LABELS = {
     "consent": "Consent to be contacted",
-    "channel": "How they would like to hear",
-    "feedback_frequency": "How often they would like to hear",
+    "channel": title("channel"),
+    "feedback_frequency": title("feedback_frequency"),
 }
 
 
