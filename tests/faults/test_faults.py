@@ -49,7 +49,7 @@ from tests.faults.harness import (
     restart_postgres,
     wait_until,
 )
-from tests.faults.test_crash_safety import Running, differences, environment, on, past, progress, snapshot
+from tests.faults.runs import Running, differences, environment, on, past, progress, snapshot
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(600)]
 

@@ -20,7 +20,7 @@ from processors.store import PositionConflict
 from schemas.events import EVENT_ADAPTER, StoredEvent
 from schemas.readmodels import Activity, Attendance, Change, Contribution, DeadLetter, ParkedEvent, Participant
 from tests.conftest import process_all
-from tests.faults.test_crash_safety import snapshot
+from tests.faults.runs import snapshot
 
 pytestmark = pytest.mark.twins  # SQL behaviour can differ: on SQLite and PostgreSQL
 

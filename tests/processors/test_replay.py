@@ -24,7 +24,7 @@ from processors.quality import QualityGate
 from schemas.events import EVENT_ADAPTER, StoredEvent
 from schemas.readmodels import Attendance, Change, DeadLetter, ParkedEvent, Participant
 from tests.conftest import process_all
-from tests.faults.test_crash_safety import environment, snapshot
+from tests.faults.runs import environment, snapshot
 
 pytestmark = [pytest.mark.twins, pytest.mark.timeout(300)]
 START = datetime.now(UTC) - timedelta(days=30)
