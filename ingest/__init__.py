@@ -1,6 +1,17 @@
 """The ingest service: checks the shape of involvement events and appends them to the event log.
 
-It never reads read models: a 202 means "durably in the log", nothing more.
+The JSON API never reads read models: a 202 means "durably in the log", nothing more, and references
+("is this participant registered?") are the processors' to check. The staff pages do read them, each
+for a reason, always scoped to the signed-in person's organisation:
+
+- lists and pickers (`lookups`): the forms show the organisation's records and offer them to choose from;
+- another organisation's records: a page naming one answers 404 (`lookups.*_or_404`), as if it did not exist;
+- import's reference check (`importing.register`): a file goes in whole or not at all, so its references
+  are checked against the read models before anything is appended;
+- letters (`forms.letters`): the batch to print is the owed feedback of people who hear by post;
+- "mark told" (`forms.feedback`): closing an owed pair needs the pair, and records `feedback.sent` once;
+- problems (`problems.queries`): the organisation's dead letters, listed and corrected;
+- subject access (`subject_access`): everything held about one participant is what the read models hold.
 """
 
 from __future__ import annotations
