@@ -5,13 +5,30 @@ from __future__ import annotations
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from dashboard.metrics import SMALL_COUNT, suppress
+from dashboard.metrics import ERASED, NOT_ANSWERED, SMALL_COUNT, UNKNOWN, suppress
 from impact.months import add_months, first_of_month
+from schemas.vocab import label, title
 
 SUPPRESSED = f"fewer than {SMALL_COUNT}"
 NOT_APPLICABLE = "—"
+# What reach counts beside the vocabularies' values; every other value reads as its one label (schemas.vocab)
+REACH_LABELS = {
+    NOT_ANSWERED: "Not answered",
+    ERASED: "Erased (asked us to delete their details)",
+    UNKNOWN: "Not in the register",
+}
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def value_label(value: str) -> str:
+    """A value as a table shows it: the vocabulary's one label, or what reach counts beside it."""
+    return REACH_LABELS.get(value) or label(value)
+
+
+def field_name(field: str) -> str:
+    """A field's one title as it reads in a sentence ("region", "ethnic group")."""
+    return title(field).lower()
 
 
 def format_count(count: int) -> str:

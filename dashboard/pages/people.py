@@ -34,11 +34,10 @@ from sqlalchemy import Connection
 
 from dashboard import charts, metrics
 from dashboard.filters import Filters
-from dashboard.formatting import SUPPRESSED, format_count, format_people, format_percent
+from dashboard.formatting import SUPPRESSED, field_name, format_count, format_people, format_percent, value_label
 from dashboard.metrics import SMALL_COUNT, suppress
 from dashboard.pages import Chart, Page, Section, Stat
 from dashboard.tables import Table
-from schemas.vocab import label
 
 SLUG = "people"
 TITLE = "People and reach"
@@ -52,31 +51,6 @@ PRIVACY = (
     f"Counts of 1 to 4 people are {HIDDEN}; nor, when only one count of a table would be hidden, is the next "
     "smallest, so that no hidden count can be worked out from the total."
 )
-FIELDS: dict[str, str] = {  # reach field -> its name in a sentence
-    "role": "role",
-    "age_band": "age band",
-    "gender": "gender",
-    "ethnicity": "ethnic group",
-    "disability": "disability",
-    "region": "region",
-}
-LABELS: dict[str, str] = {  # where schemas.vocab.label reads awkwardly
-    metrics.NOT_ANSWERED: "Not answered",
-    metrics.ERASED: "Erased (asked us to delete their details)",
-    metrics.UNKNOWN: "Not in the register",
-    "non_binary": "Non-binary",
-    "self_described": "Self-described",
-    "north_east": "North East",
-    "north_west": "North West",
-    "yorkshire_humber": "Yorkshire and the Humber",
-    "east_midlands": "East Midlands",
-    "west_midlands": "West Midlands",
-    "east_of_england": "East of England",
-    "south_east": "South East",
-    "south_west": "South West",
-    "northern_ireland": "Northern Ireland",
-}
-
 K = TypeVar("K", bound=Hashable)
 
 
@@ -133,7 +107,7 @@ def build(conn: Connection, filters: Filters, org_id: str) -> Page:
         table = field_table(name, reach[name], involved)
         sections.append(
             Section(
-                title=f"By {FIELDS[name]}",
+                title=f"By {field_name(name)}",
                 key=f"by-{table.key}",
                 intro=_field_intro(name),
                 chart=Chart(field_figure(table), field_summary(name, table), table.key),
@@ -147,7 +121,7 @@ def _field_intro(name: str) -> str:
     if name == "role":
         return "Service users, patients and carers (family, partners or friends who care; never paid carers)."
     return (
-        f"Telling us their {FIELDS[name]} is voluntary: “Prefer not to say” is a choice people made; "
+        f"Telling us their {field_name(name)} is voluntary: “Prefer not to say” is a choice people made; "
         "“Not answered” means they left it blank."
     )
 
@@ -216,7 +190,7 @@ def field_table(name: str, counted: Mapping[str, int], involved: int) -> Table:
     hidden = complementary(counts)
     rows = [
         [
-            LABELS.get(value, label(value)),
+            value_label(value),
             cell(count, index in hidden),
             HIDDEN if index in hidden else format_percent(count / involved if involved else None),
         ]
@@ -225,8 +199,8 @@ def field_table(name: str, counted: Mapping[str, int], involved: int) -> Table:
     rows.append(["All participants involved", format_people(involved), format_percent(1.0 if involved else None)])
     return Table(
         key=name.replace("_", "-"),
-        caption=f"Participants involved by {FIELDS[name]}",
-        columns=(FIELDS[name].capitalize(), "Participants", "Share of participants involved"),
+        caption=f"Participants involved by {field_name(name)}",
+        columns=(field_name(name).capitalize(), "Participants", "Share of participants involved"),
         rows=rows,
         numeric=(1, 2),
         note=PRIVACY,
@@ -278,7 +252,7 @@ def field_summary(name: str, table: Table) -> str:
     )
     if not shown:
         if not hidden:
-            return f"Participants by {FIELDS[name]}: nobody was involved in this period."
-        return f"Participants by {FIELDS[name]}: no group can be shown without risk of identifying someone.{gaps}"
+            return f"Participants by {field_name(name)}: nobody was involved in this period."
+        return f"Participants by {field_name(name)}: no group can be shown without risk of identifying someone.{gaps}"
     top, most = max(shown, key=lambda item: item[1] or 0)
-    return f"Participants by {FIELDS[name]}: the largest group shown is {top} ({format_count(most or 0)}).{gaps}"
+    return f"Participants by {field_name(name)}: the largest group shown is {top} ({format_count(most or 0)}).{gaps}"

@@ -37,6 +37,7 @@ from dashboard.pages import Chart, Page, Section, Stat
 from dashboard.pages.people import HIDDEN, cell
 from dashboard.tables import Table
 from schemas.quality import EXPECTATIONS, SCHEMA_REASON
+from schemas.vocab import EventType, label
 
 SLUG = "quality"
 TITLE = "Data quality"
@@ -48,17 +49,7 @@ REASONS: dict[str, str] = {expectation.name: expectation.reason for expectation 
     "schema": SCHEMA_REASON
 }
 NOT_FILTERED = "Area and level do not apply to data quality: these figures cover every record of the period."
-TYPE_NAMES: dict[str, str] = {
-    "participant.registered": "Participant registered",
-    "participant.consent_changed": "Consent changed",
-    "participant.erased": "Participant erased",
-    "activity.held": "Activity held",
-    "session.attended": "Session attended",
-    "contribution.made": "Contribution made",
-    "change.recorded": "Change recorded",
-    "change.status_changed": "Change status changed",
-    "feedback.sent": "Feedback sent",
-}
+TYPE_ORDER: tuple[str, ...] = tuple(event.value for event in EventType)  # kinds of record, in the log's order
 PEOPLE_TYPES = "participant."  # a record of a type starting so is one person
 ALL_REASONS = "All reasons"
 
@@ -305,8 +296,8 @@ def hidden_types(by_type: Mapping[str, int]) -> frozenset[str]:
 
 
 def types_table(by_type: Mapping[str, int]) -> Table:
-    """A row per kind accepted, in TYPE_NAMES' order (then any other alphabetically), participant kinds protected."""
-    order = list(TYPE_NAMES)
+    """A row per kind accepted, in TYPE_ORDER (then any other alphabetically), participant kinds protected."""
+    order = list(TYPE_ORDER)
     names = [name for name in order if name in by_type] + sorted(name for name in by_type if name not in order)
     ordered = {name: by_type[name] for name in names}
     hidden = hidden_types(ordered)
@@ -314,7 +305,7 @@ def types_table(by_type: Mapping[str, int]) -> Table:
         key="accepted-by-type",
         caption="Records accepted, by kind of record",
         columns=("Kind of record", "Type", "Accepted"),
-        rows=[[TYPE_NAMES.get(name, name), name, cell(count, name in hidden)] for name, count in ordered.items()],
+        rows=[[label(name), name, cell(count, name in hidden)] for name, count in ordered.items()],
         numeric=(2,),
         note=f"Each participant record is one person: 1 to 4 are {HIDDEN}, nor, when only one kind would be hidden, "
         "is the next smallest, so that no hidden count can be worked out from the records accepted.",

@@ -16,35 +16,24 @@ from dashboard import metrics
 from dashboard.filters import Filters
 from dashboard.formatting import (
     NOT_APPLICABLE,
+    field_name,
     format_count,
     format_hours,
     format_month,
     format_people,
     format_percent,
+    value_label,
 )
 from dashboard.metrics import AREAS, LEVELS, SMALL_COUNT, STATUSES, Headline
 from dashboard.pages import feedback, people
 from dashboard.tables import Table
-from schemas.vocab import Strength, label
+from schemas.vocab import Strength, label, title
 
 EXAMPLES = 5  # "you said, we did": the most recent changes shown
 SAID_PER_EXAMPLE = 3  # and at most this many contributions behind each
 LONGEST_QUOTE = 400  # characters of free text shown before "…"
 STRENGTHS: tuple[str, ...] = tuple(strength.value for strength in Strength)
 GOVERNANCE_AREAS = ("governance", "strategy_policy")
-REACH_TITLES = {
-    "role": "role",
-    "age_band": "age band",
-    "gender": "gender",
-    "ethnicity": "ethnicity",
-    "disability": "disability",
-    "region": "region",
-}
-SPECIAL_VALUES = {
-    metrics.NOT_ANSWERED: "Not answered",
-    metrics.ERASED: "Details erased",
-    metrics.UNKNOWN: "Not in the register",
-}
 
 
 @dataclass(frozen=True)
@@ -133,8 +122,7 @@ def _protected(counts: dict[str, int]) -> list[tuple[str, str]]:
     would be worked out from the total (dashboard/pages/people.py)."""
     hidden = people.complementary(list(counts.values()))
     return [
-        (_value_label(value), people.cell(count, index in hidden))
-        for index, (value, count) in enumerate(counts.items())
+        (value_label(value), people.cell(count, index in hidden)) for index, (value, count) in enumerate(counts.items())
     ]
 
 
@@ -142,12 +130,12 @@ def _inclusive(h: Headline, reach: dict[str, dict[str, int]]) -> ReportSection:
     tables = [
         Table(
             key=f"reach-{name}",
-            caption=f"People involved by {title}",
-            columns=(title.capitalize(), "People involved"),
+            caption=f"People involved by {field_name(name)}",
+            columns=(title(name), "People involved"),
             rows=_protected(reach.get(name, {})),
             numeric=(1,),
         )
-        for name, title in REACH_TITLES.items()
+        for name in metrics.REACH_FIELDS
         if reach.get(name)
     ]
     text = [
@@ -484,10 +472,6 @@ def _told(h: Headline) -> tuple[str, str]:
     sent, unsent = h.feedback_sent, h.feedback_due - h.feedback_sent
     hidden = people.complementary([sent, unsent])
     return people.cell(sent, 0 in hidden), people.cell(unsent, 1 in hidden)
-
-
-def _value_label(value: str) -> str:
-    return SPECIAL_VALUES.get(value) or label(value)
 
 
 def _people(count: int) -> str:

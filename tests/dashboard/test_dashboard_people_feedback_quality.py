@@ -533,8 +533,8 @@ def test_quality_in_a_quarter(story: Engine) -> None:
     # participant records are people: 3 registered is hidden, and so, or 13 - 6 - 4 would give it away, is 4
     assert rows(page, "accepted-by-type") == [
         ["Participant registered", "participant.registered", H],
-        ["Session attended", "session.attended", "6"],
-        ["Contribution made", "contribution.made", H],
+        ["Attendance", "session.attended", "6"],
+        ["Contribution", "contribution.made", H],
     ]
     assert rows(page, "rejections-by-month") == [
         ["Jan 2025", "2", "0", "0", "0", "2"],

@@ -284,7 +284,7 @@ def test_the_report_fills_each_standard_and_gripp2_section_with_the_hand_counted
     assert page.tables["People involved by role"] == [
         ["Service user", "5"],
         ["Carer", "not shown"],  # as on the People page
-        ["Details erased", "not shown"],
+        ["Erased (asked us to delete their details)", "not shown"],
     ]
     assert page.figures["working-together"] == {
         "Activities held": "2",
