@@ -35,6 +35,7 @@ from tests.ingest.importing.helpers import (
 # --- Sending the same file twice ------------------------------------------------------------------
 
 
+@pytest.mark.twins  # receipts and processed ids looked up by event id (a uuid column on PostgreSQL)
 def test_the_same_file_twice_appends_nothing_the_second_time(
     staff: FlaskClient, engine: Engine, settings: Settings, event_log: EventLog, gate: QualityGate
 ) -> None:
@@ -175,6 +176,7 @@ def test_sent_again_before_processing_an_event_the_log_holds_twice_counts_once(
     no_dead_letters(engine)
 
 
+@pytest.mark.twins  # an unconfirmed claim's time read back: naive on SQLite, aware on PostgreSQL
 def test_a_file_sent_again_another_day_after_a_failed_save_is_saved_as_first_claimed(
     engine: Engine, emails: dict[str, str], settings: Settings, event_log: EventLog, gate: QualityGate
 ) -> None:

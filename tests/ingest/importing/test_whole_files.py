@@ -9,6 +9,7 @@ import io
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 from openpyxl import Workbook
 from sqlalchemy import Engine
@@ -167,6 +168,7 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_appended(
     assert stored(event_log, settings) == []
 
 
+@pytest.mark.twins  # the register's IN look-ups, in chunks, per organisation
 def test_attendance_and_contribution_references_are_checked_at_the_door(
     staff: FlaskClient, engine: Engine, settings: Settings, event_log: EventLog, gate: QualityGate
 ) -> None:
