@@ -1,6 +1,7 @@
-"""Staff tools for the feedback loop: who is waiting, previews, telling people in person, letters, retries.
+"""Staff tools for the feedback loop: who is waiting, previews, telling people in person, retries, private
+links, how often people hear, and who may use the pages (letters: test_feedback_letters.py).
 
-Against real read models (SQLite and PostgreSQL), the real embedded event log and the real processor:
+Against real read models, the real embedded event log and the real processor:
 the involvement is recorded as events, processed, and the pages are used as a browser would (signed in,
 with CSRF tokens). The outbox rows the feedback sender would add are added with `impact.feedback.outbox.add`.
 """
@@ -8,214 +9,58 @@ with CSRF tokens). The outbox rows the feedback sender would add are added with 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, select
 
-from dashboard import metrics
 from impact.eventlog import EventLog
 from impact.eventlog.embedded import EmbeddedLog
-from impact.eventlog.recording import record
 from impact.feedback import links, outbox
-from impact.feedback.outbox import ITEMS, State
+from impact.feedback.outbox import State
 from impact.feedback.outcomes import Person
 from impact.settings import Settings
 from ingest import create_app
 from ingest.forms.feedback import in_words
 from processors.quality import QualityGate
-from schemas.events import EVENT_ADAPTER, StoredEvent
 from schemas.readmodels import Feedback, Participant
-from tests.conftest import add_organisation, csrf_from, process_all, sign_in
+from tests.conftest import csrf_from, sign_in
+from tests.ingest.feedback_world import (
+    ANN_SAID,
+    BEA_SAID,
+    HOSTILE,
+    JOINT_SAID,
+    ORG,
+    OTHER,
+    THEIRS,
+    World,
+    build_world,
+    closure,
+    event,
+    notice,
+    page,
+    post,
+    post_form,
+    waiting_rows,
+)
 
-ORG, OTHER = "mind-leeds", "south-voices"
-TODAY = datetime.now(UTC).date()
-DECIDED = TODAY - timedelta(days=10)
-HOSTILE = "<script>alert('cal')</script>"
-ANN_SAID = "Let carers book respite online."
-BEA_SAID = "Send our letters in large print."
-JOINT_SAID = '=HYPERLINK("http://evil.example") we both said: fewer forms'
-THEIRS = "THEIRS-SECRET"
-
-
-def at(day: date, hour: int = 10) -> str:
-    return datetime(day.year, day.month, day.day, hour, tzinfo=UTC).isoformat()
-
-
-def event(type_: str, payload: dict[str, Any], *, org: str = ORG, day: date = DECIDED, **extra: Any) -> Any:
-    return EVENT_ADAPTER.validate_python(
-        {"type": type_, "org_id": org, "occurred_at": at(day), "payload": payload, **extra}
-    )
-
-
-def person(pid: str, name: str, channel: str | None, *, org: str = ORG, **contact: str) -> Any:
-    return event(
-        "participant.registered",
-        {
-            "participant_id": pid,
-            "display_name": name,
-            "role": "carer",
-            "contact": contact or None,
-            "consent_to_contact": channel is not None,
-            "preferred_channel": channel,
-        },
-        org=org,
-        day=DECIDED - timedelta(days=30),
-    )
-
-
-def said(cid: str, pids: list[str], text: str, *, org: str = ORG) -> Any:
-    activity = "a-1" if org == ORG else None
-    payload = {
-        "contribution_id": cid,
-        "participant_ids": pids,
-        "activity_id": activity,
-        "area": "support",
-        "text": text,
-    }
-    return event("contribution.made", payload, org=org, day=DECIDED - timedelta(days=20))
-
-
-def involvement() -> list[Any]:
-    """Four people of ours (e-mail, post, phone, and one who did not consent), what they said, two decided
-    changes; and another organisation whose participant has the same reference."""
-    return [
-        person("p-ann", "Ann Email", "email", email="ann@example.org"),
-        person("p-bea", "Bea Post", "post", postal_address="1 High Street\nLeeds\nLS1 1AA"),
-        person("p-cal", HOSTILE, "phone", phone="0113 496 0000"),
-        person("p-dee", "Dee Noconsent", None, email="dee@example.org"),
-        event(
-            "activity.held",
-            {
-                "activity_id": "a-1",
-                "title": "Carers' panel",
-                "area": "support",
-                "level": "co_production",
-                "date": (DECIDED - timedelta(days=20)).isoformat(),
-                "duration_hours": 2,
-            },
-            day=DECIDED - timedelta(days=20),
-        ),
-        event(
-            "session.attended",
-            {"activity_id": "a-1", "participant_id": "p-ann", "hours": 2, "session_role": "speaker"},
-            day=DECIDED - timedelta(days=20),
-        ),
-        said("c-ann", ["p-ann"], ANN_SAID),
-        said("c-bea", ["p-bea"], BEA_SAID),
-        said("c-cal", ["p-cal"], "Call me after five."),
-        said("c-dee", ["p-dee"], "Dee has nothing to add."),
-        said("c-joint", ["p-ann", "p-bea"], JOINT_SAID),
-        event(
-            "change.recorded",
-            {
-                "change_id": "ch-1",
-                "area": "support",
-                "title": "Online <b>respite</b> booking",
-                "description": "Carers can book respite online.",
-                "links": [
-                    {"contribution_id": c, "strength": s}
-                    for c, s in [("c-ann", "major"), ("c-bea", "moderate"), ("c-cal", "minor"), ("c-dee", "minor")]
-                ]
-                + [{"contribution_id": "c-joint", "strength": "minor"}],
-            },
-            day=DECIDED - timedelta(days=15),
-        ),
-        event(
-            "change.status_changed",
-            {"change_id": "ch-1", "status": "agreed", "decided_on": DECIDED.isoformat()},
-            schema_version=2,
-        ),
-        event(
-            "change.recorded",
-            {
-                "change_id": "ch-2",
-                "area": "support",
-                "title": "Large-print letters",
-                "description": "Every letter comes in large print if asked.",
-                "status": "implemented",
-                "decided_on": (DECIDED + timedelta(days=1)).isoformat(),
-                "links": [{"contribution_id": "c-bea", "strength": "major"}],
-            },
-            day=DECIDED + timedelta(days=1),
-        ),
-        # Another organisation: the same reference, their own words and change.
-        person("p-ann", f"{THEIRS} Ann", "email", org=OTHER, email="their-ann@example.org"),
-        said("c-theirs", ["p-ann"], f"{THEIRS} said this", org=OTHER),
-        event(
-            "change.recorded",
-            {
-                "change_id": "ch-theirs",
-                "area": "support",
-                "title": f"{THEIRS} change",
-                "description": "Theirs.",
-                "status": "agreed",
-                "decided_on": DECIDED.isoformat(),
-                "links": [{"contribution_id": "c-theirs", "strength": "major"}],
-            },
-            org=OTHER,
-        ),
-    ]
-
-
-@dataclass
-class World:
-    app: Flask
-    settings: Settings
-    engine: Engine
-    event_log: EventLog
-    gate: QualityGate
-
-    def client(self, email: str) -> FlaskClient:
-        client = self.app.test_client()
-        sign_in(client, email)
-        return client
-
-    def process(self) -> None:
-        process_all(self.settings, self.engine, self.gate)
-
-    def logged(self, type_: str | None = None) -> list[StoredEvent]:
-        assert isinstance(self.event_log, EmbeddedLog)
-        events = [StoredEvent.from_bytes(m.value) for m in self.event_log.read(self.settings.topic, 0, 10_000)]
-        return [e for e in events if type_ is None or e.type == type_]
-
-    def add_item(self, pid: str, cid: str, state: State, **values: Any) -> None:
-        now = datetime.now(UTC)
-        row = {
-            "org_id": ORG,
-            "participant_id": pid,
-            "change_id": cid,
-            "decided_on": DECIDED,
-            "state": state.value,
-            "channel": None,
-            "found_at": now,
-            "due_at": now,
-            "attempts": 0,
-            "recorded": False,
-        }
-        with self.engine.begin() as conn:
-            outbox.add(conn, [row | values])
-
-    def item(self, pid: str, cid: str) -> Any:
-        with self.engine.connect() as conn:
-            return conn.execute(
-                select(ITEMS).where(ITEMS.c.org_id == ORG, ITEMS.c.participant_id == pid, ITEMS.c.change_id == cid)
-            ).first()
-
-
-def build_world(settings: Settings, engine: Engine, event_log: EventLog, gate: QualityGate) -> World:
-    add_organisation(engine, ORG, name="Mind Leeds")
-    add_organisation(engine, OTHER, name=f"{THEIRS} charity")
-    record(event_log, settings.topic, involvement(), recorded_by="test", engine=engine)
-    app = create_app(settings, event_log, test_config={"TESTING": True}, engine=engine)
-    world = World(app, settings, engine, event_log, gate)
-    world.process()
-    return world
+# Re-exported for tests/ingest/test_subject_access.py, which imports them from here.
+__all__ = [
+    "ANN_SAID",
+    "BEA_SAID",
+    "HOSTILE",
+    "JOINT_SAID",
+    "ORG",
+    "OTHER",
+    "THEIRS",
+    "World",
+    "build_world",
+    "event",
+    "notice",
+]
 
 
 @pytest.fixture
@@ -226,36 +71,6 @@ def world(settings: Settings, engine: Engine, event_log: EventLog, gate: Quality
 @pytest.fixture
 def staff(world: World) -> FlaskClient:
     return world.client(f"staff@{ORG}.example.org")
-
-
-def page(client: FlaskClient, path: str) -> str:
-    response = client.get(path)
-    assert response.status_code == 200, (path, response.status_code)
-    return response.get_data(as_text=True)
-
-
-def post(client: FlaskClient, path: str, data: dict[str, Any] | None = None, *, form_on: str = "/staff/") -> Any:
-    return client.post(path, data={"csrf_token": csrf_from(client, form_on), **(data or {})})
-
-
-def notice(client: FlaskClient, response: Any) -> str:
-    """The confirmation or refusal the page a POST redirected to shows."""
-    assert response.status_code == 303, response.get_data(as_text=True)[:300]
-    body = page(client, response.headers["Location"])
-    found = re.search(r'<div class="notice notice-(\w+)" role="status">(.*?)</div>', body, re.S)
-    assert found, "the next page says what happened"
-    return f"{found.group(1)}: {found.group(2)}"
-
-
-def waiting_rows(body: str) -> list[tuple[str, str]]:
-    """(participant, change) of each row of the waiting table, from its preview links."""
-    return re.findall(r'href="/staff/feedback/preview/([^/"]+)/([^/"]+)"', body.split("<h2>Told in")[0])
-
-
-def closure(engine: Engine) -> int:
-    scope = metrics.Scope(ORG, DECIDED - timedelta(days=60), TODAY + timedelta(days=1))
-    with engine.connect() as conn:
-        return metrics.headline(conn, scope).feedback_sent
 
 
 # --- The waiting list -----------------------------------------------------------------------------
@@ -380,91 +195,6 @@ def test_a_failed_e_mail_is_explained_and_can_be_tried_again(world: World, staff
 # --- Letters --------------------------------------------------------------------------------------
 
 
-def _items_on(body: str) -> list[str]:
-    return re.findall(r'name="item" value="([^"]+)"', body)
-
-
-def test_letters_are_printed_in_a_batch_and_marking_posted_closes_exactly_that_batch(
-    world: World, staff: FlaskClient
-) -> None:
-    world.add_item("p-bea", "ch-1", State.letter, channel="post")
-    listing = page(staff, "/staff/feedback/letters")
-    assert "Bea Post" in listing and "Online &lt;b&gt;respite&lt;/b&gt; booking" in listing
-    assert _items_on(listing) == ["p-bea|ch-1"]
-    with world.engine.connect() as conn:
-        assert links.live(conn, org_id=ORG, participant_id="p-bea") == 0, "listing makes no links"
-
-    printed = post(
-        staff, "/staff/feedback/letters/print", {"item": _items_on(listing)}, form_on="/staff/feedback/letters"
-    )
-    assert printed.status_code == 200
-    batch = printed.get_data(as_text=True)
-    assert printed.headers["Cache-Control"] == "no-store"
-    assert batch.count('<article class="letter"') == 1
-    assert "1 High Street\nLeeds\nLS1 1AA" in batch and BEA_SAID in batch and "fewer forms" in batch
-    assert "Ann Email" not in batch and ANN_SAID not in batch, "nobody else's words"
-    assert f"{world.settings.public_url}/you/" in batch, "the letter carries their private link"
-    assert "letters.css" in batch and "Mark this letter as posted" in batch
-    with world.engine.connect() as conn:
-        assert links.live(conn, org_id=ORG, participant_id="p-bea") == 1
-
-    world.add_item("p-bea", "ch-2", State.letter, channel="post")  # found after the batch was printed
-    response = staff.post(
-        "/staff/feedback/letters/posted",
-        data={"csrf_token": csrf_from(staff, "/staff/"), "item": _items_on(batch)},
-    )
-    assert notice(staff, response).startswith("success: 1 letter marked as posted")
-    assert world.item("p-bea", "ch-1").state == "sent" and world.item("p-bea", "ch-2").state == "letter"
-    [sent] = world.logged("feedback.sent")
-    assert sent.payload == {"participant_id": "p-bea", "change_ids": ["ch-1"], "channel": "post"}
-    again = staff.post(
-        "/staff/feedback/letters/posted", data={"csrf_token": csrf_from(staff, "/staff/"), "item": _items_on(batch)}
-    )
-    assert notice(staff, again).startswith("error: These letters were already marked as posted")
-    assert len(world.logged("feedback.sent")) == 1
-    assert _items_on(page(staff, "/staff/feedback/letters")) == ["p-bea|ch-2"]
-
-
-def test_a_printed_letter_is_not_marked_posted_once_its_reader_withdrew_consent(
-    world: World, staff: FlaskClient
-) -> None:
-    world.add_item("p-bea", "ch-1", State.letter, channel="post")
-    listing = page(staff, "/staff/feedback/letters")
-    printed = post(
-        staff, "/staff/feedback/letters/print", {"item": _items_on(listing)}, form_on="/staff/feedback/letters"
-    )
-    batch = printed.get_data(as_text=True)
-    withdrawn = event("participant.consent_changed", {"participant_id": "p-bea", "consent": False})
-    record(world.event_log, world.settings.topic, [withdrawn], recorded_by="test", engine=world.engine)
-    world.process()
-    response = staff.post(
-        "/staff/feedback/letters/posted",
-        data={"csrf_token": csrf_from(staff, "/staff/"), "item": _items_on(batch)},
-    )
-    assert notice(staff, response).startswith("error: Do not post the letter to Bea Post")
-    assert world.item("p-bea", "ch-1").state == "letter"
-    assert world.logged("feedback.sent") == []
-
-
-def test_one_letter_covers_everything_a_person_waits_to_hear_by_post(world: World, staff: FlaskClient) -> None:
-    world.add_item("p-bea", "ch-1", State.letter, channel="post")
-    world.add_item("p-bea", "ch-2", State.letter, channel="post")
-    world.add_item("p-ann", "ch-theirs", State.letter, channel="post")  # not owed in our organisation
-    listing = page(staff, "/staff/feedback/letters")
-    assert _items_on(listing) == ["p-bea|ch-1", "p-bea|ch-2"]
-    forged = [*_items_on(listing), "p-ann|ch-1"]
-    batch = post(staff, "/staff/feedback/letters/print", {"item": forged}).get_data(as_text=True)
-    assert batch.count('<article class="letter"') == 1 and "Large-print letters" in batch
-    response = staff.post(
-        "/staff/feedback/letters/posted",
-        data={"csrf_token": csrf_from(staff, "/staff/"), "item": [*_items_on(batch), "p-ann|ch-1"]},
-    )
-    assert "1 letter marked as posted (telling people about 2 changes)" in notice(staff, response)
-    assert world.item("p-ann", "ch-1") is None, "only letters are marked posted"
-    [sent] = world.logged("feedback.sent")
-    assert sent.payload["change_ids"] == ["ch-1", "ch-2"]
-
-
 # --- Participant page, links, forms ------------------------------------------------------------------
 
 
@@ -487,8 +217,6 @@ def test_revoking_a_participant_s_private_links(world: World, staff: FlaskClient
 
 
 def test_how_often_they_hear_round_trips_through_both_forms(world: World, staff: FlaskClient) -> None:
-    from tests.ingest.test_staff_forms import post as post_form
-
     form = page(staff, "/staff/participants/new")
     assert "How often would they like to hear?" in form
     assert re.search(r'value="each_change" checked', form), "each change is the default"
