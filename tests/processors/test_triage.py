@@ -113,6 +113,7 @@ def test_each_event_gets_one_verdict(
         assert verdicts.dead[0].dead_at == DEAD_AT
         assert verdicts.dead[0].recorded_on == RECORDED.date()
     if verdict == "parked":
+        assert failure is not None
         assert (verdicts.parked[0].deadline, verdicts.parked[0].expectation) == (RECORDED + wait, failure.expectation)
 
 
