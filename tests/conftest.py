@@ -1,58 +1,54 @@
-"""Real-service fixtures: SQLite files, PostgreSQL schemas, and a Kafka-protocol broker (noida-db).
+"""Fixtures: SQLite files, PostgreSQL schemas, a Kafka-protocol broker (noida-db), event logs, Chromium.
 
-Outside CI a missing PostgreSQL or broker skips the tests that need it; with CI set it fails them.
+The helpers test modules call (organisations, sign-in, tokens, ports, the broker) are in tests/factories.py;
+they are named here too for the modules that still import them from conftest.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
-import socket
-import subprocess
-import sys
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
 from sqlalchemy import Engine, create_engine, text
 
 from impact.db import create_tables, make_engine
 from impact.eventlog import EventLog, open_event_log
 from impact.settings import LogBackend, Settings
-from processors.consumer import Processor
 from processors.quality import QualityGate
+from tests.factories import (
+    IN_CI,
+    PASSWORD,
+    POSTGRES_URL,
+    Broker,
+    add_organisation,
+    csrf_from,
+    free_port,
+    get,
+    issue_token,
+    process_all,
+    sign_in,
+    unavailable,
+    wait_for,
+)
 
-IN_CI = bool(os.environ.get("CI"))
-POSTGRES_URL = os.environ.get("IMPACT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def unavailable(message: str) -> None:
-    """A missing service: a failure in CI, a skip on a developer's machine."""
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for_port(port: int, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return True
-        time.sleep(0.1)
-    return False
+__all__ = [
+    "IN_CI",
+    "PASSWORD",
+    "POSTGRES_URL",
+    "Broker",
+    "add_organisation",
+    "csrf_from",
+    "free_port",
+    "get",
+    "issue_token",
+    "process_all",
+    "sign_in",
+    "unavailable",
+    "wait_for",
+]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -138,38 +134,6 @@ def engine(request: pytest.FixtureRequest, engine_factory: Callable[[str], Engin
 # --- The Kafka-protocol broker ----------------------------------------------------------------
 
 
-def _noida() -> str:
-    found = shutil.which("noida-db") or str(Path(sys.executable).with_name("noida-db"))
-    return found if Path(found).exists() else ""
-
-
-class Broker:
-    """A noida-db Kafka-protocol broker of our own, on `port`, keeping its data in `data_dir`."""
-
-    def __init__(self, data_dir: Path, port: int) -> None:
-        self.binary = _noida()
-        if not self.binary:
-            unavailable("noida-db is not installed (pip install -e '.[dev]')")
-        self.data_dir, self.port = data_dir, port
-        self.bootstrap = f"127.0.0.1:{port}"
-
-    def start(self) -> None:
-        where = ["--data-dir", str(self.data_dir), "--host", "127.0.0.1", "--only", "kafka"]
-        started = subprocess.run(
-            [self.binary, "up", *where, "--kafka-port", str(self.port)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        if started.returncode != 0 or not _wait_for_port(self.port, 30):
-            unavailable(f"the Kafka-protocol broker did not start: {started.stdout[-500:]} {started.stderr[-500:]}")
-
-    def stop(self) -> None:
-        down = [self.binary, "down", "--data-dir", str(self.data_dir)]
-        subprocess.run(down, capture_output=True, timeout=60, check=False)
-
-
 @pytest.fixture(scope="session")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Kafka-protocol broker on a free port, for the whole session; stopped afterwards."""
@@ -249,68 +213,3 @@ def axe() -> str:
 @pytest.fixture(scope="session")
 def gate() -> QualityGate:
     return QualityGate()  # Great Expectations takes seconds to set up: once per session
-
-
-def process_all(settings: Settings, engine: Engine, gate: QualityGate, batch_size: int = 10) -> None:
-    """Run the processor over everything in the settings' log, then return."""
-    with open_event_log(settings) as event_log:
-        processor = Processor.for_settings(settings, engine=engine, event_log=event_log, gate=gate)
-        processor.run(threading.Event(), batch_size=batch_size, poll_timeout_ms=200, until_caught_up=True)
-
-
-# --- Organisations, accounts and signed-in clients ---------------------------------------------
-
-PASSWORD = "correct horse battery staple"
-
-
-def add_organisation(engine: Engine, org_id: str, *, name: str = "") -> dict[str, str]:
-    """An organisation with one account per role; returns {role: e-mail}. Every password is PASSWORD."""
-    from sqlmodel import Session
-
-    from impact.auth.accounts import Role, create_account, create_organisation
-
-    emails = {}
-    with Session(engine) as session:
-        create_organisation(session=session, org_id=org_id, name=name or org_id.replace("-", " ").title())
-        for role in Role:
-            email = f"{role}@{org_id}.example.org"
-            create_account(
-                session=session,
-                org_id=org_id,
-                email=email,
-                name=f"{role.title()} of {org_id}",
-                role=role,
-                password=PASSWORD,
-            )
-            emails[str(role)] = email
-        session.commit()
-    return emails
-
-
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def csrf_from(client: FlaskClient, path: str) -> str:
-    """The CSRF token of the form on the page at `path`."""
-    page = client.get(path)
-    found = _CSRF.search(page.get_data(as_text=True))
-    assert found, f"no CSRF token on {path} ({page.status_code})"
-    return found.group(1)
-
-
-def sign_in(client: FlaskClient, email: str, password: str = PASSWORD) -> None:
-    token = csrf_from(client, "/login")
-    response = client.post("/login", data={"email": email, "password": password, "csrf_token": token})
-    assert response.status_code == 302, response.get_data(as_text=True)[:500]
-
-
-def issue_token(engine: Engine, org_id: str, name: str = "test client") -> str:
-    """A live API token's secret for `org_id`."""
-    from sqlmodel import Session
-
-    from impact.auth.accounts import issue_token as issue
-
-    with Session(engine) as session:
-        _token, secret = issue(session=session, org_id=org_id, name=name)
-        session.commit()
-    return secret
