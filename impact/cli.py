@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -39,13 +40,18 @@ def _database(settings: Settings) -> Engine:
 
 
 def _logging(service: str) -> None:
-    logging.basicConfig(
-        level=logging.INFO,
-        format=f'{{"time": "%(asctime)s", "service": "{service}", "level": "%(levelname)s", '
-        '"logger": "%(name)s", "message": "%(message)s"}',
-        stream=sys.stderr,
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration step on every start is noise
+    from impact.logs import configure
+
+    configure(service)  # JSON lines on stderr; chatty libraries (alembic, Great Expectations) at WARNING
+
+
+def _exit_at_once(code: int = 0) -> NoReturn:
+    """Exit once the work is done and closed, without tearing down every module: with pandas and Great
+    Expectations loaded the interpreter's own finalisation takes seconds, and a stop (Ctrl-C) waits for it."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 @click.group()
@@ -61,7 +67,7 @@ def ingest() -> None:
     settings = _settings()
     _logging("ingest")
     _database(settings).dispose()  # migrate before the workers fork; each opens its own engine
-    serve("ingest:create_app()", settings.host, settings.ingest_port, settings.workers)
+    serve("ingest:create_app()", settings.host, settings.ingest_port, settings.workers, service="ingest")
 
 
 @main.command()
@@ -72,7 +78,9 @@ def dashboard() -> None:
     settings = _settings()
     _logging("dashboard")
     _database(settings).dispose()  # migrate before the workers fork; each opens its own engine
-    serve("dashboard:create_app().server", settings.host, settings.dashboard_port, settings.workers)
+    serve(
+        "dashboard:create_app().server", settings.host, settings.dashboard_port, settings.workers, service="dashboard"
+    )
 
 
 @main.command()
@@ -104,6 +112,8 @@ def process(until_caught_up: bool) -> None:
     processor.run(
         stop, batch_size=settings.batch_size, poll_timeout_ms=settings.poll_timeout_ms, until_caught_up=until_caught_up
     )
+    engine.dispose()
+    _exit_at_once()
 
 
 @main.command()
@@ -374,20 +384,12 @@ def run(no_seed: bool) -> None:
                 session.commit()
             first = {role: email for email, role in reversed(accounts)}
             demo_sign_in = f"  sign in as       {first['admin']} (or staff@…, leadership@…), password {DEMO_PASSWORD}\n"
+    # Each child in its own session: Ctrl-C reaches this process only, and each child gets one SIGTERM from it
+    # (a signal to the whole group at once made gunicorn's arbiter and workers stop each other twice over).
     children: dict[str, subprocess.Popen[Any]] = {
-        name: subprocess.Popen([sys.executable, "-m", "impact.cli", name])  # noqa: S603
+        name: subprocess.Popen([sys.executable, "-m", "impact.cli", name], start_new_session=True)  # noqa: S603
         for name in ("process", "ingest", "dashboard")
     }
-    host = "localhost" if settings.host in {"127.0.0.1", "0.0.0.0"} else settings.host  # noqa: S104
-    click.echo(
-        "\nInvolvement Impact is starting:\n"
-        f"  dashboard        http://{host}:{settings.dashboard_port}/\n"
-        f"  staff pages      http://{host}:{settings.ingest_port}/\n"
-        f"  ingest API       http://{host}:{settings.ingest_port}/api/v1/events\n"
-        f"  processor health http://{host}:{settings.processor_health_port}/healthz\n"
-        f"{demo_sign_in}"
-        "Press Ctrl-C to stop.\n"
-    )
     stopping = False
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:
@@ -397,21 +399,41 @@ def run(no_seed: bool) -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     exit_code = 0
-    while not stopping:
-        for name, child in children.items():
-            if child.poll() is not None:
-                click.echo(f"{name} stopped with exit code {child.returncode}; stopping the others", err=True)
-                stopping, exit_code = True, 1
-        time.sleep(0.5)
+    try:
+        host = "localhost" if settings.host in {"127.0.0.1", "0.0.0.0"} else settings.host  # noqa: S104
+        click.echo(
+            "\nInvolvement Impact is starting:\n"
+            f"  dashboard        http://{host}:{settings.dashboard_port}/\n"
+            f"  staff pages      http://{host}:{settings.ingest_port}/\n"
+            f"  ingest API       http://{host}:{settings.ingest_port}/api/v1/events\n"
+            f"  processor health http://{host}:{settings.processor_health_port}/healthz\n"
+            f"{demo_sign_in}"
+            "Press Ctrl-C to stop.\n"
+        )
+        while not stopping:
+            for name, child in children.items():
+                if child.poll() is not None:
+                    click.echo(f"{name} stopped with exit code {child.returncode}; stopping the others", err=True)
+                    stopping, exit_code = True, 1
+            time.sleep(0.1)
+    finally:
+        _stop_all(children)  # the children are in sessions of their own: nothing else stops them
+    sys.exit(exit_code)
+
+
+def _stop_all(children: dict[str, subprocess.Popen[Any]], *, grace_s: float = 5.0) -> None:
+    """SIGTERM to every child once, then wait for them together; a child still running after `grace_s` is killed."""
     for child in children.values():
         if child.poll() is None:
             child.terminate()
-    for child in children.values():
+    deadline = time.monotonic() + grace_s
+    for name, child in children.items():
         try:
-            child.wait(timeout=15)
+            child.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
+            click.echo(f"{name} did not stop within {grace_s:.0f} s; killing it", err=True)
             child.kill()
-    sys.exit(exit_code)
+            child.wait()
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -23,8 +22,8 @@ from sqlmodel import Session
 from impact.auth.accounts import Organisation, StaffAccount
 from impact.db import make_engine
 from impact.demo import DEMO_PASSWORD
-from schemas.readmodels import MonthlyMetric, ProcessedEvent
-from tests.conftest import free_port
+from schemas.readmodels import Participant, ProcessedEvent
+from tests.factories import free_port, get, wait_for
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -32,19 +31,6 @@ pytestmark = pytest.mark.timeout(240)
 def impact_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMPACT_")}
     return env | {"IMPACT_DATA_DIR": str(data_dir), "IMPACT_ENV": "development"} | extra
-
-
-def get(url: str) -> tuple[int, Any]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (a local URL)
-            body = response.read()
-            return response.status, json.loads(
-                body
-            ) if response.headers.get_content_type() == "application/json" else body
-    except urllib.error.HTTPError as exc:
-        return exc.code, None
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return 0, None
 
 
 def signed_in_page(base: str, email: str, password: str, path: str) -> str:
@@ -60,15 +46,6 @@ def signed_in_page(base: str, email: str, password: str, path: str) -> str:
         refused.close()
     with opener.open(f"{base}{path}", timeout=10) as response:
         return str(response.read().decode())
-
-
-def wait_for(predicate: Any, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.5)
-    return False
 
 
 def test_impact_run_serves_everything_with_demo_data(tmp_path: Path) -> None:
@@ -93,7 +70,7 @@ def test_impact_run_serves_everything_with_demo_data(tmp_path: Path) -> None:
                 return int(session.execute(select(func.count()).select_from(ProcessedEvent)).scalar_one())
 
             assert wait_for(lambda: processed() > 2000, 120), "the demo data is processed"
-            orgs = session.execute(select(func.count(func.distinct(MonthlyMetric.org_id)))).scalar_one()
+            orgs = session.execute(select(func.count(func.distinct(Participant.org_id)))).scalar_one()
         engine.dispose()
         assert orgs >= 3
         staff_page = signed_in_page(ingest, "staff@mind-leeds.example.org", DEMO_PASSWORD, "/staff/")
@@ -181,3 +158,34 @@ def test_organisations_accounts_and_tokens_from_the_command_line(tmp_path: Path)
     assert must_change == {"ann@example.org": False, "bo@example.org": False, "cy@example.org": True}, (
         "a password typed at the command line is the person's own, unless it is marked temporary"
     )
+
+
+def test_ctrl_c_stops_impact_run_within_three_seconds_without_an_error(tmp_path: Path) -> None:
+    """Ctrl-C reaches the terminal's whole process group: `impact run` stops its services once, quickly, quietly."""
+    ports = {name: str(free_port()) for name in ("INGEST", "DASHBOARD", "PROCESSOR_HEALTH")}
+    env = impact_env(tmp_path / "var", **{f"IMPACT_{name}_PORT": port for name, port in ports.items()})
+    run = subprocess.Popen(
+        [sys.executable, "-m", "impact.cli", "run", "--no-seed"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a process group of its own, as a terminal gives a command
+    )
+    try:
+        urls = [f"http://127.0.0.1:{ports[name]}/healthz" for name in ("INGEST", "DASHBOARD", "PROCESSOR_HEALTH")]
+        assert wait_for(lambda: all(get(url)[0] == 200 for url in urls), 120), "the services start"
+        started = time.monotonic()
+        os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C does
+        output, errors = run.communicate(timeout=30)
+        took = time.monotonic() - started
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.communicate()
+    assert run.returncode == 0, errors[-3000:]
+    assert took < 3, f"Ctrl-C took {took:.1f} s"
+    lines = (output + errors).splitlines()
+    assert [line for line in lines if "SIGKILL" in line or "Traceback" in line or '"level": "ERROR"' in line] == []
+    logged = [json.loads(line) for line in errors.splitlines()]  # every service's log: one JSON object a line
+    assert {entry["service"] for entry in logged} >= {"ingest", "dashboard"}
