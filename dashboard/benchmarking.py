@@ -37,34 +37,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, Engine, Select, Table, and_, case, func, select
+from sqlalchemy import Connection, Engine, Select, Table, and_, case, func, select
 from sqlalchemy.sql.expression import FromClause
 
 from dashboard import tables
 from dashboard.formatting import NOT_APPLICABLE, SUPPRESSED, format_count, format_percent
-from dashboard.metrics import AREAS, Scope
+from dashboard.metrics import AREAS, AT, CH, CL, CP, DECIDED, FB, INFLUENCING, A, C, P, Scope, during, same
 from dashboard.pages import Section, feedback
 from dashboard.pages.people import HIDDEN
 from impact.auth.accounts import Organisation
-from schemas.readmodels import (
-    Activity,
-    Attendance,
-    Change,
-    ChangeLink,
-    Contribution,
-    ContributionParticipant,
-    Feedback,
-    Participant,
-)
-from schemas.vocab import DECIDED_STATUSES, INFLUENCING_STATUSES, Level
+from schemas.vocab import Level
 
 MIN_ORGANISATIONS = 5  # a median over fewer could come close to one organisation's own figure
 TOO_FEW = (
     "Benchmarking against other member charities starts when at least five that share their rates have figures "
     "for the period chosen; fewer than five do so far."
 )
-_DECIDED = sorted(status.value for status in DECIDED_STATUSES)
-_INFLUENCING = sorted(status.value for status in INFLUENCING_STATUSES)
 _PARTNERSHIP = sorted((Level.co_production.value, Level.user_led.value))
 RATES = {  # key: label (the order of the table's rows)
     "influence-rate": "Influence rate",
@@ -74,13 +62,7 @@ RATES = {  # key: label (the order of the table's rows)
 }
 
 
-def _table(model: type[Any]) -> Table:
-    return cast(Table, model.__table__)
-
-
-A, AT, C, CP = _table(Activity), _table(Attendance), _table(Contribution), _table(ContributionParticipant)
-CH, CL, FB, P = _table(Change), _table(ChangeLink), _table(Feedback), _table(Participant)
-_ORG = _table(Organisation).c
+_ORG = cast(Table, Organisation.__table__).c
 
 
 @dataclass(frozen=True)
@@ -112,7 +94,7 @@ class Comparison:
 
 
 @dataclass
-class _Counts:
+class Counts:
     """One organisation's counts in the scope, from which its rates are worked out (never shown themselves)."""
 
     areas: set[str] = field(default_factory=set)  # with an activity, attendance or contribution
@@ -137,14 +119,6 @@ class _Counts:
 Orgs = tuple[str, ...]
 
 
-def _during(column: Any, scope: Scope) -> ColumnElement[bool]:
-    return and_(column >= scope.start, column < scope.end)
-
-
-def _same(left: FromClause, right: FromClause, key: str) -> ColumnElement[bool]:
-    return and_(left.c.org_id == right.c.org_id, left.c[key] == right.c[key])
-
-
 def _filtered(query: Select[Any], scope: Scope, *, area: Any, level: Any) -> Select[Any]:
     if scope.area:
         query = query.where(area == scope.area)
@@ -153,10 +127,10 @@ def _filtered(query: Select[Any], scope: Scope, *, area: Any, level: Any) -> Sel
     return query
 
 
-def _add_activities(conn: Connection, scope: Scope, orgs: Orgs, counts: dict[str, _Counts]) -> None:
+def _add_activities(conn: Connection, scope: Scope, orgs: Orgs, counts: dict[str, Counts]) -> None:
     partnership = func.sum(case((A.c.level.in_(_PARTNERSHIP), 1), else_=0))
     held = select(A.c.org_id, A.c.area, func.count(), partnership).where(
-        A.c.org_id.in_(orgs), _during(A.c.held_on, scope)
+        A.c.org_id.in_(orgs), during(A.c.held_on, scope)
     )
     held = _filtered(held, scope, area=A.c.area, level=A.c.level).group_by(A.c.org_id, A.c.area)
     for org_id, area, count, at_partnership in conn.execute(held):
@@ -166,37 +140,37 @@ def _add_activities(conn: Connection, scope: Scope, orgs: Orgs, counts: dict[str
     attended = (  # an attendance's area and level are its activity's, wherever in time that activity is
         select(AT.c.org_id, AT.c.activity_id)
         .distinct()
-        .where(AT.c.org_id.in_(orgs), _during(AT.c.attended_on, scope))
+        .where(AT.c.org_id.in_(orgs), during(AT.c.attended_on, scope))
         .subquery("attended")
     )
-    areas = select(A.c.org_id, A.c.area).distinct().select_from(attended.join(A, _same(A, attended, "activity_id")))
+    areas = select(A.c.org_id, A.c.area).distinct().select_from(attended.join(A, same(A, attended, "activity_id")))
     for org_id, area in conn.execute(_filtered(areas, scope, area=A.c.area, level=A.c.level)):
         counts[org_id].areas.add(area)
 
 
-def _add_contributions(conn: Connection, scope: Scope, orgs: Orgs, counts: dict[str, _Counts]) -> None:
+def _add_contributions(conn: Connection, scope: Scope, orgs: Orgs, counts: dict[str, Counts]) -> None:
     def made(*columns: Any, joined: FromClause = C) -> Select[Any]:
         if scope.level:  # a contribution's level is its activity's: one made outside any activity has none
-            joined = joined.join(A, _same(A, C, "activity_id"))
-        query = select(*columns).select_from(joined).where(C.c.org_id.in_(orgs), _during(C.c.made_on, scope))
+            joined = joined.join(A, same(A, C, "activity_id"))
+        query = select(*columns).select_from(joined).where(C.c.org_id.in_(orgs), during(C.c.made_on, scope))
         return _filtered(query, scope, area=C.c.area, level=A.c.level)
 
     for org_id, area, count in conn.execute(made(C.c.org_id, C.c.area, func.count()).group_by(C.c.org_id, C.c.area)):
         counts[org_id].areas.add(area)
         counts[org_id].contributions += count
-    linked = C.join(CL, _same(CL, C, "contribution_id")).join(CH, _same(CH, CL, "change_id"))
+    linked = C.join(CL, same(CL, C, "contribution_id")).join(CH, same(CH, CL, "change_id"))
     influenced = made(C.c.org_id, func.count(func.distinct(C.c.contribution_id)), joined=linked)
-    for org_id, count in conn.execute(influenced.where(CH.c.status.in_(_INFLUENCING)).group_by(C.c.org_id)):
+    for org_id, count in conn.execute(influenced.where(CH.c.status.in_(INFLUENCING)).group_by(C.c.org_id)):
         counts[org_id].influenced = count
 
 
-def _add_feedback(conn: Connection, scope: Scope, orgs: Orgs, counts: dict[str, _Counts]) -> None:
-    decided = and_(CH.c.org_id.in_(orgs), CH.c.status.in_(_DECIDED), _during(CH.c.decided_on, scope))
-    joined = CH.join(CL, _same(CL, CH, "change_id"))
+def _add_feedback(conn: Connection, scope: Scope, orgs: Orgs, counts: dict[str, Counts]) -> None:
+    decided = and_(CH.c.org_id.in_(orgs), CH.c.status.in_(DECIDED), during(CH.c.decided_on, scope))
+    joined = CH.join(CL, same(CL, CH, "change_id"))
     if scope.level:  # a change counts only through its links to contributions at that level
-        joined = joined.join(C, _same(C, CL, "contribution_id")).join(A, _same(A, C, "activity_id"))
+        joined = joined.join(C, same(C, CL, "contribution_id")).join(A, same(A, C, "activity_id"))
     joined = joined.join(CP, and_(CP.c.org_id == CL.c.org_id, CP.c.contribution_id == CL.c.contribution_id))
-    joined = joined.join(P, _same(P, CP, "participant_id"))
+    joined = joined.join(P, same(P, CP, "participant_id"))
     owed = _filtered(
         select(CH.c.org_id, CP.c.participant_id, CH.c.change_id)
         .distinct()
@@ -209,7 +183,7 @@ def _add_feedback(conn: Connection, scope: Scope, orgs: Orgs, counts: dict[str, 
     sent = (  # feedback on the changes decided in the period only: a small set, however long the history
         select(FB.c.org_id, FB.c.participant_id, FB.c.change_id)
         .distinct()
-        .select_from(FB.join(CH, _same(CH, FB, "change_id")))
+        .select_from(FB.join(CH, same(CH, FB, "change_id")))
         .where(decided)
         .subquery("sent")
     )
@@ -219,9 +193,9 @@ def _add_feedback(conn: Connection, scope: Scope, orgs: Orgs, counts: dict[str, 
         counts[org_id].owed, counts[org_id].told = owed_count, told_count
 
 
-def _counts(conn: Connection, scope: Scope, orgs: Orgs) -> dict[str, _Counts]:
+def _counts(conn: Connection, scope: Scope, orgs: Orgs) -> dict[str, Counts]:
     """The counts of each of `orgs` that has figures in the scope's period and filters (its `org_id` is unused)."""
-    counts: dict[str, _Counts] = defaultdict(_Counts)
+    counts: dict[str, Counts] = defaultdict(Counts)
     for add in (_add_activities, _add_contributions, _add_feedback):
         add(conn, scope, orgs, counts)
     return dict(counts)
@@ -231,12 +205,12 @@ def _counts(conn: Connection, scope: Scope, orgs: Orgs) -> dict[str, _Counts]:
 
 CACHE_SECONDS = 300.0
 _CACHE_ENTRIES = 64
-_cache: weakref.WeakKeyDictionary[Engine, dict[tuple[Any, ...], tuple[float, dict[str, _Counts]]]]
+_cache: weakref.WeakKeyDictionary[Engine, dict[tuple[Any, ...], tuple[float, dict[str, Counts]]]]
 _cache = weakref.WeakKeyDictionary()
 _cache_lock = threading.Lock()
 
 
-def _members(conn: Connection, scope: Scope, opted: Orgs) -> Mapping[str, _Counts]:
+def _members(conn: Connection, scope: Scope, opted: Orgs) -> Mapping[str, Counts]:
     """Every opted-in organisation's counts for the scope's period and filters: the same for every reader,
     so kept for CACHE_SECONDS. A change to who opted in is a new key, so it shows at once."""
     key = (scope.start, scope.end, scope.area, scope.level, opted)
@@ -259,7 +233,7 @@ def _members(conn: Connection, scope: Scope, opted: Orgs) -> Mapping[str, _Count
 # --- The comparison -------------------------------------------------------------------------------
 
 
-def _benchmark(key: str, label: str, taking_part: Mapping[str, _Counts], yours: _Counts) -> Benchmark:
+def benchmark(key: str, label: str, taking_part: Mapping[str, Counts], yours: Counts) -> Benchmark:
     """The reader's rate beside the median over the participants that have one (shown from five up)."""
     compared = [value for counts in taking_part.values() if (value := counts.rate(key)) is not None]
     enough = len(compared) >= MIN_ORGANISATIONS
@@ -282,7 +256,7 @@ def compare(conn: Connection, scope: Scope) -> Comparison | str | None:
     if scope.org_id not in opted:
         return None
     # the reader's own counts are read now, so they agree with the figures above them on the page
-    yours = _counts(conn, scope, (scope.org_id,)).get(scope.org_id, _Counts())
+    yours = _counts(conn, scope, (scope.org_id,)).get(scope.org_id, Counts())
     taking_part = {org_id: found for org_id, found in _members(conn, scope, opted).items() if found.areas}
     taking_part.pop(scope.org_id, None)
     if yours.areas:
@@ -290,7 +264,7 @@ def compare(conn: Connection, scope: Scope) -> Comparison | str | None:
     if len(taking_part) < MIN_ORGANISATIONS:
         return TOO_FEW
     left_out = {"partnership" if scope.level else "", "area-coverage" if scope.area else ""}
-    rates = tuple(_benchmark(key, label, taking_part, yours) for key, label in RATES.items() if key not in left_out)
+    rates = tuple(benchmark(key, label, taking_part, yours) for key, label in RATES.items() if key not in left_out)
     return Comparison(organisations=len(taking_part), rates=rates, yours_included=bool(yours.areas))
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from dash import html
 
-from impact.spreadsheet import safe_cell as _cell
+from impact.spreadsheet import safe_cell
 
 # A cell a spreadsheet would read as a formula (=, +, -, @, or a tab or carriage return first) is
 # written with a leading apostrophe, which spreadsheets show as text ("CSV injection").
@@ -43,10 +43,10 @@ def to_csv(table: Table, described: str) -> str:
     """The table as CSV (a title line saying what it shows, then a header row), safe to open in a spreadsheet."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([_cell(f"{table.caption} ({described})")])
-    writer.writerow([_cell(column) for column in table.columns])
+    writer.writerow([safe_cell(f"{table.caption} ({described})")])
+    writer.writerow([safe_cell(column) for column in table.columns])
     for row in table.rows:
-        writer.writerow([_cell(value) for value in row])
+        writer.writerow([safe_cell(value) for value in row])
     return buffer.getvalue()
 
 

@@ -41,7 +41,7 @@ def during(column: Any, scope: Scope) -> ColumnElement[bool]:
     return and_(column >= scope.start, column < scope.end)
 
 
-def same(left: Table, right: Table, key: str) -> ColumnElement[bool]:
+def same(left: FromClause, right: FromClause, key: str) -> ColumnElement[bool]:
     """A join on the organisation and one identifier (never on the identifier alone)."""
     return and_(left.c.org_id == right.c.org_id, left.c[key] == right.c[key])
 

@@ -405,8 +405,8 @@ def test_the_overview_shows_the_benchmark_table(accounts: Engine, tmp_path: Path
     ("told", "owed", "shown"), [(5, 10, "50%"), (10, 10, "100%"), (1, 1, "not shown"), (6, 10, "not shown")]
 )
 def test_your_closure_rate_is_hidden_where_the_feedback_page_hides_it(told: int, owed: int, shown: str) -> None:
-    others = {f"org-{n}": benchmarking._Counts(areas={"research"}, told=n, owed=10) for n in range(5)}
-    yours = benchmarking._Counts(areas={"research"}, told=told, owed=owed)
-    rate = benchmarking._benchmark("closure-rate", "Feedback closure rate", others, yours)
+    others = {f"org-{n}": benchmarking.Counts(areas={"research"}, told=n, owed=10) for n in range(5)}
+    yours = benchmarking.Counts(areas={"research"}, told=told, owed=owed)
+    rate = benchmarking.benchmark("closure-rate", "Feedback closure rate", others, yours)
     comparison = benchmarking.Comparison(organisations=5, rates=(rate,))
     assert benchmarking.rows(comparison) == [["Feedback closure rate", shown, "20%", "5"]]
