@@ -9,8 +9,6 @@ from datetime import date, datetime
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
-OVERALL = "all"  # the `area` of a monthly metric row that covers every area
-
 
 class Participant(SQLModel, table=True):
     org_id: str = Field(primary_key=True, max_length=40)

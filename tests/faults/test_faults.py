@@ -527,6 +527,6 @@ def test_broker_stopped_during_steady_ingest_then_every_accepted_event_is_folded
     assert not actual["deadletter"] and not actual["parkedevent"]
     for tables in (expected, actual):  # the positions differ: the target's log holds the repeats too
         del tables["consumeroffset"]
-    # Every table, the monthly metrics (counts and hours summed over events) included: a repeat folded
-    # twice would show here.
+    # Every table, the facts whose counts and hours the dashboard sums included: a repeat folded twice
+    # would show here.
     assert actual == expected, differences(actual, expected)
