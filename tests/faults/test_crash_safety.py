@@ -31,8 +31,9 @@ from impact.eventlog.recording import record
 from impact.settings import LogBackend, Settings
 from processors.quality import QualityGate
 from tests.conftest import Broker, free_port, process_all
-from tests.faults.harness import PHASES, TcpProxy, Trap, Zygote, wait_until
+from tests.faults.harness import PHASES, TcpProxy, Trap, Zygote
 from tests.faults.runs import Running, differences, environment, on, past, progress, snapshot
+from tests.faults.services import wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(400)]
 BATCH = 50  # small batches: many transactions, so kills land in many different ones

@@ -37,10 +37,11 @@ from impact.eventlog import Message, Record, open_event_log
 from impact.settings import LogBackend, Settings
 from processors.quality import QualityGate
 from tests.conftest import Broker, add_organisation, free_port, issue_token, process_all
-from tests.faults.harness import (
+from tests.faults.harness import Zygote
+from tests.faults.runs import Running, differences, environment, on, past, progress, snapshot
+from tests.faults.services import (
     Client,
     IngestService,
-    Zygote,
     as_records,
     broker_pid,
     demo_rounds,
@@ -49,7 +50,6 @@ from tests.faults.harness import (
     restart_postgres,
     wait_until,
 )
-from tests.faults.runs import Running, differences, environment, on, past, progress, snapshot
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(600)]
 
