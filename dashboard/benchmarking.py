@@ -35,14 +35,14 @@ import weakref
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, Table, and_, case, func, select
+from sqlalchemy import Connection, Engine, Select, and_, case, func, select
 from sqlalchemy.sql.expression import FromClause
 
 from dashboard import tables
 from dashboard.formatting import NOT_APPLICABLE, SUPPRESSED, format_count, format_percent
-from dashboard.metrics import AREAS, AT, CH, CL, CP, DECIDED, FB, INFLUENCING, A, C, P, Scope, during, same
+from dashboard.metrics import AREAS, AT, CH, CL, CP, DECIDED, FB, INFLUENCING, A, C, P, Scope, during, same, table_of
 from dashboard.pages import Section, feedback
 from dashboard.pages.people import HIDDEN
 from impact.auth.accounts import Organisation
@@ -62,7 +62,7 @@ RATES = {  # key: label (the order of the table's rows)
 }
 
 
-_ORG = cast(Table, Organisation.__table__).c
+_ORG = table_of(Organisation).c
 
 
 @dataclass(frozen=True)

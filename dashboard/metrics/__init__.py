@@ -133,6 +133,7 @@ from dashboard.metrics.queries import (
     select_attendances,
     select_contributions,
     select_involved,
+    table_of,
 )
 from dashboard.metrics.scope import (
     AREAS,
@@ -208,5 +209,6 @@ __all__ = [
     "select_contributions",
     "select_involved",
     "suppress",
+    "table_of",
     "trend",
 ]

@@ -28,13 +28,14 @@ DECIDED = sorted(status.value for status in DECIDED_STATUSES)
 INFLUENCING = sorted(status.value for status in INFLUENCING_STATUSES)
 
 
-def _table(model: type[Any]) -> Table:
+def table_of(model: type[Any]) -> Table:
+    """The Core table of a SQLModel class (its columns as `table.c`)."""
     return cast(Table, model.__table__)
 
 
-A, AT, C, CP = _table(Activity), _table(Attendance), _table(Contribution), _table(ContributionParticipant)
-CH, CL, FB, P = _table(Change), _table(ChangeLink), _table(Feedback), _table(Participant)
-PE, DL = _table(ProcessedEvent), _table(DeadLetter)
+A, AT, C, CP = table_of(Activity), table_of(Attendance), table_of(Contribution), table_of(ContributionParticipant)
+CH, CL, FB, P = table_of(Change), table_of(ChangeLink), table_of(Feedback), table_of(Participant)
+PE, DL = table_of(ProcessedEvent), table_of(DeadLetter)
 
 
 def during(column: Any, scope: Scope) -> ColumnElement[bool]:
