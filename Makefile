@@ -4,13 +4,20 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test faults bench audit lint fix typecheck check services clean migration
+.PHONY: run test faults bench audit lint fix typecheck check services clean migration lock
 
-$(STAMP): pyproject.toml
+# The locked versions, every file checked against its hash; then the project itself, its dependencies already in.
+$(STAMP): pyproject.toml requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+## Re-lock after changing dependencies in pyproject.toml: requirements/runtime.txt (the image) and dev.txt.
+lock: $(STAMP)
+	$(BIN)/pip install --quiet uv
+	$(BIN)/uv pip compile --quiet pyproject.toml --generate-hashes --python-version 3.11 -o requirements/runtime.txt
+	$(BIN)/uv pip compile --quiet pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o requirements/dev.txt
 
 ## Start ingest, processor and dashboard on the embedded default, with demo data.
 run: $(STAMP)
@@ -48,6 +55,7 @@ migration: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy
 
 fix: $(STAMP)

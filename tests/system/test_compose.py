@@ -296,8 +296,14 @@ def test_dockerfile_installs_the_package_and_runs_unprivileged() -> None:
     instructions = dockerfile_instructions()
     assert instructions[0] == ("FROM", "python:3.11-slim")
     runs = [i for i, (op, args) in enumerate(instructions) if op == "RUN"]
-    install = [i for i in runs if re.search(r"pip install --no-cache-dir \.(\s|$)", instructions[i][1])]
-    assert install, "the image installs the package with pip"
+    locked = [
+        i
+        for i in runs
+        if "pip install --no-cache-dir --require-hashes -r requirements/runtime.txt" in instructions[i][1]
+    ]
+    install = [i for i in runs if re.search(r"pip install --no-cache-dir --no-deps .*\.(\s|$)", instructions[i][1])]
+    assert locked and install, "the image installs the locked versions (checked by hash), then the package alone"
+    assert locked[0] < install[0]
     users = [(i, args) for i, (op, args) in enumerate(instructions) if op == "USER"]
     assert users, "the image sets a USER"
     last_user_at, last_user = users[-1]
@@ -319,7 +325,7 @@ def test_dockerfile_copies_what_pyproject_needs() -> None:
         for source in args.split()[:-1]
         if not source.startswith("--")
     }
-    assert {"pyproject.toml", pyproject["project"]["readme"], *packages} <= copied
+    assert {"requirements/runtime.txt", "pyproject.toml", pyproject["project"]["readme"], *packages} <= copied
 
 
 def test_dockerfile_holds_no_secrets() -> None:
@@ -334,6 +340,16 @@ def test_dockerignore_keeps_local_state_out_and_the_sources_in() -> None:
     ]
     for excluded in (".venv", ".git", "var", "**/__pycache__", ".env"):
         assert excluded in patterns
-    needed = ["pyproject.toml", "README.md", "schemas", "impact", "ingest", "processors", "dashboard"]
+    needed = [
+        "requirements/runtime.txt",
+        "requirements",
+        "pyproject.toml",
+        "README.md",
+        "schemas",
+        "impact",
+        "ingest",
+        "processors",
+        "dashboard",
+    ]
     for path in needed:
         assert not [p for p in patterns if fnmatch.fnmatch(path, p.removeprefix("**/"))], f"{path} is ignored"
