@@ -2,8 +2,9 @@
 
 One HTML page that prints well (dashboard/static/report.css has the print styles; the browser's "Save as
 PDF" makes the PDF, so no PDF library is needed). Every figure comes from dashboard.metrics or from the two
-small queries of `queries`, for the signed-in reader's organisation only; `sections` words them, section by
-section (pure, no database); `build` here composes the two and `register` serves the page.
+small queries of `queries`, for the signed-in reader's organisation only; `sections` builds the `document`
+from them section by section (pure, no database, worded by `wording`); `build` here composes the two, and
+`register` serves the page.
 
 Privacy: every count of people is shown through `format_people` (1 to 4 become "fewer than 5"); no names
 or contact details are read. "You said, we did" quotes contributions, but never one made by a person
@@ -25,7 +26,8 @@ from sqlmodel import Session
 from dashboard import access, metrics
 from dashboard.filters import Filters, long_date, parse
 from dashboard.report import queries
-from dashboard.report.sections import AnnualReport, Example, Figure, ReportSection, gripp2, standards
+from dashboard.report.document import AnnualReport, Example, Figure, ReportSection
+from dashboard.report.sections import gripp2, standards
 from impact.auth.accounts import Organisation
 from impact.settings import Settings
 

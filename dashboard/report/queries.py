@@ -11,7 +11,8 @@ from sqlalchemy import ColumnElement, Connection, and_, exists, select
 
 from dashboard.filters import long_date
 from dashboard.metrics import CH, CL, CP, A, C, P, Scope, linked_changes
-from dashboard.report.sections import EXAMPLES, SAID_PER_EXAMPLE, STRENGTHS, Example, quote
+from dashboard.report.document import EXAMPLES, SAID_PER_EXAMPLE, STRENGTHS, Example
+from dashboard.report.wording import quote
 from schemas.vocab import DECIDED_STATUSES, INFLUENCING_STATUSES, label
 
 

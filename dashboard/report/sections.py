@@ -9,13 +9,9 @@ cell is hidden where one alone would be worked out from a total, as on the Peopl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-
 from dashboard import metrics
 from dashboard.filters import Filters
 from dashboard.formatting import (
-    NOT_APPLICABLE,
     field_name,
     format_count,
     format_hours,
@@ -26,60 +22,10 @@ from dashboard.formatting import (
 )
 from dashboard.metrics import AREAS, LEVELS, SMALL_COUNT, STATUSES, Headline
 from dashboard.pages import feedback, people
+from dashboard.report.document import EXAMPLES, GOVERNANCE_AREAS, STRENGTHS, Example, Figure, ReportSection
+from dashboard.report.wording import capitalised, counted, in_days, in_people, lower_label, told_and_waiting
 from dashboard.tables import Table
-from schemas.vocab import Strength, label, title
-
-EXAMPLES = 5  # "you said, we did": the most recent changes shown
-SAID_PER_EXAMPLE = 3  # and at most this many contributions behind each
-LONGEST_QUOTE = 400  # characters of free text shown before "…"
-STRENGTHS: tuple[str, ...] = tuple(strength.value for strength in Strength)
-GOVERNANCE_AREAS = ("governance", "strategy_policy")
-
-
-@dataclass(frozen=True)
-class Figure:
-    """One labelled value (already formatted, people suppressed)."""
-
-    label: str
-    value: str
-
-
-@dataclass(frozen=True)
-class Example:
-    """One "you said, we did": a change the organisation agreed or made, and what people said behind it."""
-
-    title: str
-    status: str
-    decided: str
-    area: str
-    description: str
-    said: Sequence[str]
-
-
-@dataclass(frozen=True)
-class ReportSection:
-    key: str
-    number: str  # "Standard 1", "GRIPP2 section 1"
-    title: str
-    about: str  # what the standard or section asks for
-    figures: Sequence[Figure] = ()
-    text: Sequence[str] = ()  # sentences with the figures
-    tables: Sequence[Table] = ()
-    examples: Sequence[Example] | None = None  # None: this section has no examples block
-    not_recorded: Sequence[str] = ()  # what the platform holds no data for
-
-    @property
-    def heading(self) -> str:
-        return f"{self.number}: {self.title}"
-
-
-@dataclass(frozen=True)
-class AnnualReport:
-    organisation: str
-    period: str
-    standards: Sequence[ReportSection]
-    gripp2: Sequence[ReportSection]
-    notices: Sequence[str] = field(default=())
+from schemas.vocab import label, title
 
 
 def standards(
@@ -139,7 +85,7 @@ def _inclusive(h: Headline, reach: dict[str, dict[str, int]]) -> ReportSection:
         if reach.get(name)
     ]
     text = [
-        f"{_cap(_people(h.participants_involved))} took part in at least one activity or made at least one "
+        f"{capitalised(in_people(h.participants_involved))} took part in at least one activity or made at least one "
         f"contribution; involvement reached {h.area_coverage} of the {len(AREAS)} activity areas.",
         "Age band, gender, ethnicity, disability and region are voluntary: “Not answered” counts those who gave none.",
     ]
@@ -292,7 +238,7 @@ def _governance(areas: dict[str, metrics.AreaTotals], filters: Filters) -> Repor
 
 
 def _communications(h: Headline) -> ReportSection:
-    told, not_told = _told(h)
+    told, not_told = told_and_waiting(h)
     return ReportSection(
         key="communications",
         number="Standard 5",
@@ -307,7 +253,7 @@ def _communications(h: Headline) -> ReportSection:
             # as on the Feedback loop page: not over 1 to 4 summaries, which it would all but date one by one
             Figure(
                 "Median days from decision to summary",
-                people.HIDDEN if 0 < h.feedback_sent < SMALL_COUNT else _days(h.days_to_feedback),
+                people.HIDDEN if 0 < h.feedback_sent < SMALL_COUNT else in_days(h.days_to_feedback),
             ),
         ],
         text=[
@@ -343,7 +289,7 @@ def _impact(h: Headline) -> ReportSection:
             Figure("Contributions", format_count(h.contributions)),
             Figure("Linked to an agreed or implemented change", format_count(h.influenced_contributions)),
             Figure("Influence rate", format_percent(h.influence_rate)),
-            Figure("Median days from contribution to decision", _days(h.days_to_change)),
+            Figure("Median days from contribution to decision", in_days(h.days_to_change)),
         ],
         text=[
             "A change counts when at least one contribution is linked to it: a proposed change in the period "
@@ -365,18 +311,18 @@ def _aim(filters: Filters) -> ReportSection:
 
 
 def _methods(h: Headline) -> ReportSection:
-    levels = ", ".join(f"{_lower(level)} {format_count(h.level_mix.get(level, 0))}" for level in LEVELS)
+    levels = ", ".join(f"{lower_label(level)} {format_count(h.level_mix.get(level, 0))}" for level in LEVELS)
     return ReportSection(
         key="methods",
         number="GRIPP2 section 2",
         title="Methods",
         about="How people were involved: who took part, in what, and at what level.",
         text=[
-            f"{_cap(_people(h.participants_involved))} took part through "
-            f"{_count(h.activities, 'activity', 'activities')} in {h.area_coverage} of the {len(AREAS)} activity "
-            f"areas, with {_count(h.attendances, 'attendance', 'attendances')} "
+            f"{capitalised(in_people(h.participants_involved))} took part through "
+            f"{counted(h.activities, 'activity', 'activities')} in {h.area_coverage} of the {len(AREAS)} activity "
+            f"areas, with {counted(h.attendances, 'attendance', 'attendances')} "
             f"({format_hours(h.involvement_hours)} hours) and "
-            f"{_count(h.contributions, 'contribution', 'contributions')} recorded.",
+            f"{counted(h.contributions, 'contribution', 'contributions')} recorded.",
             f"Activities by level of involvement: {levels}.",
             "Who took part, by role and background, is under Inclusive opportunities; each area and month is "
             "under Working together.",
@@ -415,8 +361,8 @@ def _discussion(h: Headline, strengths: dict[str, int]) -> ReportSection:
         f"({format_count(h.influenced_contributions)} of {format_count(h.contributions)}) are linked to a change "
         "that was agreed or implemented.",
         (
-            f"From a contribution to the decision on a change linked to it took {_days(h.days_to_change)} days "
-            f"(the median over {_count(h.change_links_decided, 'link', 'links')})."
+            f"From a contribution to the decision on a change linked to it took {in_days(h.days_to_change)} days "
+            f"(the median over {counted(h.change_links_decided, 'link', 'links')})."
             if h.days_to_change is not None
             else "No change linked to a contribution was decided in the period."
         ),
@@ -441,7 +387,7 @@ def _reflections(h: Headline, quality: metrics.DataQuality) -> ReportSection:
             format_count(h.contributions - h.influenced_contributions),
         ),
         Figure("Changes declined", format_count(h.changes_influenced.get("declined", 0))),
-        Figure("Owed a summary, not yet sent", _told(h)[1]),
+        Figure("Owed a summary, not yet sent", told_and_waiting(h)[1]),
         Figure(
             "Records rejected by the data checks",
             f"{format_count(quality.rejected)} of {format_count(quality.accepted + quality.rejected)}",
@@ -450,7 +396,7 @@ def _reflections(h: Headline, quality: metrics.DataQuality) -> ReportSection:
     text = ["Activity areas without involvement: " + (", ".join(missing_areas) if missing_areas else "none") + "."]
     if quality.rejected:
         corrected = f"{format_count(quality.resolved)} {'was' if quality.resolved == 1 else 'were'} since corrected"
-        text.append(f"Of the {_count(quality.rejected, 'rejected record', 'rejected records')}, {corrected}.")
+        text.append(f"Of the {counted(quality.rejected, 'rejected record', 'rejected records')}, {corrected}.")
     return ReportSection(
         key="reflections",
         number="GRIPP2 section 5",
@@ -462,40 +408,3 @@ def _reflections(h: Headline, quality: metrics.DataQuality) -> ReportSection:
             "The platform does not record reflections from the people involved or from staff; add them here."
         ],
     )
-
-
-# --- Wording ------------------------------------------------------------------------------------------
-
-
-def _told(h: Headline) -> tuple[str, str]:
-    """The summaries sent and not yet sent: both hidden where one is 1 to 4 (the two add up to those owed)."""
-    sent, unsent = h.feedback_sent, h.feedback_due - h.feedback_sent
-    hidden = people.complementary([sent, unsent])
-    return people.cell(sent, 0 in hidden), people.cell(unsent, 1 in hidden)
-
-
-def _people(count: int) -> str:
-    return f"{format_people(count)} people"  # never "1 person": a count of 1 shows as "fewer than 5"
-
-
-def _count(count: int, one: str, many: str) -> str:
-    return f"{format_count(count)} {one if count == 1 else many}"
-
-
-def _cap(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def _lower(value: str) -> str:
-    return label(value).lower()
-
-
-def _days(days: float | None) -> str:
-    if days is None:
-        return NOT_APPLICABLE
-    return format_count(int(days)) if days.is_integer() else format_hours(days)
-
-
-def quote(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= LONGEST_QUOTE else text[: LONGEST_QUOTE - 1].rstrip() + "…"
