@@ -1,6 +1,8 @@
 """The consume loop: micro-batches from the log, validated, folded, written with their positions.
 
-At-least-once delivery plus idempotent effects: positions are stored with the rows (store.py),
+A batch flows one way: decode -> triage -> validate -> fold -> write. The decisions are pure (triage.py,
+frame.py, projection.py); this module does the reading (store.py), the quality gate (quality.py), the
+writing and the loop. At-least-once delivery plus idempotent effects: positions are stored with the rows,
 and an event_id already processed is skipped, so redelivery after a crash changes nothing.
 """
 
