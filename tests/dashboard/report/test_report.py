@@ -303,7 +303,7 @@ def test_the_report_fills_each_standard_and_gripp2_section_with_the_hand_counted
     ]
     months = page.tables["Involvement month by month"]
     assert len(months) == 12
-    assert months[2] == ["Mar 2025", "5", "10.0", "2", "0"]  # no attendances column (see report.py)
+    assert months[2] == ["Mar 2025", "5", "10.0", "2", "0"]  # no attendances column (see dashboard/report/sections.py)
     assert months[5][:4] == ["Jun 2025", "fewer than 5", "3.0", "1"]
     assert "does not record training or support offered" in page.text["support-and-learning"]
     assert page.tables["Involvement in governance and in strategy, policy and planning"] == [
