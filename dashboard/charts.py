@@ -2,7 +2,7 @@
 
 Okabe-Ito colours stay distinguishable with the common colour-vision deficiencies. Their sky blue and
 orange are lighter than 3:1 against white (WCAG 1.4.11), so darker shades of the two stand in for them,
-last in the series; every colour here is at least 3:1 against white (tests/dashboard/test_dashboard.py checks).
+last in the series; every colour here is at least 3:1 against white (tests/dashboard/test_formatting.py checks).
 Sequential scales (the heatmap) use cividis, designed to read the same to people with and without
 colour-vision deficiency. No chart relies on colour alone: each has a
 table beside it with the same figures.
