@@ -275,7 +275,7 @@ def postgres_address() -> tuple[str, int]:
     """The host and port of the PostgreSQL server the tests use (IMPACT_TEST_POSTGRES_URL, tests/conftest.py)."""
     from sqlalchemy.engine import make_url
 
-    from tests.conftest import POSTGRES_URL
+    from tests.factories import POSTGRES_URL
 
     url = make_url(POSTGRES_URL)
     host = url.host or str(url.query.get("host") or "") or "127.0.0.1"  # ?host=/run/postgresql: a socket directory

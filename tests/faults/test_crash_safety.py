@@ -30,7 +30,7 @@ from impact.eventlog import Record, open_event_log
 from impact.eventlog.recording import record
 from impact.settings import LogBackend, Settings
 from processors.quality import QualityGate
-from tests.conftest import Broker, free_port, process_all
+from tests.factories import Broker, free_port, process_all
 from tests.faults.harness import PHASES, TcpProxy, Trap, Zygote
 from tests.faults.runs import Running, differences, environment, on, past, progress, snapshot
 from tests.faults.services import wait_until

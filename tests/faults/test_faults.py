@@ -36,7 +36,7 @@ from impact.db import make_engine
 from impact.eventlog import Message, Record, open_event_log
 from impact.settings import LogBackend, Settings
 from processors.quality import QualityGate
-from tests.conftest import Broker, add_organisation, free_port, issue_token, process_all
+from tests.factories import Broker, add_organisation, free_port, issue_token, process_all
 from tests.faults.harness import Zygote
 from tests.faults.runs import Running, differences, environment, on, past, progress, snapshot
 from tests.faults.services import (

@@ -22,7 +22,7 @@ from processors.consumer import Processor
 from processors.quality import QualityGate
 from schemas.events import EVENT_ADAPTER, SEALED, StoredEvent
 from schemas.readmodels import DeadLetter, Participant
-from tests.conftest import process_all
+from tests.factories import process_all
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -23,7 +23,7 @@ from impact.settings import Settings
 from ingest import create_app
 from processors.quality import QualityGate
 from schemas.events import EVENT_ADAPTER, StoredEvent
-from tests.conftest import add_organisation, csrf_from, process_all, sign_in
+from tests.factories import add_organisation, csrf_from, process_all, sign_in
 
 ORG, OTHER = "mind-leeds", "south-voices"
 TODAY = datetime.now(UTC).date()

@@ -16,7 +16,7 @@ from impact.feedback import links
 from impact.feedback.outbox import State
 from impact.settings import Settings
 from processors.quality import QualityGate
-from tests.conftest import csrf_from
+from tests.factories import csrf_from
 from tests.ingest.feedback_world import (
     ANN_SAID,
     BEA_SAID,

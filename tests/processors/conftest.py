@@ -12,7 +12,7 @@ from impact.eventlog import open_event_log
 from impact.settings import Settings
 from ingest import create_app as create_ingest
 from processors.quality import QualityGate
-from tests.conftest import add_organisation, free_port, issue_token
+from tests.factories import add_organisation, free_port, issue_token
 from tests.processors.sending import EMBEDDED, ORG, OTHER, Inbox, Stack
 
 

@@ -23,7 +23,7 @@ from impact.settings import Settings
 from processors.feedback import FeedbackSender
 from processors.quality import QualityGate
 from schemas.readmodels import Feedback
-from tests.conftest import process_all
+from tests.factories import process_all
 
 ORG, OTHER = "north-carers", "south-voices"
 DAY = datetime.now(UTC).date() - timedelta(days=20)

@@ -10,7 +10,7 @@ from sqlalchemy import update
 
 from impact.feedback.outbox import ITEMS, State
 from processors.mail import SmtpMailer
-from tests.conftest import free_port
+from tests.factories import free_port
 from tests.processors.sending import (
     DAY,
     Stack,

@@ -19,7 +19,7 @@ from processors.quality import QualityGate
 from processors.store import PositionConflict
 from schemas.events import EVENT_ADAPTER, StoredEvent
 from schemas.readmodels import Activity, Attendance, Change, Contribution, DeadLetter, ParkedEvent, Participant
-from tests.conftest import process_all
+from tests.factories import process_all
 from tests.faults.runs import snapshot
 
 # The store's writes, refusals and position compare-and-set differ between SQLite and PostgreSQL: those tests

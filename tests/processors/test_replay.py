@@ -23,7 +23,7 @@ from processors.consumer import Processor
 from processors.quality import QualityGate
 from schemas.events import EVENT_ADAPTER, StoredEvent
 from schemas.readmodels import Attendance, Change, DeadLetter, ParkedEvent, Participant
-from tests.conftest import process_all
+from tests.factories import process_all
 from tests.faults.runs import environment, snapshot
 
 # Replays, parking and version upcasting write through the store, whose SQL differs between SQLite and
