@@ -6,7 +6,7 @@ import multiprocessing
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -21,13 +21,6 @@ pytestmark = pytest.mark.timeout(120)
 @pytest.fixture(params=["embedded", "kafka"])
 def settings(request: pytest.FixtureRequest, log_settings: Callable[[str], Settings]) -> Settings:
     return log_settings(request.param)
-
-
-@pytest.fixture
-def event_log(settings: Settings) -> Iterator[EventLog]:
-    log = open_event_log(settings)
-    yield log
-    log.close()
 
 
 def consume_all(
@@ -179,7 +172,7 @@ def test_threads_appending_at_once_each_land_whole_and_in_order(event_log: Event
 
 def test_unreachable_log_raises_log_unavailable(settings: Settings, tmp_path: object) -> None:
     if settings.event_log == "kafka":
-        from tests.conftest import free_port
+        from tests.factories import free_port
 
         broken: EventLog = KafkaLog(f"127.0.0.1:{free_port()}", topics=("t",), timeout_s=2)
     else:

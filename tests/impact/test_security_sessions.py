@@ -33,8 +33,8 @@ from impact.auth.sessions import session_version
 from impact.eventlog import open_event_log
 from impact.settings import Settings
 from ingest import create_app
-from tests.conftest import PASSWORD, add_organisation, csrf_from, issue_token, sign_in
 from tests.dashboard.test_dashboard import sign_out_token
+from tests.factories import PASSWORD, add_organisation, csrf_from, issue_token, sign_in
 
 ORG = "mind-leeds"
 

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from impact.auth.accounts import LOCK_AFTER_FAILURES, StaffAccount
 from impact.settings import Settings
 from ingest import create_app
-from tests.conftest import PASSWORD, add_organisation, csrf_from, sign_in
+from tests.factories import PASSWORD, add_organisation, csrf_from, sign_in
 
 ORG = "mind-leeds"
 STAFF = f"staff@{ORG}.example.org"

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
-from tests.conftest import IN_CI, PASSWORD, free_port
+from tests.factories import IN_CI, PASSWORD, free_port
 
 try:
     from playwright.sync_api import Browser, Page, expect, sync_playwright

@@ -40,8 +40,8 @@ from schemas.readmodels import (
     DeadLetter,
     Participant,
 )
-from tests.conftest import add_organisation, issue_token, sign_in
 from tests.dashboard.test_dashboard import callback_body, post_overview
+from tests.factories import add_organisation, issue_token, sign_in
 
 OURS, THEIRS = "mind-leeds", "south-voices"
 SECRET = "THEIRS-SECRET"  # in every text of the other organisation, so any leak is visible
