@@ -16,9 +16,17 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, event, inspect
 from sqlmodel import Session, SQLModel, create_engine
 
-import schemas.readmodels  # noqa: F401  (registers the read-model tables)
+from impact.auth import accounts
+from impact.eventlog import recording, sealing
+from impact.feedback import links, outbox
 from impact.migrations import context_options
 from impact.settings import Settings
+from schemas import readmodels
+
+# Importing a module registers its tables in SQLModel's metadata, which migrations compare with the database:
+# organisations, accounts and API tokens; ingest's receipts; participants' keys; their links; the feedback
+# outbox; and the read models.
+TABLE_MODULES = (accounts, recording, sealing, links, outbox, readmodels)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 BASELINE = "0001"  # the tables as `create_all` made them before there were migrations
