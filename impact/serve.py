@@ -80,9 +80,11 @@ class _Server(BaseApplication):
         return _load(self._target)
 
 
-def _exit_worker_at_once(_arbiter: Any, _worker: Any) -> None:
+def _exit_worker_at_once(_arbiter: Any, worker: Any) -> None:
     """gunicorn's worker_exit hook: end the worker without tearing down every module (with Dash and pandas
     loaded that takes over a second, and a stop waits for it); the worker's exit code is kept."""
+    if os.getpid() != worker.pid:
+        return  # the arbiter also calls the hook for a worker that is already gone: it carries on
     leaving = sys.exc_info()[1]
     code = leaving.code if isinstance(leaving, SystemExit) and isinstance(leaving.code, int) else 1
     logging.shutdown()
