@@ -36,6 +36,11 @@ def format_count(count: int) -> str:
     return f"{count:,}"
 
 
+def counted(count: int, one: str, many: str | None = None) -> str:
+    """A count with its noun ("1 link", "3 links", "2 people")."""
+    return f"{format_count(count)} {one if count == 1 else (many or one + 's')}"
+
+
 def format_people(count: int) -> str:
     """A count of people, with small counts suppressed ("fewer than 5")."""
     shown = suppress(count)

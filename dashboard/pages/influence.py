@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -41,11 +41,12 @@ from sqlalchemy import Connection, and_, case, exists, func, select
 
 from dashboard import charts
 from dashboard.filters import Filters, long_date
-from dashboard.formatting import NOT_APPLICABLE, SUPPRESSED, format_count, format_people, format_percent
-from dashboard.metrics import AREAS, CH, CL, CP, STATUSES, C, P, Scope, as_date, changes_where, linked_changes, same
+from dashboard.formatting import NOT_APPLICABLE, SUPPRESSED, counted, format_count, format_people, format_percent
+from dashboard.metrics import CH, CL, CP, STATUSES, C, P, Scope, as_date, changes_where, linked_changes, same
 from dashboard.pages import Chart, Page, Section, Stat
+from dashboard.pages.flows import flow_table, sankey_figure, sankey_summary, strength_rank
 from dashboard.tables import Table
-from schemas.vocab import DECIDED_STATUSES, Strength, label
+from schemas.vocab import DECIDED_STATUSES, label
 
 SLUG = "influence"
 TITLE = "Influence"
@@ -54,7 +55,6 @@ INTRO = (
     "behind them, and how long it took from people speaking to the organisation deciding."
 )
 
-STRENGTHS: tuple[str, ...] = (Strength.major.value, Strength.moderate.value, Strength.minor.value)  # strongest first
 DECIDED: frozenset[str] = frozenset(status.value for status in DECIDED_STATUSES)
 QUOTED = 3  # contributions quoted for each change
 SNIPPET = 140  # characters of each quoted contribution
@@ -70,8 +70,6 @@ BANDS: tuple[tuple[str, int, int | None], ...] = (
 BEFORE = "Decided before the contribution"  # the band of negative days, shown only when there are any
 NOT_QUOTED = "(not quoted: the person asked for their details to be erased)"
 NOT_QUOTED_MANY = "(not quoted: the people asked for their details to be erased)"
-STRENGTH_COLOUR = charts.PURPLE
-AREA_COLOUR = charts.SKY
 
 
 @dataclass(frozen=True)
@@ -207,10 +205,6 @@ def _days(value: float | None) -> str:
     return f"{value:,.1f}".removesuffix(".0")
 
 
-def _plural(count: int, one: str, many: str | None = None) -> str:
-    return f"{format_count(count)} {one if count == 1 else (many or one + 's')}"
-
-
 STATUS_NOTES = {
     "agreed": "Agreed, to be put into practice.",
     "implemented": "Put into practice.",
@@ -257,7 +251,7 @@ def headline_stats(links: Sequence[Link], people: int) -> list[Stat]:
             "days-to-change",
             "Median days to change",
             _days(median),
-            f"From a contribution to the decision it informed, over {_plural(len(days), 'link')}.",
+            f"From a contribution to the decision it informed, over {counted(len(days), 'link')}.",
         ),
     ]
 
@@ -269,105 +263,6 @@ def headline_table(stats: Sequence[Stat]) -> Table:
         columns=("Figure", "This period", "What it counts"),
         rows=[[stat.label, stat.value, stat.note] for stat in stats],
         numeric=(1,),
-    )
-
-
-# --- The flows (Sankey) ----------------------------------------------------------------------------------
-
-
-def _in_order(present: Iterable[str], order: Sequence[str]) -> list[str]:
-    """The labels present, in the order given, then any other alphabetically."""
-    found = set(present)
-    return [name for name in order if name in found] + sorted(found - set(order))
-
-
-def _rank(strength: str) -> int:
-    return STRENGTHS.index(strength) if strength in STRENGTHS else len(STRENGTHS)
-
-
-def flow_table(links: Sequence[Link]) -> Table:
-    """One row per (contribution area, strength, status) with its number of links, in vocabulary order."""
-    counts = Counter((link.contribution_area, link.strength, link.status) for link in links)
-    areas = {area: index for index, area in enumerate(_in_order((a for a, _, _ in counts), AREAS))}
-    statuses = {status: index for index, status in enumerate(_in_order((s for _, _, s in counts), STATUSES))}
-    keys = sorted(counts, key=lambda key: (areas[key[0]], _rank(key[1]), key[1], statuses[key[2]]))
-    return Table(
-        key="flows",
-        caption="Links from contributions to changes, by area, strength of influence and status",
-        columns=("Area of the contribution", "Strength of influence", "Status of the change", "Links"),
-        rows=[
-            [label(area), label(strength), label(status), format_count(counts[area, strength, status])]
-            for area, strength, status in keys
-        ],
-        numeric=(3,),
-        note="A link is one contribution behind one change; these are not counts of people.",
-    )
-
-
-def _rgba(colour: str, alpha: float) -> str:
-    red, green, blue = (int(colour[index : index + 2], 16) for index in (1, 3, 5))
-    return f"rgba({red}, {green}, {blue}, {alpha})"
-
-
-def sankey_figure(flows: Table) -> go.Figure:
-    """The flows table drawn as areas -> strengths -> statuses: each row feeds both stages."""
-    area_to_strength: Counter[tuple[str, str]] = Counter()
-    strength_to_status: Counter[tuple[str, str]] = Counter()
-    for area, strength, status, links in flows.rows:
-        count = int(links.replace(",", ""))
-        area_to_strength[area, strength] += count
-        strength_to_status[strength, status] += count
-    areas = _in_order((area for area, _ in area_to_strength), [label(area) for area in AREAS])
-    strengths = _in_order((strength for strength, _ in strength_to_status), [label(s) for s in STRENGTHS])
-    statuses = _in_order((status for _, status in strength_to_status), [label(status) for status in STATUSES])
-    # nodes are numbered column by column, so a name in two columns is still two nodes
-    keys = [(column, name) for column, names in enumerate((areas, strengths, statuses)) for name in names]
-    node = {key: number for number, key in enumerate(keys)}
-    status_colours = {label(status): colour for status, colour in charts.STATUS_COLOURS.items()}
-    stages = [
-        ((0, area), (1, strength), count, STRENGTH_COLOUR) for (area, strength), count in area_to_strength.items()
-    ] + [
-        ((1, strength), (2, status), count, status_colours.get(status, charts.GREY))
-        for (strength, status), count in strength_to_status.items()
-    ]
-    figure = go.Figure(
-        go.Sankey(
-            arrangement="snap",
-            node={
-                "label": [*areas, *(f"{strength} influence" for strength in strengths), *statuses],
-                "color": [AREA_COLOUR] * len(areas)
-                + [STRENGTH_COLOUR] * len(strengths)
-                + [status_colours.get(status, charts.GREY) for status in statuses],
-                "pad": 18,
-                "thickness": 18,
-                "line": {"color": charts.TEXT, "width": 0.5},
-                "hovertemplate": "%{label}: %{value:,} links<extra></extra>",
-            },
-            link={
-                "source": [node[source] for source, _, _, _ in stages],
-                "target": [node[target] for _, target, _, _ in stages],
-                "value": [count for _, _, count, _ in stages],
-                "color": [_rgba(colour, 0.35) for _, _, _, colour in stages],
-                "hovertemplate": "%{source.label} to %{target.label}: %{value:,} links<extra></extra>",
-            },
-        )
-    )
-    rows = max(len(areas), len(statuses), 1)
-    return charts.styled(figure, height=max(360, 28 * rows + 120), legend=False)
-
-
-def sankey_summary(links: Sequence[Link]) -> str:
-    if not links:
-        return "No contribution was linked to a change counted in this period."
-    by_area = Counter(link.contribution_area for link in links)
-    top_area = max(_in_order(by_area, AREAS), key=lambda area: by_area[area])  # a tie goes to the first area
-    major = sum(1 for link in links if link.strength == Strength.major.value)
-    changes = len({link.change_id for link in links})
-    joins = "joins" if len(links) == 1 else "join"
-    return (
-        f"{_plural(len(links), 'link')} {joins} contributions in {_plural(len(by_area), 'area')} to "
-        f"{_plural(changes, 'change')}; the most came from {label(top_area)} ({format_count(by_area[top_area])}), and "
-        f"{format_count(major)} {'was' if major == 1 else 'were'} of major influence."
     )
 
 
@@ -387,7 +282,7 @@ def snippet(text: str) -> str:
 
 def _said(links: Sequence[Link]) -> str:
     """Up to QUOTED contributions, never one with an erased participant, then how many more are behind it."""
-    ordered = sorted(links, key=lambda link: (_rank(link.strength), link.made_on, link.contribution_id))
+    ordered = sorted(links, key=lambda link: (strength_rank(link.strength), link.made_on, link.contribution_id))
     quotable = [link for link in ordered if not link.erased][:QUOTED]
     if not quotable:
         return NOT_QUOTED if len(ordered) == 1 else NOT_QUOTED_MANY
@@ -423,7 +318,7 @@ def changes_table(links: Sequence[Link]) -> Table:
                 long_date(first.recorded_on),
                 long_date(decided) if decided else NOT_APPLICABLE,
                 format_count(len(change)),
-                label(min(change, key=lambda link: _rank(link.strength)).strength),
+                label(min(change, key=lambda link: strength_rank(link.strength)).strength),
                 NOT_APPLICABLE if waited is None else format_count(waited),
                 _said(change),
             ]
@@ -512,6 +407,6 @@ def days_summary(links: Sequence[Link]) -> str:
     busiest = max(names, key=lambda name: (counts[name], -names.index(name)))  # a tie goes to the quicker band
     when = "before the contribution was made" if busiest == BEFORE else f"{busiest} after the contribution"
     return (
-        f"Most often ({format_count(counts[busiest])} of {_plural(len(days), 'link')}) the decision came {when}; "
+        f"Most often ({format_count(counts[busiest])} of {counted(len(days), 'link')}) the decision came {when}; "
         f"the median was {_days(float(statistics.median(days)))} days."
     )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dashboard.formatting import NOT_APPLICABLE, format_count, format_hours, format_people
+from dashboard.formatting import NOT_APPLICABLE, counted, format_count, format_hours, format_people
 from dashboard.metrics import Headline
 from dashboard.pages import people
 from dashboard.report.document import LONGEST_QUOTE
 from schemas.vocab import label
+
+__all__ = ["counted"]  # the report's sections word their counts with the dashboard's one helper
 
 
 def told_and_waiting(h: Headline) -> tuple[str, str]:
@@ -18,10 +20,6 @@ def told_and_waiting(h: Headline) -> tuple[str, str]:
 
 def in_people(count: int) -> str:
     return f"{format_people(count)} people"  # never "1 person": a count of 1 shows as "fewer than 5"
-
-
-def counted(count: int, one: str, many: str) -> str:
-    return f"{format_count(count)} {one if count == 1 else many}"
 
 
 def capitalised(text: str) -> str:
