@@ -29,6 +29,7 @@ from tests.factories import (
     get,
     issue_token,
     process_all,
+    settings_for_test,
     sign_in,
     unavailable,
     wait_for,
@@ -45,6 +46,7 @@ __all__ = [
     "get",
     "issue_token",
     "process_all",
+    "settings_for_test",
     "sign_in",
     "unavailable",
     "wait_for",
@@ -153,19 +155,14 @@ def log_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[st
     def factory(kind: str) -> Settings:
         suffix = uuid.uuid4().hex[:10]
         values: dict[str, object] = {
-            "env": "test",
-            "data_dir": tmp_path / f"var-{suffix}",
-            "secret_key": "t" * 40,
-            "password_hashing": "fast",
             "topic": f"events-{suffix}",
             "dead_letter_topic": f"dead-{suffix}",
             "consumer_group": f"group-{suffix}",
-            "poll_timeout_ms": 200,
             "reference_wait_seconds": 0,  # a missing reference is dead-lettered at once, unless a test waits
         }
         if kind == "kafka":
             values.update(event_log=LogBackend.kafka, kafka_bootstrap=request.getfixturevalue("kafka_bootstrap"))
-        return Settings.model_validate(values)
+        return settings_for_test(tmp_path / f"var-{suffix}", **values)
 
     return factory
 

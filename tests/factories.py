@@ -41,6 +41,18 @@ def unavailable(message: str) -> None:
     pytest.skip(message)
 
 
+def settings_for_test(data_dir: Path, **overrides: object) -> Settings:
+    """Settings for a test: env test, cheap password hashing, a fixed secret, quick polls, its own data_dir."""
+    values: dict[str, object] = {
+        "env": "test",
+        "data_dir": data_dir,
+        "secret_key": "t" * 40,
+        "password_hashing": "fast",
+        "poll_timeout_ms": 200,
+    }
+    return Settings.model_validate(values | overrides)
+
+
 # --- Ports and local services ---------------------------------------------------------------------
 
 

@@ -9,9 +9,9 @@ import pytest
 
 from impact.db import create_tables, make_engine
 from impact.eventlog import open_event_log
-from impact.settings import Settings
 from ingest import create_app as create_ingest
 from processors.quality import QualityGate
+from tests.factories import settings_for_test
 from tests.system.browser import (
     Browser,
     Page,
@@ -27,17 +27,12 @@ from tests.system.staff_browser import (
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, gate: QualityGate) -> Iterator[Stack]:
     root: Path = tmp_path_factory.mktemp("browser")
-    settings = Settings.model_validate(
-        {
-            "env": "test",
-            "data_dir": root / "var",
-            "database_url": f"sqlite:///{root / 'impact.db'}",
-            "secret_key": "t" * 40,
-            "topic": "events",
-            "dead_letter_topic": "dead-letters",
-            "consumer_group": "browser-tests",
-            "poll_timeout_ms": 200,
-        }
+    settings = settings_for_test(
+        root / "var",
+        database_url=f"sqlite:///{root / 'impact.db'}",
+        topic="events",
+        dead_letter_topic="dead-letters",
+        consumer_group="browser-tests",
     )
     engine = make_engine(settings.sqlalchemy_url)
     create_tables(engine)

@@ -22,6 +22,7 @@ from impact.feedback import links
 from impact.settings import Settings
 from processors.quality import QualityGate
 from tests.dashboard.test_participant_page import ADA, BEN, NOW, ORG_A, SAID, flipped, seed
+from tests.factories import settings_for_test
 from tests.system.browser import (
     Browser,
     Page,
@@ -54,18 +55,13 @@ class Served:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory, gate: QualityGate) -> Iterator[Served]:
     root: Path = tmp_path_factory.mktemp("participant-browser")
-    settings = Settings.model_validate(
-        {
-            "env": "test",
-            "data_dir": root / "var",
-            "database_url": f"sqlite:///{root / 'impact.db'}",
-            "secret_key": "t" * 40,
-            "topic": "events",
-            "dead_letter_topic": "dead-letters",
-            "consumer_group": "participant-browser-tests",
-            "poll_timeout_ms": 200,
-            "reference_wait_seconds": 0,
-        }
+    settings = settings_for_test(
+        root / "var",
+        database_url=f"sqlite:///{root / 'impact.db'}",
+        topic="events",
+        dead_letter_topic="dead-letters",
+        consumer_group="participant-browser-tests",
+        reference_wait_seconds=0,
     )
     engine = make_engine(settings.sqlalchemy_url)
     create_tables(engine)
