@@ -31,9 +31,9 @@ test: $(STAMP) services
 faults: $(STAMP) services
 	$(BIN)/python -m pytest -m faults -p no:xdist tests/faults/test_crash_safety.py tests/faults/test_faults.py
 
-## Benchmarks: every figure as a ratio against a baseline of the same run, written to BENCHMARKS.md.
+## Benchmarks: every figure as a ratio against a baseline of the same run, written to docs/operations/benchmarks-latest.md.
 bench: $(STAMP) services
-	$(BIN)/python bench/all.py --write BENCHMARKS.md
+	$(BIN)/python bench/all.py --write docs/operations/benchmarks-latest.md
 
 ## Known vulnerabilities in the installed packages (needs a reachable vulnerability database).
 audit: $(STAMP)

@@ -146,7 +146,7 @@ def _wait_for_port(port: int, timeout_s: float) -> bool:
 
 @contextmanager
 def kafka_broker(data_dir: Path) -> Iterator[str]:
-    """A noida-db Kafka-protocol broker of our own on a free port (as tests/conftest.py Broker); always stopped."""
+    """A noida-db Kafka-protocol broker of our own on a free port (as tests/factories.py Broker); always stopped."""
     found = shutil.which("noida-db") or str(Path(sys.executable).with_name("noida-db"))
     if not Path(found).exists():
         raise SystemExit("noida-db is not installed (pip install -e '.[dev]')")

@@ -34,7 +34,7 @@ class PasswordHashing(StrEnum):
 
 
 class Settings(BaseSettings):
-    """Configuration, read from `IMPACT_*` environment variables (see README, Configuration)."""
+    """Configuration, read from `IMPACT_*` environment variables (every one is documented in docs/configuration.md)."""
 
     model_config = SettingsConfigDict(env_prefix="IMPACT_", extra="ignore")
 
@@ -70,7 +70,7 @@ class Settings(BaseSettings):
         description="How long an event whose reference is not known yet waits before it is dead-lettered.",
     )
 
-    # Feedback to participants ("you made a difference"): see README, Configuration.
+    # Feedback to participants ("you made a difference"): see docs/feedback.md and docs/configuration.md.
     smtp_host: str = Field(default="", description="SMTP server for feedback e-mail; empty: e-mail is not sent.")
     smtp_port: int = Field(default=587, ge=1, le=65535)
     smtp_username: str = ""

@@ -1,7 +1,6 @@
 """Fixtures: SQLite files, PostgreSQL schemas, a Kafka-protocol broker (noida-db), event logs, Chromium.
 
-The helpers test modules call (organisations, sign-in, tokens, ports, the broker) are in tests/factories.py;
-they are named here too for the modules that still import them from conftest.
+The helpers test modules call (organisations, sign-in, tokens, ports, the broker) are in tests/factories.py.
 """
 
 from __future__ import annotations
@@ -18,39 +17,7 @@ from impact.db import create_tables, make_engine
 from impact.eventlog import EventLog, open_event_log
 from impact.settings import LogBackend, Settings
 from processors.quality import QualityGate
-from tests.factories import (
-    IN_CI,
-    PASSWORD,
-    POSTGRES_URL,
-    Broker,
-    add_organisation,
-    csrf_from,
-    free_port,
-    get,
-    issue_token,
-    process_all,
-    settings_for_test,
-    sign_in,
-    unavailable,
-    wait_for,
-)
-
-__all__ = [
-    "IN_CI",
-    "PASSWORD",
-    "POSTGRES_URL",
-    "Broker",
-    "add_organisation",
-    "csrf_from",
-    "free_port",
-    "get",
-    "issue_token",
-    "process_all",
-    "settings_for_test",
-    "sign_in",
-    "unavailable",
-    "wait_for",
-]
+from tests.factories import POSTGRES_URL, Broker, free_port, settings_for_test, unavailable
 
 
 @pytest.fixture(scope="session", autouse=True)

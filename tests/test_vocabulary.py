@@ -100,7 +100,7 @@ def test_dashboard_people_page_report_and_csv_label_reach_values_alike(field: st
 
     page = people.field_table(field, {value: 7}, 7)
     assert page.columns[0] == title(field)
-    assert [row[0] for row in page.rows if row[1] == "7"][0] == label(value)  # then the total row
+    assert next(row[0] for row in page.rows if row[1] == "7") == label(value)  # then the total row
     period = Filters(start=date(2026, 1, 1), end=date(2026, 12, 31))
     inclusive = sections.standards(Headline(), {field: {value: 7}}, {}, [], period)[0]
     (reported,) = [table for table in inclusive.tables if table.key == f"reach-{field}"]

@@ -45,7 +45,7 @@ from schemas.readmodels import (
     Feedback,
     Participant,
 )
-from tests.conftest import PASSWORD, csrf_from, sign_in
+from tests.factories import PASSWORD, csrf_from, sign_in
 
 pytestmark = pytest.mark.twins  # SQL behaviour can differ: on SQLite and PostgreSQL
 

@@ -38,7 +38,7 @@ from impact.settings import Settings
 from processors.quality import QualityGate
 from schemas.events import EVENT_ADAPTER
 from schemas.readmodels import DeadLetter
-from tests.conftest import process_all
+from tests.factories import process_all
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -272,7 +272,7 @@ def frozen(pid: int) -> Iterator[None]:
 
 
 def postgres_address() -> tuple[str, int]:
-    """The host and port of the PostgreSQL server the tests use (IMPACT_TEST_POSTGRES_URL, tests/conftest.py)."""
+    """The host and port of the PostgreSQL server the tests use (IMPACT_TEST_POSTGRES_URL, tests/factories.py)."""
     from sqlalchemy.engine import make_url
 
     from tests.factories import POSTGRES_URL

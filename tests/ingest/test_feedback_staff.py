@@ -32,35 +32,18 @@ from tests.ingest.feedback_world import (
     ANN_SAID,
     BEA_SAID,
     HOSTILE,
-    JOINT_SAID,
     ORG,
     OTHER,
     THEIRS,
     World,
     build_world,
     closure,
-    event,
     notice,
     page,
     post,
     post_form,
     waiting_rows,
 )
-
-# Re-exported for tests/ingest/test_subject_access.py, which imports them from here.
-__all__ = [
-    "ANN_SAID",
-    "BEA_SAID",
-    "HOSTILE",
-    "JOINT_SAID",
-    "ORG",
-    "OTHER",
-    "THEIRS",
-    "World",
-    "build_world",
-    "event",
-    "notice",
-]
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from impact.eventlog.kafka import KafkaLog
 from impact.settings import LogBackend, Settings
 from ingest import create_app
 from schemas.events import MAX_BATCH, StoredEvent
-from tests.conftest import Broker, add_organisation, csrf_from, free_port, issue_token, sign_in
+from tests.factories import Broker, add_organisation, csrf_from, free_port, issue_token, sign_in
 
 WHEN = (datetime.now(UTC) - timedelta(days=2)).isoformat()
 

@@ -17,7 +17,7 @@ from impact.eventlog import open_event_log
 from impact.settings import Settings
 from ingest import create_app
 from ingest.openapi import openapi_document
-from tests.conftest import add_organisation, issue_token
+from tests.factories import add_organisation, issue_token
 
 
 def test_the_document_is_openapi_3_1_with_valid_schemas() -> None:

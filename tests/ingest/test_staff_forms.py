@@ -24,7 +24,7 @@ from ingest import create_app
 from processors.quality import QualityGate
 from schemas.events import StoredEvent
 from schemas.readmodels import Attendance, Change, ChangeLink, Contribution, Participant
-from tests.conftest import add_organisation, csrf_from, process_all, sign_in
+from tests.factories import add_organisation, csrf_from, process_all, sign_in
 
 ORG = "mind-leeds"
 YESTERDAY = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()

@@ -22,8 +22,8 @@ from impact.feedback.outbox import State
 from impact.settings import Settings
 from processors.quality import QualityGate
 from schemas.readmodels import DeadLetter
-from tests.conftest import csrf_from
-from tests.ingest.test_feedback_staff import (
+from tests.factories import csrf_from
+from tests.ingest.feedback_world import (
     ANN_SAID,
     BEA_SAID,
     HOSTILE,

@@ -30,7 +30,7 @@ from schemas.readmodels import (
     DeadLetter,
     Participant,
 )
-from tests.dashboard.test_dashboard import post_overview
+from tests.dashboard.app.helpers import post_overview
 from tests.factories import add_organisation, csrf_from, issue_token, process_all, sign_in
 
 pytestmark = pytest.mark.timeout(180)

@@ -40,7 +40,7 @@ from schemas.readmodels import (
     DeadLetter,
     Participant,
 )
-from tests.dashboard.test_dashboard import callback_body, post_overview
+from tests.dashboard.app.helpers import callback_body, post_overview
 from tests.factories import add_organisation, issue_token, sign_in
 
 OURS, THEIRS = "mind-leeds", "south-voices"
@@ -150,8 +150,8 @@ def world(log_settings: Callable[[str], Settings], engine: Engine) -> tuple[Flas
 
 
 ROLES = [str(role) for role in Role]  # each role of ours is examined: admins may use every staff and admin page
-# Who may use the pages under each prefix (SECURITY.md). A role that may not use a page gets exactly 403,
-# before anything is looked up; one that may gets 404 for the other organisation's record.
+# Who may use the pages under each prefix (docs/operations/security.md). A role that may not use a page gets
+# exactly 403, before anything is looked up; one that may gets 404 for the other organisation's record.
 MAY_USE = {"/admin/": {"admin"}, "/staff/": {"staff", "admin"}}
 
 

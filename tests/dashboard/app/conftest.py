@@ -23,10 +23,10 @@ from schemas.readmodels import (
     Contribution,
     ContributionParticipant,
 )
-from tests.conftest import add_organisation, sign_in
 from tests.dashboard.app.helpers import (
     ORG_NAMES,
 )
+from tests.factories import add_organisation, sign_in
 
 # --- read models: hand-counted facts, on SQLite and PostgreSQL -------------------------------------------
 

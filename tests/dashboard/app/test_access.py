@@ -23,7 +23,6 @@ from impact.auth.accounts import Role
 from impact.auth.sessions import SignedIn
 from impact.db import make_engine
 from impact.settings import Environment, Settings
-from tests.conftest import PASSWORD, add_organisation, csrf_from, sign_in
 from tests.dashboard.app.helpers import (
     FEBRUARY,
     ORG_B_ONLY,
@@ -33,6 +32,7 @@ from tests.dashboard.app.helpers import (
     post_overview,
     sign_out_token,
 )
+from tests.factories import PASSWORD, add_organisation, csrf_from, sign_in
 
 
 def test_signed_out_pages_go_to_the_sign_in_page(visitor: FlaskClient) -> None:

@@ -13,12 +13,12 @@ from impact.eventlog import open_event_log
 from impact.eventlog.recording import record
 from impact.settings import Settings
 from processors.quality import QualityGate
-from tests.conftest import POSTGRES_URL, process_all
 from tests.dashboard.metrics.story import (
     add_quality_rows,
     org_a_events,
     org_b_events,
 )
+from tests.factories import POSTGRES_URL, process_all
 
 
 @pytest.fixture(scope="package", params=["sqlite", "postgres"])

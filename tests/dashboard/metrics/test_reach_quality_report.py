@@ -26,7 +26,6 @@ from impact.eventlog import open_event_log
 from impact.eventlog.recording import record
 from impact.settings import Settings
 from processors.quality import QualityGate
-from tests.conftest import process_all
 from tests.dashboard.metrics.story import (
     CONSULTATION,
     FEB,
@@ -39,6 +38,7 @@ from tests.dashboard.metrics.story import (
     said,
     same,
 )
+from tests.factories import process_all
 
 pytestmark = pytest.mark.twins  # SQL behaviour can differ: on SQLite and PostgreSQL
 

@@ -14,7 +14,6 @@ from sqlalchemy import Engine
 
 from dashboard import create_app, shell
 from impact.settings import Environment, Settings
-from tests.conftest import add_organisation, sign_in
 from tests.dashboard.pages.influence_world import (
     CH1,
     CH2,
@@ -27,6 +26,7 @@ from tests.dashboard.pages.influence_world import (
     STAT_KEYS,
     area_rows,
 )
+from tests.factories import add_organisation, sign_in
 
 # --- Through the real app: the callback and the CSV export --------------------------------------------------
 

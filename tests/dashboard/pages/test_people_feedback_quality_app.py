@@ -18,7 +18,6 @@ from dashboard import create_app, shell
 from dashboard.filters import long_date
 from dashboard.pages import feedback, people, quality
 from impact.settings import Environment, Settings
-from tests.conftest import add_organisation, sign_in
 from tests.dashboard.pages.people_story import (
     AGE_Q1,
     ERASED,
@@ -31,6 +30,7 @@ from tests.dashboard.pages.people_story import (
     rows,
     stats,
 )
+from tests.factories import add_organisation, sign_in
 
 # --- Another organisation reusing the same ids ----------------------------------------------------------------------
 

@@ -44,7 +44,7 @@ from schemas.readmodels import (
     ProcessedEvent,
 )
 from schemas.vocab import label
-from tests.conftest import PASSWORD, sign_in
+from tests.factories import PASSWORD, sign_in
 
 YEAR = "/report?from=2025-01-01&to=2025-12-31"
 SCRIPT = "Evening sessions, please <script>alert(1)</script>"

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from impact.eventlog import EventLog, open_event_log
 from impact.settings import Settings
 from ingest import create_app
-from tests.conftest import add_organisation
+from tests.factories import add_organisation
 from tests.ingest.admin.helpers import make_operator
 
 

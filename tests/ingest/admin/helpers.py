@@ -17,7 +17,7 @@ from impact.auth.accounts import (
     StaffAccount,
 )
 from ingest.admin import ID
-from tests.conftest import PASSWORD, csrf_from, sign_in
+from tests.factories import PASSWORD, csrf_from, sign_in
 
 NEW_PASSWORD = "a brand new passphrase"
 ACCOUNT_ID, TOKEN_ID = f"<{ID}:account_id>", f"<{ID}:token_id>"  # as the routes name them

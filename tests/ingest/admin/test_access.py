@@ -17,7 +17,7 @@ from impact.auth.accounts import (
     StaffAccount,
 )
 from ingest.admin import ID
-from tests.conftest import csrf_from, issue_token
+from tests.factories import csrf_from, issue_token
 from tests.ingest.admin.helpers import (
     ACCOUNT_ID,
     NEW_PASSWORD,

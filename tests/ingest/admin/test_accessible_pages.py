@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 from flask import Flask
 from sqlalchemy import Engine
 
-from tests.conftest import issue_token
+from tests.factories import issue_token
 from tests.ingest.admin.helpers import (
     account,
     admin_paths,

@@ -18,7 +18,7 @@ from impact.auth.accounts import (
     StaffAccount,
     authenticate,
 )
-from tests.conftest import PASSWORD, csrf_from, sign_in
+from tests.factories import PASSWORD, csrf_from, sign_in
 from tests.ingest.admin.helpers import (
     NEW_PASSWORD,
     account,

@@ -13,7 +13,7 @@ from impact.auth.accounts import (
     Organisation,
     authenticate,
 )
-from tests.conftest import csrf_from
+from tests.factories import csrf_from
 from tests.ingest.admin.helpers import (
     NEW_PASSWORD,
     account,

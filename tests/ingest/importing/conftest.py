@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from impact.eventlog import EventLog, open_event_log
 from impact.settings import Settings
 from ingest import create_app
-from tests.conftest import add_organisation, sign_in
+from tests.factories import add_organisation, sign_in
 from tests.ingest.importing.helpers import ORG
 
 

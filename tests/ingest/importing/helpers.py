@@ -17,7 +17,7 @@ from impact.eventlog.embedded import EmbeddedLog
 from impact.settings import Settings
 from schemas.events import StoredEvent
 from schemas.readmodels import DeadLetter
-from tests.conftest import csrf_from
+from tests.factories import csrf_from
 
 ORG = "mind-leeds"
 PAGE = "/staff/import/"

@@ -16,7 +16,7 @@ from impact.settings import Settings
 from ingest.importing import FileProblem, read_table
 from processors.quality import QualityGate
 from schemas.readmodels import Participant
-from tests.conftest import process_all
+from tests.factories import process_all
 from tests.ingest.importing.helpers import (
     ATTENDANCE,
     ATTENDANCE_HEADER,

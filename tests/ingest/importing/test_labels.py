@@ -21,7 +21,7 @@ from ingest.importing.columns import COLUMNS, Kind
 from processors.quality import QualityGate
 from schemas.readmodels import Activity, Attendance, Contribution
 from schemas.vocab import VOCABULARIES, label
-from tests.conftest import process_all
+from tests.factories import process_all
 from tests.ingest.importing.helpers import ORG, as_csv, imported, no_dead_letters, rows_of
 
 VOCABULARY_CELLS = [

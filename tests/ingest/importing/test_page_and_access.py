@@ -15,7 +15,7 @@ from ingest import importing
 from ingest.importing import Kind
 from processors.quality import QualityGate
 from schemas.readmodels import Attendance, Contribution, Participant
-from tests.conftest import add_organisation, csrf_from, process_all, sign_in
+from tests.factories import add_organisation, csrf_from, process_all, sign_in
 from tests.ingest.importing.helpers import (
     ATTENDANCE,
     ATTENDANCE_HEADER,

@@ -17,7 +17,7 @@ from ingest import importing
 from ingest.importing import FileProblem, Kind, detect_kind, read_table
 from processors.quality import QualityGate
 from schemas.readmodels import Participant
-from tests.conftest import csrf_from, process_all
+from tests.factories import csrf_from, process_all
 from tests.ingest.importing.helpers import (
     ATTENDANCE_HEADER,
     CONTRIBUTION_HEADER,

@@ -18,7 +18,7 @@ from ingest.importing import read_table
 from processors.quality import QualityGate
 from schemas.events import StoredEvent
 from schemas.readmodels import Attendance, Participant
-from tests.conftest import process_all, sign_in
+from tests.factories import process_all, sign_in
 from tests.ingest.importing.helpers import (
     ATTENDANCE_HEADER,
     ORG,

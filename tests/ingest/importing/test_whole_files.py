@@ -18,7 +18,7 @@ from impact.eventlog import EventLog
 from impact.settings import Settings
 from processors.quality import QualityGate
 from schemas.readmodels import Activity, Attendance, Contribution, ContributionParticipant, Participant
-from tests.conftest import process_all
+from tests.factories import process_all
 from tests.ingest.importing.helpers import (
     ATTENDANCE,
     ATTENDANCE_HEADER,

@@ -26,7 +26,7 @@ from ingest import create_app
 from processors.quality import QualityGate
 from schemas.events import WITHHELD, StoredEvent
 from schemas.readmodels import Attendance, ChangeLink, DeadLetter, Participant
-from tests.conftest import add_organisation, csrf_from, issue_token, process_all, sign_in
+from tests.factories import add_organisation, csrf_from, issue_token, process_all, sign_in
 
 ORG, OTHER = "mind-leeds", "south-voices"
 YESTERDAY = datetime.now(UTC) - timedelta(days=1)

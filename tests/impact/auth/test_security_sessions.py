@@ -8,8 +8,8 @@
 - a revoked API token is refused at once, by every process that shares the database.
 
 What is covered elsewhere is not repeated here: CSRF on every form (tests/system/test_isolation.py), the lock and
-its parallel claims at the function level (tests/impact/test_accounts.py), cookie flags and safe redirects
-(tests/impact/test_sign_in.py, tests/dashboard/test_dashboard.py), participants' links
+its parallel claims at the function level (tests/impact/auth/test_accounts.py), cookie flags and safe redirects
+(tests/impact/auth/test_sign_in.py, tests/dashboard/app/test_access.py), participants' links
 (tests/dashboard/test_participant_page.py).
 """
 
@@ -33,7 +33,7 @@ from impact.auth.sessions import session_version
 from impact.eventlog import open_event_log
 from impact.settings import Settings
 from ingest import create_app
-from tests.dashboard.test_dashboard import sign_out_token
+from tests.dashboard.app.helpers import sign_out_token
 from tests.factories import PASSWORD, add_organisation, csrf_from, issue_token, sign_in
 
 ORG = "mind-leeds"
