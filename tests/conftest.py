@@ -5,6 +5,7 @@ The helpers test modules call (organisations, sign-in, tokens, ports, the broker
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -70,14 +71,33 @@ def database_url_factory(tmp_path: Path, request: pytest.FixtureRequest) -> Iter
                 conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file the migrations made, once per session: each test's database starts as a copy of it."""
+    path = tmp_path_factory.mktemp("template") / "migrated.db"
+    engine = make_engine(f"sqlite:///{path}")
+    create_tables(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")  # everything in the main file, so a copy is whole
+    engine.dispose()
+    return path
+
+
 @pytest.fixture
-def engine_factory(database_url_factory: Callable[[str], str]) -> Iterator[Callable[[str], Engine]]:
-    """`factory("sqlite" | "postgres")` -> an engine on a fresh database with the read-model tables."""
+def engine_factory(
+    database_url_factory: Callable[[str], str], migrated_sqlite: Path
+) -> Iterator[Callable[[str], Engine]]:
+    """`factory("sqlite" | "postgres")` -> an engine on a fresh database with the tables the migrations make
+    (on SQLite, a copy of the session's migrated file: the same schema, without migrating again per test)."""
     engines: list[Engine] = []
 
     def factory(kind: str) -> Engine:
-        engine = make_engine(database_url_factory(kind))
-        create_tables(engine)
+        url = database_url_factory(kind)
+        if kind == "sqlite":
+            shutil.copyfile(migrated_sqlite, url.removeprefix("sqlite:///"))
+        engine = make_engine(url)
+        if kind != "sqlite":
+            create_tables(engine)
         engines.append(engine)
         return engine
 
