@@ -120,12 +120,6 @@ def create_tables(engine: Engine) -> None:
     upgrade(engine)
 
 
-def drop_tables(engine: Engine) -> None:
-    SQLModel.metadata.drop_all(engine)
-    with engine.begin() as connection:
-        connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")  # so `upgrade` starts afresh
-
-
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """A session whose work commits at the end of the block, or rolls back on error."""

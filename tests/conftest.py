@@ -106,6 +106,33 @@ def engine_factory(
         engine.dispose()
 
 
+# The slowest files first (measured): `make test` hands each worker one file at a time, so the file still
+# running when every other has finished is then a short one, not a two-minute one.
+SLOWEST_FIRST = (
+    "tests/system/test_browser_accessibility.py",
+    "tests/system/test_browser_wcag_staff.py",
+    "tests/processors/test_replay.py",
+    "tests/impact/test_cli.py",
+    "tests/ingest/test_openapi.py",
+    "tests/system/test_browser_forms.py",
+    "tests/processors/test_memory.py",
+    "tests/system/test_browser_journey.py",
+    "tests/processors/test_feedback_sender.py",
+    "tests/ingest/test_ingest.py",
+    "tests/processors/test_processing.py",
+    "tests/system/test_end_to_end.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {path: place for place, path in enumerate(SLOWEST_FIRST)}
+
+    def place(item: pytest.Item) -> int:
+        return rank.get(item.path.relative_to(config.rootpath).as_posix(), len(rank))
+
+    items.sort(key=place)  # stable: within a file, and among the rest, the order stays as collected
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """`engine` is SQLite; a test (or module) marked `twins` runs on PostgreSQL as well, because its SQL
     behaviour can differ between them (metrics, the store, migrations, outbox claims, the log)."""

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
 import itertools
 import json
 import os
@@ -230,7 +231,8 @@ class Client(threading.Thread):
                     self.posted.retry_after.append(exc.headers.get("Retry-After", ""))
                     wait = float(exc.headers.get("Retry-After") or self.max_wait_s)
                 exc.close()
-            except (urllib.error.URLError, OSError):
+            except (urllib.error.URLError, OSError, http.client.HTTPException):
+                # no whole answer: refused, reset, or cut off mid-body by the kill (IncompleteRead), so unanswered
                 status = 0
             self.posted.statuses[status] += 1
             if status == 202:

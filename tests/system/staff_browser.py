@@ -32,7 +32,10 @@ from tests.factories import add_organisation, process_all
 from tests.system.browser import (
     Browser,
     Page,
+    axe_violations,
+    describe,
     expect,
+    screenshot,
     sign_in,
     summary_links,
 )
@@ -419,3 +422,17 @@ class SignedIn:
 
 
 FORMS = [pytest.param(screen, id=screen.name) for screen in SCREENS if screen.show_errors]
+
+
+def assert_no_wcag_violations(a11y: SignedIn, tabs: Tabs, axe: str, screen: Screen, state: str) -> None:
+    """Open the screen (with its errors shown, for state "errors"), keep a screenshot, and find no axe violation."""
+    page = a11y.open(tabs, screen)
+    if screen.app == "dashboard" and screen.role is not None and screen.path != "/report":
+        dashboard_drawn(page)
+    if state == "errors":
+        assert screen.show_errors is not None
+        screen.show_errors(page)
+        expect(page.get_by_role("alert")).to_contain_text("There is a problem")
+    screenshot(page, f"{screen.name}-{state}")
+    violations = axe_violations(page, axe)
+    assert violations == [], describe(violations)
