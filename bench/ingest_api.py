@@ -17,7 +17,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from impact.auth.accounts import create_organisation, issue_token
+from impact.auth.accounts import create_organisation
+from impact.auth.tokens import issue_token
 from impact.db import create_tables, engine_for
 from impact.eventlog import open_event_log
 from impact.eventlog.recording import record

@@ -27,7 +27,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from impact.auth.accounts import create_organisation, issue_token
+from impact.auth.accounts import create_organisation
+from impact.auth.tokens import issue_token
 from impact.db import engine_for, upgrade
 from impact.settings import Settings
 

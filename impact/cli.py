@@ -345,7 +345,7 @@ def token() -> None:
 @click.option("--name", required=True, help="What uses the token, e.g. 'case management system'.")
 def token_create(org_id: str, name: str) -> None:
     """Issue an API token; its secret is printed once and never stored."""
-    from impact.auth.accounts import issue_token
+    from impact.auth.tokens import issue_token
 
     issued = _account_step(lambda session: issue_token(session=session, org_id=org_id, name=name)[1])
     click.echo(issued)
@@ -356,7 +356,7 @@ def token_create(org_id: str, name: str) -> None:
 @click.argument("token_id", type=int)
 def token_revoke(org_id: str, token_id: int) -> None:
     """Revoke an API token at once."""
-    from impact.auth.accounts import revoke_token
+    from impact.auth.tokens import revoke_token
 
     _account_step(lambda session: revoke_token(session=session, org_id=org_id, token_id=token_id))
     click.echo(f"revoked token {token_id}")

@@ -16,7 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, event, inspect
 from sqlmodel import Session, SQLModel, create_engine
 
-from impact.auth import accounts
+from impact.auth import accounts, tokens
 from impact.eventlog import recording, sealing
 from impact.feedback import links, outbox
 from impact.migrations import context_options
@@ -24,9 +24,9 @@ from impact.settings import Settings
 from schemas import readmodels
 
 # Importing a module registers its tables in SQLModel's metadata, which migrations compare with the database:
-# organisations, accounts and API tokens; ingest's receipts; participants' keys; their links; the feedback
+# organisations and accounts; API tokens; ingest's receipts; participants' keys; their links; the feedback
 # outbox; and the read models.
-TABLE_MODULES = (accounts, recording, sealing, links, outbox, readmodels)
+TABLE_MODULES = (accounts, tokens, recording, sealing, links, outbox, readmodels)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 BASELINE = "0001"  # the tables as `create_all` made them before there were migrations

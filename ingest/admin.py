@@ -46,19 +46,15 @@ from impact.auth.accounts import (
     create_organisation_with_admin,
     deactivate_account,
     is_operator,
-    issue_token,
     locked_until,
     organisation_problems,
     reactivate_account,
-    revoke_token,
     set_benchmarking,
     set_password,
-    token_in,
-    token_name_problem,
-    tokens_of,
     unlock_account,
 )
 from impact.auth.sessions import CAN_MANAGE, ROLE_LABELS, SignedIn, get_engine, guard, signed_in
+from impact.auth.tokens import issue_token, revoke_token, token_in, token_name_problem, tokens_of
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

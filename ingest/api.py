@@ -14,8 +14,8 @@ from flask import Blueprint, Response, g, jsonify, request
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from impact.auth.accounts import ApiToken, token_for
 from impact.auth.sessions import get_engine
+from impact.auth.tokens import ApiToken, token_for
 from impact.eventlog import LogUnavailable
 from impact.eventlog.recording import ReusedEventId, record
 from ingest import get_event_log, get_settings

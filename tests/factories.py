@@ -191,7 +191,7 @@ def issue_token(engine: Engine, org_id: str, name: str = "test client") -> str:
     """A live API token's secret for `org_id`."""
     from sqlmodel import Session
 
-    from impact.auth.accounts import issue_token as issue
+    from impact.auth.tokens import issue_token as issue
 
     with Session(engine) as session:
         _token, secret = issue(session=session, org_id=org_id, name=name)

@@ -13,9 +13,7 @@ marked `must_change_password` until its owner chooses their own with `change_own
 
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cache
@@ -31,7 +29,6 @@ if TYPE_CHECKING:
 MIN_PASSWORD_LENGTH = 12
 LOCK_AFTER_FAILURES = 5
 LOCK_FOR = timedelta(minutes=15)
-TOKEN_PREFIX = "ii_"  # noqa: S105 (a label that marks our tokens in logs and scanners, not a secret)
 # Werkzeug's method string per IMPACT_PASSWORD_HASHING; checking reads the method from the stored hash.
 _HASHING_METHODS = {"scrypt": "scrypt", "fast": "pbkdf2:sha256:1"}
 _hashing = {"method": _HASHING_METHODS["scrypt"]}
@@ -110,16 +107,6 @@ class StaffAccount(SQLModel, table=True):
     # Sessions name it: signing out moves it on, so a copy of a session cookie ends with the session.
     session_epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(default_factory=_now)
-
-
-class ApiToken(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
-    org_id: str = Field(index=True, max_length=40, foreign_key="organisation.org_id")
-    name: str = Field(max_length=120)
-    prefix: str = Field(max_length=16)  # the first characters, so people can tell tokens apart
-    token_hash: str = Field(unique=True, max_length=64)
-    created_at: datetime = Field(default_factory=_now)
-    revoked_at: datetime | None = None
 
 
 _ORG_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,39}")
@@ -454,58 +441,3 @@ def change_own_password(
         raise AccountError("Choose a new password, different from your current one.", field="new_password")
     _write(session, account, password_hash=hash_password(new_password), must_change_password=False)
     return account
-
-
-def _hash_token(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def token_name_problem(name: str, *, required: bool = True) -> str | None:
-    if required and not name.strip():
-        return "Enter a name for the token, so you can tell it apart from others."
-    if len(name.strip()) > MAX_NAME:
-        return f"Use at most {MAX_NAME} characters for the token's name."
-    return None
-
-
-def issue_token(*, session: Session, org_id: str, name: str) -> tuple[ApiToken, str]:
-    """A new API token for the organisation; the secret is shown once and never stored."""
-    if not session.get(Organisation, org_id):
-        raise AccountError(f"There is no organisation called '{org_id}'.", field="org_id")
-    if problem := token_name_problem(name, required=False):
-        raise AccountError(problem, field="name")
-    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(
-        org_id=org_id, name=name.strip() or "API token", prefix=secret[:10], token_hash=_hash_token(secret)
-    )
-    session.add(token)
-    session.flush()
-    return token, secret
-
-
-def token_for(*, session: Session, secret: str) -> ApiToken | None:
-    """The live token this secret belongs to, or None (unknown or revoked)."""
-    token = session.exec(select(ApiToken).where(ApiToken.token_hash == _hash_token(secret))).first()
-    return token if token is not None and token.revoked_at is None else None
-
-
-def tokens_of(*, session: Session, org_id: str) -> list[ApiToken]:
-    """The organisation's API tokens, newest first (revoked ones too, so people can see what was revoked)."""
-    query = select(ApiToken).where(ApiToken.org_id == org_id)
-    return list(session.exec(query.order_by(col(ApiToken.created_at).desc(), col(ApiToken.id).desc())).all())
-
-
-def token_in(*, session: Session, org_id: str, token_id: int) -> ApiToken:
-    """One of the organisation's tokens; another organisation's token does not exist for you."""
-    token = session.get(ApiToken, token_id)
-    if token is None or token.org_id != org_id:
-        raise NoSuchRecord("There is no such token.")
-    return token
-
-
-def revoke_token(*, session: Session, org_id: str, token_id: int) -> ApiToken:
-    token = token_in(session=session, org_id=org_id, token_id=token_id)
-    token.revoked_at = token.revoked_at or _now()
-    session.add(token)
-    session.flush()
-    return token

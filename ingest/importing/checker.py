@@ -6,6 +6,7 @@ register and turns one row into events; this base class does what every kind doe
 
 from __future__ import annotations
 
+import abc
 import uuid
 from collections.abc import Collection
 from datetime import UTC, datetime, time, timedelta
@@ -23,7 +24,7 @@ from schemas.events import EVENT_ADAPTER, Envelope
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://involvement-impact.example/import")
 
 
-class Checker:
+class Checker(abc.ABC):
     """Checks rows of one kind; `register` holds what the read models know, `events_of` every candidate id."""
 
     seen: dict[str, int]  # the new records' ids met so far in the file, with their lines (kinds that create)
@@ -38,11 +39,13 @@ class Checker:
         event_ids = [str(self.event_id(line, t)) for line, _ in table.rows for t in self.event_types]
         self.register = load_register(engine, org_id, event_ids=event_ids, **wanted)
 
+    @abc.abstractmethod
     def wanted(self, rows: list[Row]) -> dict[str, set[str]]:
-        raise NotImplementedError
+        """The ids each kind of reference in these rows names (what the register must look up)."""
 
+    @abc.abstractmethod
     def row(self, row: Row) -> list[Envelope]:
-        raise NotImplementedError
+        """The events one row makes; its problems go on the row."""
 
     def event_id(self, line: int, event_type: str) -> uuid.UUID:
         """The id of the event a line makes: the same whenever this file is sent for this organisation."""

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
-from impact.auth.accounts import create_organisation, issue_token
+from impact.auth.accounts import create_organisation
+from impact.auth.tokens import issue_token
 from impact.db import create_tables, engine_for
 from impact.demo import demo_events
 from impact.eventlog import open_event_log

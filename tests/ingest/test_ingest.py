@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from impact.auth.accounts import revoke_token, token_for
+from impact.auth.tokens import revoke_token, token_for
 from impact.db import create_tables, engine_for
 from impact.eventlog import EventLog, open_event_log
 from impact.eventlog.embedded import EmbeddedLog

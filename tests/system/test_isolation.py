@@ -23,7 +23,8 @@ from werkzeug.routing import Rule
 
 from dashboard import create_app as create_dashboard
 from dashboard import shell
-from impact.auth.accounts import ApiToken, Role, StaffAccount
+from impact.auth.accounts import Role, StaffAccount
+from impact.auth.tokens import ApiToken
 from impact.eventlog import open_event_log
 from impact.eventlog.embedded import EmbeddedLog
 from impact.feedback import links

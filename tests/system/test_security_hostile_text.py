@@ -32,7 +32,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from dashboard import create_app as create_dashboard
-from impact.auth.accounts import ApiToken, Organisation, StaffAccount
+from impact.auth.accounts import Organisation, StaffAccount
+from impact.auth.tokens import ApiToken
 from impact.eventlog import EventLog
 from impact.feedback import links
 from impact.settings import Settings

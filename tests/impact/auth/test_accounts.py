@@ -30,15 +30,12 @@ from impact.auth.accounts import (
     create_organisation_with_admin,
     deactivate_account,
     is_operator,
-    issue_token,
     locked_until,
     reactivate_account,
-    revoke_token,
     set_password,
-    token_for,
-    tokens_of,
     unlock_account,
 )
+from impact.auth.tokens import issue_token, revoke_token, token_for, tokens_of
 from impact.demo import DEMO_OPERATOR, DEMO_PASSWORD, demo_accounts
 from impact.settings import Settings
 

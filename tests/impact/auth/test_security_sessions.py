@@ -28,8 +28,10 @@ from sqlmodel import Session, select
 
 from dashboard import create_app as create_dashboard
 from impact.auth import accounts
-from impact.auth.accounts import LOCK_AFTER_FAILURES, StaffAccount, revoke_token
+from impact.auth import tokens as api_tokens
+from impact.auth.accounts import LOCK_AFTER_FAILURES, StaffAccount
 from impact.auth.sessions import session_version
+from impact.auth.tokens import revoke_token
 from impact.eventlog import open_event_log
 from impact.settings import Settings
 from ingest import create_app
@@ -240,7 +242,7 @@ def test_a_revoked_token_is_refused_at_once_by_every_process(settings_: Settings
     assert first.post("/api/v1/events", json=_erased(), headers=bearer).status_code == 202
     assert second.post("/api/v1/events", json=_erased(), headers=bearer).status_code == 202
     with Session(engine) as session:
-        token = accounts.token_for(session=session, secret=secret)
+        token = api_tokens.token_for(session=session, secret=secret)
         assert token is not None and token.id is not None
         revoke_token(session=session, org_id=ORG, token_id=token.id)
         session.commit()

@@ -11,11 +11,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from impact.auth.accounts import (
-    ApiToken,
-    Organisation,
-    StaffAccount,
-)
+from impact.auth.accounts import Organisation, StaffAccount
+from impact.auth.tokens import ApiToken
 from ingest.admin import ID
 from tests.factories import PASSWORD, csrf_from, sign_in
 
