@@ -28,8 +28,9 @@ test: $(STAMP) services
 	$(BIN)/python -m pytest -n auto --dist loadfile -m "not faults"
 
 ## The fault-injection suite: processes killed, the broker and PostgreSQL stopped mid-run (one at a time).
+FAULTS ?= tests/faults/test_crash_safety.py tests/faults/test_faults.py
 faults: $(STAMP) services
-	$(BIN)/python -m pytest -m faults -p no:xdist tests/faults/test_crash_safety.py tests/faults/test_faults.py
+	$(BIN)/python -m pytest -m faults -p no:xdist $(FAULTS)
 
 ## Benchmarks: every figure as a ratio against a baseline of the same run, written to docs/operations/benchmarks-latest.md.
 bench: $(STAMP) services
