@@ -311,7 +311,7 @@ def _stats(profile: cProfile.Profile) -> dict[StatKey, StatValue]:
 
 def _where(key: StatKey) -> str:
     path, line, name = key
-    for marker in ("site-packages/", "/work/main/"):
+    for marker in ("site-packages/", f"{Path(__file__).resolve().parents[1]}/"):
         if marker in path:
             path = path.split(marker, 1)[1]
     return f"{path}:{line}({name})"
