@@ -260,11 +260,14 @@ def open_dashboard(page: Page, dashboard_url: str, email: str) -> None:
 
 
 def dashboard_drawn(page: Page) -> None:
-    """Wait until the callback has drawn the page: its filters stated, and every chart drawn."""
-    expect(page.locator("#scope")).to_be_visible()
+    """Wait until the callback has drawn the page: its filters stated, and every chart drawn.
+
+    Plotly draws in the browser after the callback answers; on a loaded two-core CI machine the first draw
+    of a page took over 5 s (Playwright's default), so charts get 30 s."""
+    expect(page.locator("#scope")).to_be_visible(timeout=30_000)
     charts = page.locator(".chart")
     for index in range(charts.count()):
-        expect(charts.nth(index).locator(".main-svg").first).to_be_visible()
+        expect(charts.nth(index).locator(".main-svg").first).to_be_visible(timeout=30_000)
 
 
 def figures(page: Page) -> dict[str, str]:
