@@ -89,6 +89,12 @@ class Organisation(SQLModel, table=True):
     operator: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     # Shares its rates (never counts or its name) with other member charities as a median of at least five.
     benchmarking: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # How participants reach the charity: shown on every e-mail, letter and participant page. Set by its
+    # admins (impact/auth/contact.py checks them); empty until then.
+    phone: str = Field(default="", max_length=40, sa_column_kwargs={"server_default": ""})
+    postal_address: str = Field(default="", max_length=300, sa_column_kwargs={"server_default": ""})
+    reply_email: str = Field(default="", max_length=320, sa_column_kwargs={"server_default": ""})
+    website: str = Field(default="", max_length=200, sa_column_kwargs={"server_default": ""})
     created_at: datetime = Field(default_factory=_now)
 
 
