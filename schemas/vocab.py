@@ -170,6 +170,12 @@ class EventType(StrEnum):
     change_recorded = "change.recorded"
     change_status_changed = "change.status_changed"
     feedback_sent = "feedback.sent"
+    # Corrections: the latest version of a record replaces the earlier one everywhere; the log keeps both.
+    participant_details_changed = "participant.details_changed"
+    activity_corrected = "activity.corrected"
+    attendance_withdrawn = "attendance.withdrawn"
+    contribution_corrected = "contribution.corrected"
+    change_corrected = "change.corrected"
 
 
 # What each kind of record is, in staff's words: the one label every page, export and report uses.
@@ -183,6 +189,11 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.change_recorded: "Change recorded",
     EventType.change_status_changed: "Change of status",
     EventType.feedback_sent: "Feedback sent",
+    EventType.participant_details_changed: "Participant's details corrected",
+    EventType.activity_corrected: "Activity corrected",
+    EventType.attendance_withdrawn: "Attendance withdrawn",
+    EventType.contribution_corrected: "Contribution corrected",
+    EventType.change_corrected: "Change corrected",
 }
 
 # One label per vocabulary value, used by every surface: forms, import, dashboard, report, e-mails and CSV.
