@@ -41,6 +41,7 @@ from ingest.importing.cells import Row
 from ingest.importing.check import SHOWN_ERRORS, Checked, Progress, check
 from ingest.importing.columns import (
     COLUMNS,
+    KIND_FILES,
     KIND_LABELS,
     NAMES,
     REQUIRED,
@@ -55,6 +56,7 @@ from ingest.importing.register import Register, load_register
 
 __all__ = [
     "COLUMNS",
+    "KIND_FILES",
     "KIND_LABELS",
     "MAX_COLUMNS",
     "MAX_ROWS",

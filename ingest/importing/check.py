@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from ingest.importing.attendance import AttendanceChecker
 from ingest.importing.cells import Row
 from ingest.importing.checker import Checker
-from ingest.importing.columns import NAMES, REQUIRED, Kind, RowError
+from ingest.importing.columns import KIND_FILES, NAMES, REQUIRED, Kind, RowError
 from ingest.importing.contributions import ContributionsChecker
 from ingest.importing.participants import ParticipantsChecker
 from ingest.importing.read import Table, detect_kind
@@ -135,13 +135,12 @@ def _header_errors(table: Table, kind: Kind) -> list[RowError]:
                 RowError(
                     line,
                     name,
-                    f"is not a column of a {kind.value} file; rename or remove it (the columns are: "
-                    f"{', '.join(known)})",
+                    f"is not a column of {KIND_FILES[kind]}; rename or remove it (the columns are: {', '.join(known)})",
                 )
             )
         seen.add(name)
     errors.extend(
-        RowError(line, name, f"this column is missing; a {kind.value} file needs it")
+        RowError(line, name, f"this column is missing; {KIND_FILES[kind]} needs it")
         for name in known
         if name in REQUIRED[kind] and name not in seen
     )

@@ -32,6 +32,12 @@ KIND_LABELS: dict[Kind, str] = {
     Kind.attendance: "Attendance at activities",
     Kind.contributions: "Contributions (what people said)",
 }
+# Each kind of file as a noun phrase with its article, for sentences ("an attendance file", never "a attendance").
+KIND_FILES: dict[Kind, str] = {
+    Kind.participants: "a participants file",
+    Kind.attendance: "an attendance file",
+    Kind.contributions: "a contributions file",
+}
 
 
 class FileProblem(ValueError):

@@ -18,7 +18,7 @@ from impact.auth.sessions import CAN_LOG, get_engine, guard, signed_in
 from impact.eventlog import LogUnavailable
 from impact.eventlog.recording import ReusedEventId
 from ingest import get_event_log, get_settings, importing
-from ingest.importing import COLUMNS, KIND_LABELS, SHOWN_ERRORS, Kind
+from ingest.importing import COLUMNS, KIND_FILES, KIND_LABELS, SHOWN_ERRORS, Kind
 
 bp = Blueprint("imports", __name__, url_prefix="/staff/import")
 guard(bp, CAN_LOG)  # every page here, present and future: sign in first, with a role that records
@@ -46,6 +46,7 @@ def _page(status: int = 200, **context: Any) -> tuple[str, int]:
         kinds=KIND_CHOICES,
         columns=COLUMNS,
         kind_labels=KIND_LABELS,
+        kind_files=KIND_FILES,
         max_rows=importing.MAX_ROWS,
         max_bytes=get_settings().max_body_bytes,
         **context,

@@ -89,7 +89,7 @@ def test_a_header_that_fits_no_kind_or_several_asks_for_the_kind(staff: FlaskCli
     html = send(staff, as_csv(["display_name", "role"], [["a", "carer"]]), "x.csv", kind="attendance").get_data(
         as_text=True
     )
-    assert "Line 1: display_name: is not a column of a attendance file" in html
+    assert "Line 1: display_name: is not a column of an attendance file" in html
 
 
 @pytest.mark.parametrize(
