@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         update_title="",  # a title flickering to "Updating..." is read out by screen readers
         serve_locally=True,  # the scripts come from this server: no CDN, works offline
     )
+    app.server.url_map.strict_slashes = False  # rules added from here on answer with and without a trailing slash
     app.server.config.update(
         SECRET_KEY=settings.signing_key,
         # its own cookie: ingest runs on the same host (another port), and cookies do not tell ports apart

@@ -44,6 +44,8 @@ def create_app(
         engine = engine_for(settings)
         create_tables(engine)
     app = Flask(__name__)
+    # Every address answers with and without its trailing slash (rules added from here on; static has no twin).
+    app.url_map.strict_slashes = False
     app.config.update(
         SECRET_KEY=settings.signing_key,
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
