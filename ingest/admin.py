@@ -13,6 +13,9 @@ to the new organisation's records, accounts or tokens.
 A password that an admin types for someone else (a new account, a new organisation's first admin, a new
 password, a reactivation) is temporary: the account is marked to change it.
 
+An admin also sets how participants reach the organisation (phone, postal address, reply address, web
+address: impact/feedback/contact.py), shown on every feedback e-mail, letter and participant page.
+
 An admin also chooses whether the organisation shares its anonymised rates with other member charities
 (benchmarking, dashboard/benchmarking.py): rates only, never counts of people or names, and shown to others
 only as a median of at least five organisations. The choice is for their own organisation only.
@@ -55,6 +58,7 @@ from impact.auth.accounts import (
 )
 from impact.auth.sessions import CAN_MANAGE, ROLE_LABELS, SignedIn, get_engine, guard, signed_in
 from impact.auth.tokens import issue_token, revoke_token, token_in, token_name_problem, tokens_of
+from impact.feedback import contact
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -112,6 +116,7 @@ def index() -> Any:
         operator = is_operator(session=db, org_id=me.org_id)
         organisation = db.get(Organisation, me.org_id)
         sharing = organisation is not None and organisation.benchmarking
+        details = contact.of(organisation, me.org_id)
         for row in accounts:
             db.expunge(row["account"])
         for token in tokens:
@@ -124,6 +129,48 @@ def index() -> Any:
         operator=operator,
         sharing=sharing,
         share_choices=SHARE_CHOICES,
+        contact=details,
+    )
+
+
+# --- How participants reach the organisation ------------------------------------------------------
+
+CONTACT_FIELDS = {
+    "phone": "Phone number",
+    "postal_address": "Postal address",
+    "reply_email": "Reply e-mail address",
+    "website": "Web address (optional)",
+}
+
+
+@bp.route("/contact", methods=["GET", "POST"])
+def contact_details() -> Any:
+    """The signed-in admin's own organisation's contact details, as participants will see them."""
+    me = signed_in()
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form = contact.tidy({name: request.form.get(name, "") for name in contact.FIELDS})
+        errors = _in_order(contact.contact_problems(form), CONTACT_FIELDS)
+        if not errors:
+            _in_own_organisation(lambda db: contact.set_contact(session=db, org_id=me.org_id, values=form))
+            flash(
+                "Your contact details are saved. Every e-mail, letter and participant page shows them from now on.",
+                "success",
+            )
+            return redirect(url_for("admin.index", _anchor="contact-title"), 303)
+    else:
+        with Session(get_engine()) as db:
+            saved = contact.of(db.get(Organisation, me.org_id), me.org_id)
+        form = {name: getattr(saved, name) for name in contact.FIELDS}
+    return _page(
+        "admin_contact_form.html",
+        errors,
+        fields=CONTACT_FIELDS,
+        form=form,
+        max_phone=contact.MAX_PHONE,
+        max_address=contact.MAX_ADDRESS,
+        max_email=contact.MAX_EMAIL,
+        max_website=contact.MAX_WEBSITE,
     )
 
 

@@ -24,15 +24,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock
 from email import message_from_bytes, policy
+from email.header import Header
 from email.message import EmailMessage
-from email.utils import formataddr, parseaddr
+from email.utils import format_datetime, formataddr, parseaddr
 from typing import Any
 
 from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from impact.eventlog import EventLog, LogUnavailable
-from impact.feedback import links, outbox, outcomes, summaries
+from impact.feedback import contact, links, outbox, outcomes, summaries
 from impact.feedback.outbox import ITEMS, State, aware
 from impact.months import add_months, first_of_month
 from impact.settings import Settings
@@ -74,6 +75,17 @@ def _address(name: str, address: str) -> str:
         if [one.addr_spec for one in arrived.addresses] == [address]:
             return header
     return address
+
+
+def subject_header(subject: str) -> str:
+    """The Subject header, encoded and folded by us so that it reads back exactly as written.
+
+    The e-mail package's own folding (policy.default) can drop the space between an encoded word and the plain
+    word after it ("Higher-contrast colours" arrived as "Higher-contrastcolours"). The older `Header` encoder puts
+    every character of a non-ASCII subject inside encoded words, where no folding can lose a space, and keeps each
+    line under 78 characters.
+    """
+    return Header(_one_line(subject), "utf-8", header_name="Subject").encode(maxlinelen=76)
 
 
 def digest_day(moment: datetime) -> datetime:
@@ -268,7 +280,7 @@ class FeedbackSender:
             with self.engine.begin() as conn:
                 person = outcomes.person(conn, org_id, participant_id)
                 news = outcomes.news(conn, org_id, participant_id, claimed)
-                organisation = outcomes.organisation_name(conn, org_id)
+                organisation = contact.contact(conn, org_id)
                 token, expires = links.create(
                     conn,
                     secret_key=self.settings.signing_key,
@@ -285,7 +297,7 @@ class FeedbackSender:
                 link=f"{self.settings.public_url}/you/{token}",
                 link_expires=(expires - timedelta(seconds=1)).date(),
             )
-            self.mailer.send(self._email(summary, person, organisation, message_id))
+            self.mailer.send(self._email(summary, person, organisation, message_id, now=now))
         except MailFailed as exc:
             self._failed(message_id, exc.reason, permanent=exc.permanent, now=now, done=done)
             return not exc.server
@@ -324,13 +336,22 @@ class FeedbackSender:
         log.warning("feedback e-mail failed (attempt %d): %s", attempts, reason)
 
     def _email(
-        self, summary: summaries.Summary, person: outcomes.Person, organisation: str, message_id: str
+        self,
+        summary: summaries.Summary,
+        person: outcomes.Person,
+        organisation: contact.Contact,
+        message_id: str,
+        *,
+        now: datetime,
     ) -> EmailMessage:
         sender = parseaddr(self.settings.mail_from)[1] or "feedback@localhost"
         message = EmailMessage()
-        message["Subject"] = _one_line(summary.subject)
-        message["From"] = _address(organisation, sender)
+        message.set_raw("Subject", subject_header(summary.subject))
+        message["Date"] = format_datetime(now.astimezone(UTC), usegmt=True)
+        message["From"] = _address(organisation.name, sender)
         message["To"] = _address(person.display_name or "", str(person.email))
+        if organisation.reply_email:  # replies reach people at the charity, not an unread sending address
+            message["Reply-To"] = _address(organisation.name, organisation.reply_email)
         message["Message-ID"] = f"<{message_id}@{sender.rpartition('@')[2] or 'localhost'}>"
         message["Auto-Submitted"] = "auto-generated"
         message.set_content(summary.text)

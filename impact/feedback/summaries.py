@@ -28,6 +28,7 @@ from typing import Literal
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from impact.feedback.contact import Contact
 from impact.feedback.outcomes import Decision, News, Person
 
 QUOTE_LIMIT = 600  # characters of one contribution quoted in full; a longer one is cut at a word, with "…"
@@ -76,7 +77,12 @@ def influence(strength: str) -> str:
 
 @dataclass(frozen=True)
 class _Link:
+    """A link: the HTML part shows `label` (a long address would make a phone scroll sideways); the text part,
+    and a printed letter, show `text` (by default the address itself, to type or tap)."""
+
     href: str
+    label: str = ""
+    text: str = ""
 
 
 _Line = str | _Link
@@ -144,17 +150,51 @@ def _title(decision: Decision) -> str:
     return _one_line(decision.title) or "A change we looked at"
 
 
+PAGE_LINK_LABEL = "Open your page"
+
+
+def stop_and_ask(contact: Contact, *, medium: Literal["email", "letter"]) -> list[_Line]:
+    """How to ask a question or stop the updates, by every way the charity can be reached (no link needed)."""
+    lines: list[_Line] = []
+    if medium == "email" and contact.reply_email:
+        lines.append("To ask us anything, or to stop these updates, reply to this e-mail.")
+    else:
+        lines.append("To ask us anything, or to stop these updates, get in touch.")
+    lines.append("Just say “stop” and we will not send you any more.")
+    if contact.phone:
+        lines.append(f"Phone: {contact.phone}")
+    if contact.reply_email:
+        lines.append(_Link(f"mailto:{contact.reply_email}", contact.reply_email, f"E-mail: {contact.reply_email}"))
+    if contact.address_lines:
+        lines.append(f"Post: {contact.name}, {contact.address_one_line}")
+    if contact.website:
+        lines.append(_Link(contact.website, contact.website, f"Web: {contact.website}"))
+    if len(lines) == 2:  # nothing set up yet: the person can still tell whoever they deal with
+        lines.append(f"Tell anyone you know at {contact.name}.")
+    return lines
+
+
 def compose(
-    person: Person, news: Sequence[News], *, organisation: str, link: str | None, link_expires: date | None
+    person: Person,
+    news: Sequence[News],
+    *,
+    organisation: str | Contact,
+    link: str | None,
+    link_expires: date | None,
+    code: tuple[str, str] | None = None,
+    medium: Literal["email", "letter"] = "email",
 ) -> Summary:
     """The summary for one person about one or more decided changes (more than one: the monthly digest).
 
     `news` holds only this person's own contributions (impact.feedback.outcomes.news); `link` is their private page
-    (None for a preview: the summary then offers to send one) and `link_expires` the last day it works.
+    (None for a preview: the summary then offers to send one) and `link_expires` the last day it works. `code`,
+    for a letter, is (where to type it, the short code): a person reading on paper need not type the link.
+    `organisation` is the charity's name, or better its contact details, which every summary ends with.
     """
     if not news:
         raise ValueError("a summary needs at least one change to tell the person about")
-    organisation = _one_line(organisation)
+    contact = organisation if isinstance(organisation, Contact) else Contact(_one_line(organisation))
+    name = _one_line(contact.name)
     count = len(news)
     opening = "Here is what came of them." if count == 1 else f"Here is what came of them, in {count} updates."
     blocks = [_p(_greeting(person)), _p("Thank you for sharing your views with us.", opening)]
@@ -164,7 +204,13 @@ def compose(
     blocks.append(_p("Thank you again for your time and your ideas."))
     if link:
         until = [f"This link works until {day(link_expires)}."] if link_expires else []
-        blocks.append(_p("Your own page shows all you have told us, and what came of it:", _Link(link), *until))
+        blocks.append(_Block("h", ("Your own page",)))
+        blocks.append(
+            _p("Your own page shows all you have told us, and what came of it.", _Link(link, PAGE_LINK_LABEL), *until)
+        )
+        if code:
+            where, short = code
+            blocks.append(_p(f"Or go to {where}", f"and type this code: {short}"))
     else:
         blocks.append(
             _p(
@@ -174,13 +220,14 @@ def compose(
             )
         )
     blocks += [
-        _p("If you would rather not get these updates, just tell us."),
-        _p("With thanks,", organisation),
+        _p("With thanks,", name),
+        _Block("h", ("Questions, or to stop these updates",)),
+        _p(*stop_and_ask(contact, medium=medium)),
     ]
     if count == 1:
         subject = f"What came of what you said about “{_title(news[0].decision)}”"
     else:
-        subject = f"What came of what you said: {count} updates from {organisation}"
+        subject = f"What came of what you said: {count} updates from {name}"
     return Summary(subject, _text(blocks), _html(blocks))
 
 
@@ -190,7 +237,7 @@ def compose(
 def _text(blocks: Sequence[_Block]) -> str:
     out = ""
     for block in blocks:
-        lines = "\n".join(line.href if isinstance(line, _Link) else line for line in block.lines)
+        lines = "\n".join((line.text or line.href) if isinstance(line, _Link) else line for line in block.lines)
         out += ("\n" if block.close else "\n\n") + lines if out else lines
     return out + "\n"
 
@@ -198,8 +245,9 @@ def _text(blocks: Sequence[_Block]) -> str:
 def _html_line(line: _Line) -> str:
     if isinstance(line, _Link):
         href = escape(line.href, quote=True)
-        # only a web address becomes a link; anything else is shown, escaped, as words
-        return f'<a href="{href}">{href}</a>' if re.match(r"https?://", line.href, re.IGNORECASE) else href
+        shown = escape(line.label or line.href)
+        # only a web or mail address becomes a link; anything else is shown, escaped, as words
+        return f'<a href="{href}">{shown}</a>' if re.match(r"(https?://|mailto:)", line.href, re.IGNORECASE) else href
     return escape(line).replace("\n", "<br>\n")
 
 
@@ -237,8 +285,12 @@ def _environment() -> Environment:
     )
 
 
-def email_document(summary: Summary, *, organisation: str) -> str:
-    """A complete, accessible HTML e-mail around the summary: no images, no tracking, large clear text."""
+def email_document(summary: Summary, *, organisation: str | Contact) -> str:
+    """A complete, accessible HTML e-mail around the summary: no images, no tracking, large clear text.
+
+    It fits a 320 px wide screen: links show short words (the address is in the text part), and long words
+    in free text wrap rather than widen the page."""
+    contact = organisation if isinstance(organisation, Contact) else Contact(_one_line(organisation))
     fragment = summary.html
     for tag, styled in _INLINE.items():
         fragment = fragment.replace(tag, styled)
@@ -247,7 +299,8 @@ def email_document(summary: Summary, *, organisation: str) -> str:
         .get_template("feedback_email.html")
         .render(
             subject=_one_line(summary.subject),
-            organisation=_one_line(organisation),
+            organisation=_one_line(contact.name),
+            address=contact.address_one_line,
             fragment=Markup(fragment),  # noqa: S704 (built by compose, every piece of free text escaped)
         )
     )
