@@ -61,15 +61,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.server.url_map.strict_slashes = False  # rules added from here on answer with and without a trailing slash
     app.server.config.update(
         SECRET_KEY=settings.signing_key,
-        # its own cookie: ingest runs on the same host (another port), and cookies do not tell ports apart
-        SESSION_COOKIE_NAME="impact_dashboard_session",
+        # the session cookie is the staff pages' too (one sign-in for both): impact/auth/sessions.py sets it
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.env == Environment.production,
         WTF_CSRF_TIME_LIMIT=None,  # the sign-out token lives as long as the session: a page left open works
     )
     app.index_string = INDEX_STRING
-    access.init_access(app, engine)
+    access.init_access(app, engine, settings)
 
     def layout() -> html.Div:
         person = access.current_reader()

@@ -5,7 +5,8 @@ guard runs before every request: only the sign-in page, sign-out, the health che
 the same for everyone (Dash's scripts, the assets folder, the favicon) and a participant's own page (its
 private link is its key: dashboard/participant.py) are public. A signed-out visitor's
 page requests go to `/login?next=...` and Dash's JSON requests get a 401 (assets/session.js then opens the
-sign-in page); a signed-in person whose role may not read the dashboard gets a 403.
+sign-in page); a signed-in person whose role may not read the dashboard gets a 403, with a link to the staff
+pages. The session is the staff pages' too (impact/auth/sessions.py): signing in on either opens both.
 """
 
 from __future__ import annotations
@@ -34,16 +35,18 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import Forbidden, Unauthorized
 
 from dashboard import participant
-from impact.auth.sessions import CAN_READ, SignedIn, init_sign_in
+from impact.auth.sessions import CAN_LOG, CAN_READ, STAFF_PAGES, SignedIn, address_of, init_sign_in
+from impact.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 SIGN_IN_HEADER = "X-Sign-In"  # on a 401 to a Dash request: the sign-in page, for assets/session.js
 SIGN_IN_TO_CONTINUE = "Sign in to see the dashboard."
 CHOOSE_OWN_FIRST = (
-    "Your password was set by someone else. Sign in to the staff pages and choose your own password first; "
-    "then sign in here again."
+    "Your password was set by someone else: choose your own password first, on the staff pages, where you are "
+    "already signed in. Then come back here."
 )
+CHOOSE_OWN_PAGE = "/account/password"  # on the staff pages
 NOT_FOR_YOUR_ROLE = (
     "The dashboard is for your organisation's leadership and admins. Ask an admin of your organisation "
     "if you need to see it."
@@ -91,11 +94,19 @@ def reader() -> SignedIn:
     return person
 
 
-def init_access(app: dash.Dash, engine: Engine) -> None:
+def init_access(app: dash.Dash, engine: Engine, settings: Settings) -> None:
     """Sign-in, CSRF protection, the guard and security headers on the dashboard's Flask server."""
     server: Flask = app.server
     prefix = app.config.routes_pathname_prefix
-    init_sign_in(server, engine, template="login.html", home=lambda person: app.config.requests_pathname_prefix)
+    server.extensions["impact.settings"] = settings
+
+    def home(person: SignedIn) -> str:
+        """Where signing in here leads: the dashboard, or the staff pages for whom it is not (no second sign-in)."""
+        if person.must_change:
+            return address_of(STAFF_PAGES, CHOOSE_OWN_PAGE)
+        return app.config.requests_pathname_prefix if person.may(CAN_READ) else address_of(STAFF_PAGES)
+
+    init_sign_in(server, engine, template="login.html", home=home)
 
     # CSRF: every POST (PUT, PATCH, DELETE) needs the session's token, which the login and logout forms
     # carry, except Dash's one POST endpoint, `_dash-update-component`. Exempting it is safe: it only reads
@@ -225,8 +236,16 @@ def _refuse(code: int, title: str, message: str, *, as_json: bool) -> ResponseRe
         response.status_code = code
         return response
     try:
-        signed_in = _signed_in_person() is not None
+        person = _signed_in_person()
     except SQLAlchemyError:
-        signed_in = False  # and the request now counts as signed out (see _signed_in_person)
-    page = render_template("message.html", title=title, message=message, signed_in=signed_in)
+        person = None  # and the request now counts as signed out (see _signed_in_person)
+    # a way on to the staff pages, in the same session: the password form, or the records the role keeps
+    if person is not None and (person.must_change or (person.may(CAN_LOG) and not person.may(CAN_READ))):
+        link = (
+            ("Choose your own password", address_of(STAFF_PAGES, CHOOSE_OWN_PAGE))
+            if person.must_change
+            else ("Go to the staff pages", address_of(STAFF_PAGES))
+        )
+        return render_template("refused.html", title=title, message=message, link=link), code
+    page = render_template("message.html", title=title, message=message, signed_in=person is not None)
     return page, code

@@ -26,7 +26,7 @@ from dashboard.metrics import AREAS, LEVELS
 from dashboard.pages import PageSpec, areas, feedback, influence, overview, people, quality, spec
 from dashboard.tables import aria
 from impact.auth.accounts import Organisation
-from impact.auth.sessions import SignedIn
+from impact.auth.sessions import SignedIn, cross_links, signed_in_as
 from schemas.vocab import label
 
 logger = logging.getLogger(__name__)
@@ -72,6 +72,8 @@ def layout(engine: Engine, reader: Reader | None, today: date) -> html.Div:
     """The frame: filled in by the callback, which runs as soon as the page opens."""
     organisation = ""
     if reader is not None:
+        organisation = reader.person.org_name  # read with the account on this request
+    if reader is not None and not organisation:
         organisation = reader.person.org_id
         try:
             with Session(engine) as session:
@@ -117,9 +119,21 @@ def _header(reader: Reader | None, organisation: str) -> html.Header:
             action=reader.sign_out_url,
             className="sign-out",
         )
-        signed_in = html.P(f"Signed in as {reader.person.name} · {organisation}", className="signed-in", id="signed-in")
-        parts.append(html.Div([signed_in, sign_out], className="account"))
+        signed_in = html.P(signed_in_as(reader.person.name, organisation), className="signed-in", id="signed-in")
+        parts.append(html.Div([signed_in, *_staff_pages_link(reader.person), sign_out], className="account"))
     return html.Header(parts, className="site-header")
+
+
+def _staff_pages_link(person: SignedIn) -> list[html.P]:
+    """Back to the staff pages, already signed in there (one session for both services): the records, for a
+    role that keeps them; choosing one's own password, for leadership (the only staff page theirs)."""
+    links = cross_links(person)
+    if "staff_pages" in links:
+        return [html.P(html.A("Staff pages", href=links["staff_pages"], id="staff-pages"), className="signed-in")]
+    if "password" in links:
+        link = html.A("Change your password", href=links["password"], id="staff-pages")
+        return [html.P(link, className="signed-in")]
+    return []
 
 
 def _nav_items(current: PageSpec | None, filters: Filters, prefix: str) -> list[html.Li]:

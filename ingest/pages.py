@@ -1,27 +1,32 @@
-"""The start page (what the signed-in person can do here, by role) and choosing one's own password."""
+"""The start page (what the signed-in person can do here, by role), choosing one's own password, and the links
+to the dashboard that every staff page's header carries for a role that may read it (no second sign-in)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import login_user
+from flask_login import current_user, login_user
 from sqlmodel import Session
 
 from impact.auth.accounts import AccountError, Role, change_own_password
-from impact.auth.sessions import SignedIn, get_engine, roles_required, safe_next, signed_in
-from ingest import get_settings
+from impact.auth.sessions import SignedIn, cross_links, get_engine, roles_required, safe_next, signed_in
 
 bp = Blueprint("pages", __name__)
 EVERYONE = frozenset(Role)
 
 
+@bp.app_context_processor
+def service_links() -> dict[str, Any]:
+    """The dashboard's address on this host (the session cookie goes with it), for whoever may read it."""
+    person = cast(Any, current_user)._get_current_object()  # None outside a request
+    return {"service_links": cross_links(person if isinstance(person, SignedIn) else None)}
+
+
 @bp.get("/")
 @roles_required(EVERYONE)
 def home() -> Any:
-    host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
-    dashboard_url = f"{request.scheme}://{host}:{get_settings().dashboard_port}/"
-    return render_template("home.html", dashboard_url=dashboard_url)
+    return render_template("home.html")
 
 
 PASSWORD_FIELDS = {"current_password": "Current password", "new_password": "New password"}

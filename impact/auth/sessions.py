@@ -3,6 +3,12 @@
 Both Flask apps call `init_sign_in(app, engine, template)`: it registers `/login` and `/logout`, loads the
 signed-in account on each request, and `roles_required(...)` guards a view. A session names the account
 and a fragment of its password hash, so changing a password or deactivating an account ends its sessions.
+
+One sign-in opens both services. They serve the same host on two ports, and a browser keeps cookies per host,
+not per port: so both use one session cookie (`SESSION_COOKIE`), with the same name, key and flags, and the
+same account loader. Signing in on either sets it for both; signing out on either clears it and moves the
+account's session epoch on, which ends every copy on both. Each service links to the other on the host the
+browser used (`address_of`), never another name for it (a cookie of `localhost` is not one of `127.0.0.1`).
 """
 
 from __future__ import annotations
@@ -13,13 +19,26 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, abort, current_app, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import LoginManager, current_user, login_user, logout_user
 from sqlalchemy import Engine
 from sqlalchemy.orm import object_session
 from sqlmodel import Session
 
 from impact.auth.accounts import AccountError, Organisation, Role, StaffAccount, authenticate, end_sessions
+from impact.settings import Environment, Settings
 
 CAN_LOG = frozenset({Role.staff, Role.admin})
 CAN_READ = frozenset({Role.leadership, Role.admin})
@@ -31,6 +50,12 @@ ROLE_LABELS = {
 }
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# One cookie for both web services (see the module's docstring): the same name on both is what shares it.
+SESSION_COOKIE = "impact_session"
+STAFF_PAGES, DASHBOARD = "ingest", "dashboard"  # the two web services, as `address_of` names them
+# what may stand between a person's name and their organisation's, in an account's name
+_NAME_SEPARATORS = (",", "·", "|", "-", "\u2013", "\u2014", " at", " of")
 
 
 @dataclass(frozen=True)
@@ -56,6 +81,11 @@ class SignedIn:
     def may(self, roles: frozenset[Role]) -> bool:
         return self.role in roles
 
+    @property
+    def signed_in_as(self) -> str:
+        """The header's words: the person, then their organisation by its name, once."""
+        return signed_in_as(self.name, self.org_name or self.org_id)
+
     @classmethod
     def of(cls, account: StaffAccount) -> SignedIn:
         """The person signed in with `account` (still attached to its database session)."""
@@ -71,6 +101,22 @@ class SignedIn:
             organisation.name if organisation else account.org_id,
             account.must_change_password,
         )
+
+
+def signed_in_as(name: str, organisation: str) -> str:
+    """"Signed in as Ann · Mind in Leeds": the organisation named once, even when the account's name already
+    ends with it ("Demo admin (Mind in Leeds)") or is it."""
+    person, org = name.strip(), organisation.strip()
+    folded = org.casefold()
+    if folded:
+        endings = (f"({folded})", f"[{folded}]", *(f"{separator} {folded}" for separator in _NAME_SEPARATORS))
+        for ending in endings:
+            if person.casefold().endswith(ending) and len(person) > len(ending):
+                person = person[: -len(ending)].rstrip()
+                break
+    if not org or person.casefold() == folded:
+        return f"Signed in as {person or org}"
+    return f"Signed in as {person} · {org}"
 
 
 def session_version(account: StaffAccount) -> str:
@@ -165,8 +211,45 @@ def safe_next(target: str | None, fallback: str) -> str:
     return target
 
 
+def address_of(service: str, path: str = "/") -> str:
+    """`path` on the other (or this) web service, on the host this request came to, so the session cookie goes
+    with it. Scheme-relative (`//host:port/path`): behind a TLS proxy the browser keeps https."""
+    settings: Settings = current_app.extensions["impact.settings"]
+    port = settings.dashboard_port if service == DASHBOARD else settings.ingest_port
+    hostname = urlsplit(f"//{request.host}").hostname or "localhost"
+    host = f"[{hostname}]" if ":" in hostname else hostname  # an IPv6 address keeps its brackets
+    return f"//{host}:{port}{path}"
+
+
+def cross_links(person: SignedIn | None) -> dict[str, str]:
+    """The other service's pages this person may open, by name: `dashboard`, `staff_pages`, `password`."""
+    if person is None or not has_request_context() or "impact.settings" not in current_app.extensions:
+        return {}
+    links = {"password": address_of(STAFF_PAGES, "/account/password")}
+    if person.may(CAN_READ):
+        links["dashboard"] = address_of(DASHBOARD)
+    if person.may(CAN_LOG):
+        links["staff_pages"] = address_of(STAFF_PAGES)
+    return links
+
+
+def share_session_cookie(app: Flask, settings: Settings) -> None:
+    """The one session cookie of both services: the same name, key, path and flags (see the module's docstring)."""
+    app.config.update(
+        SECRET_KEY=settings.signing_key,
+        SESSION_COOKIE_NAME=SESSION_COOKIE,
+        SESSION_COOKIE_PATH="/",
+        SESSION_COOKIE_DOMAIN=None,  # host-only: the host the browser used, whichever port
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.env == Environment.production,
+    )
+
+
 def init_sign_in(app: Flask, engine: Engine, *, template: str, home: Callable[[SignedIn], str]) -> None:
-    """Add sign-in to `app`: `/login` (GET, POST) rendered with `template`, `/logout` (POST)."""
+    """Add sign-in to `app`: `/login` (GET, POST) rendered with `template`, `/logout` (POST), and the session
+    cookie shared with the other service. The app's settings are in `app.extensions["impact.settings"]`."""
+    share_session_cookie(app, app.extensions["impact.settings"])
     app.extensions["impact.engine"] = engine
     manager = LoginManager()
     manager.login_view = "sign_in.login"
