@@ -87,6 +87,21 @@ def needs(event: ev.StoredEvent, payload: ev.Payload | None) -> Register:
         case ev.FeedbackSent():
             wanted.participants.add((org, payload.participant_id))
             wanted.changes.update((org, cid) for cid in payload.change_ids)
+        case ev.ParticipantDetailsChanged():
+            wanted.participants.add((org, payload.participant_id))
+        case ev.ActivityCorrected():
+            wanted.activities[(org, payload.activity_id)] = None
+        case ev.AttendanceWithdrawn():
+            wanted.participants.add((org, payload.participant_id))
+            wanted.activities[(org, payload.activity_id)] = None
+        case ev.ContributionCorrected():
+            wanted.contributions.add((org, payload.contribution_id))
+            wanted.participants.update((org, pid) for pid in payload.participant_ids)
+            if payload.activity_id:
+                wanted.activities[(org, payload.activity_id)] = None
+        case ev.ChangeCorrected():
+            wanted.changes.add((org, payload.change_id))
+            wanted.contributions.update((org, link.contribution_id) for link in payload.links)
     return wanted
 
 
@@ -146,7 +161,7 @@ def _required(type_: str) -> frozenset[str]:
 
 REQUIRED = {type_: _required(type_) for type_ in ev.PAYLOADS}
 HOURS_FIELDS = ("hours", "duration_hours")
-DAY_FIELDS = ("date", "decided_on")
+DAY_FIELDS = ("date", "decided_on", "made_on")
 
 
 def _raw_columns(event: ev.StoredEvent) -> dict[str, Any]:
@@ -213,6 +228,24 @@ def _row(event: ev.StoredEvent, payload: ev.Payload | None, known: Register) -> 
         case ev.FeedbackSent():
             row["participants_known"] = (org, payload.participant_id) in known.participants
             row["change_known"] = all((org, cid) in known.changes for cid in payload.change_ids)
+        case ev.ParticipantDetailsChanged():
+            row["participants_known"] = (org, payload.participant_id) in known.participants
+        case ev.ActivityCorrected():
+            row["activity_known"] = (org, payload.activity_id) in known.activities
+            row["year"] = min(payload.date.year, event.occurred_at.year)
+        case ev.AttendanceWithdrawn():
+            row["participants_known"] = (org, payload.participant_id) in known.participants
+            row["activity_known"] = (org, payload.activity_id) in known.activities
+        case ev.ContributionCorrected():
+            row["participants_known"] = all((org, pid) in known.participants for pid in payload.participant_ids)
+            row["contributions_known"] = (org, payload.contribution_id) in known.contributions
+            if payload.activity_id:
+                row["activity_known"] = (org, payload.activity_id) in known.activities
+        case ev.ChangeCorrected():
+            row["change_known"] = (org, payload.change_id) in known.changes
+            row["contributions_known"] = all(
+                (org, link.contribution_id) in known.contributions for link in payload.links
+            )
     return row
 
 

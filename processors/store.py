@@ -112,7 +112,7 @@ class ReadModelStore:
 
     def keys(self, events: Sequence[StoredEvent]) -> dict[tuple[str, str], bytes | None]:
         """The participants' keys that open the sealed registrations among `events`."""
-        if not any(event.type == sealing.REGISTERED for event in events):
+        if not any(event.type in sealing.SEALED_TYPES for event in events):
             return {}
         with self.engine.connect() as conn:
             return sealing.keys_for(conn, events)
@@ -158,6 +158,9 @@ class ReadModelStore:
         """
         with self.engine.begin() as conn:
             self._advance(conn, positions, expected)
+            for model, where in projection.deletes:
+                t = table(model)
+                conn.execute(delete(t).where(*(t.c[name] == value for name, value in where.items())))
             for model, rows in projection.rows.items():
                 self._upsert(conn, model, list(rows.values()))
             for model, key, values in projection.patches:

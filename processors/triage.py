@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pydantic import ValidationError
 
 from impact.eventlog import Message
-from impact.eventlog.sealing import erased_registration, opened
+from impact.eventlog.sealing import erased_version, opened
 from processors.quality import Failure
 from processors.records import DeadLetterRecord, ParkedRecord
 from schemas.events import Payload, StoredEvent, error_path
@@ -98,7 +98,7 @@ def payload(event: StoredEvent, keys: Keys) -> Payload:
     """The typed payload at its latest version, with sealed personal fields opened (or gone, once erased)."""
     document = opened(event, keys)
     if document is None:
-        return erased_registration(event.payload)
+        return erased_version(event)
     return event.typed_payload(document)
 
 

@@ -254,6 +254,78 @@ class ChangeStatusChanged(Payload):
         return self
 
 
+# --- Corrections ------------------------------------------------------------------------------
+# Each carries the record's whole new version (not a patch), so a fold replaces and a replay agrees, and a
+# short reason staff give. A correction never tells a participant again by itself: only a decision does
+# (a change's status), or a newly linked contribution whose person has not heard yet (docs/feedback.md).
+
+Reason = text(500)
+
+
+class ParticipantDetailsChanged(Payload):
+    """A participant's name, role, contact details or equality answers, corrected. The personal fields are
+    sealed in the log under the participant's key, like the registration's, so erasure destroys every version.
+    `fields` names what changed (the history shows names only: it never keeps an earlier value)."""
+
+    participant_id: Identifier
+    display_name: Name  # type: ignore[valid-type]
+    role: ParticipantRole
+    contact: Contact | None = None
+    demographics: Demographics = Field(default_factory=Demographics)
+    fields: list[Literal["display_name", "role", "email", "phone", "postal_address", "demographics"]] = Field(
+        min_length=1, max_length=6, description="What changed: the fields the history names."
+    )
+    reason: Reason  # type: ignore[valid-type]
+
+
+class ActivityCorrected(Payload):
+    activity_id: Identifier
+    title: Title  # type: ignore[valid-type]
+    area: Area
+    level: Level
+    date: PastDay
+    duration_hours: Hours
+    reason: Reason  # type: ignore[valid-type]
+
+
+class AttendanceWithdrawn(Payload):
+    """Attendance recorded by mistake (the wrong person, or hours to record again): it no longer counts."""
+
+    attendance_id: uuid.UUID = Field(description="The event_id of the session.attended event withdrawn.")
+    activity_id: Identifier
+    participant_id: Identifier
+    reason: Reason  # type: ignore[valid-type]
+
+
+class ContributionCorrected(Payload):
+    contribution_id: Identifier
+    participant_ids: list[Identifier] = Field(min_length=1, max_length=50)
+    activity_id: Identifier | None = None
+    area: Area
+    text: Said  # type: ignore[valid-type]
+    made_on: PastDay
+    reason: Reason  # type: ignore[valid-type]
+
+
+class ChangeCorrected(Payload):
+    """A change's area, title, "what we did" text and the contributions that influenced it (its status has
+    its own event)."""
+
+    change_id: Identifier
+    area: Area
+    title: Title  # type: ignore[valid-type]
+    description: Said  # type: ignore[valid-type]
+    links: list[ContributionLink] = Field(default_factory=list, max_length=200)
+    reason: Reason  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _links_once(self) -> Self:
+        ids = [link.contribution_id for link in self.links]
+        if len(ids) != len(set(ids)):
+            raise ValueError("each contribution may be linked once")
+        return self
+
+
 class FeedbackSent(Payload):
     participant_id: Identifier
     change_ids: list[Identifier] = Field(min_length=1, max_length=200)
@@ -270,6 +342,11 @@ PAYLOADS: dict[str, type[Payload]] = {
     EventType.change_recorded: ChangeRecorded,
     EventType.change_status_changed: ChangeStatusChanged,
     EventType.feedback_sent: FeedbackSent,
+    EventType.participant_details_changed: ParticipantDetailsChanged,
+    EventType.activity_corrected: ActivityCorrected,
+    EventType.attendance_withdrawn: AttendanceWithdrawn,
+    EventType.contribution_corrected: ContributionCorrected,
+    EventType.change_corrected: ChangeCorrected,
 }
 EVENT_TYPES = tuple(PAYLOADS)
 
@@ -347,6 +424,31 @@ class FeedbackSentEvent(Envelope):
     payload: FeedbackSent
 
 
+class ParticipantDetailsChangedEvent(Envelope):
+    type: Literal["participant.details_changed"]
+    payload: ParticipantDetailsChanged
+
+
+class ActivityCorrectedEvent(Envelope):
+    type: Literal["activity.corrected"]
+    payload: ActivityCorrected
+
+
+class AttendanceWithdrawnEvent(Envelope):
+    type: Literal["attendance.withdrawn"]
+    payload: AttendanceWithdrawn
+
+
+class ContributionCorrectedEvent(Envelope):
+    type: Literal["contribution.corrected"]
+    payload: ContributionCorrected
+
+
+class ChangeCorrectedEvent(Envelope):
+    type: Literal["change.corrected"]
+    payload: ChangeCorrected
+
+
 NewEvent = Annotated[
     ParticipantRegisteredEvent
     | ParticipantConsentChangedEvent
@@ -356,7 +458,12 @@ NewEvent = Annotated[
     | ContributionMadeEvent
     | ChangeRecordedEvent
     | ChangeStatusChangedEvent
-    | FeedbackSentEvent,
+    | FeedbackSentEvent
+    | ParticipantDetailsChangedEvent
+    | ActivityCorrectedEvent
+    | AttendanceWithdrawnEvent
+    | ContributionCorrectedEvent
+    | ChangeCorrectedEvent,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[NewEvent] = TypeAdapter(NewEvent)
@@ -456,7 +563,8 @@ ADDED_IN: dict[tuple[str, int], tuple[str, ...]] = {("change.status_changed", 1)
 # Personal data lives only in the participant register: copies of an event elsewhere (dead letters)
 # carry these fields withheld, and point at the event's place in the log instead.
 PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
-    EventType.participant_registered: ("display_name", "contact", "demographics")
+    EventType.participant_registered: ("display_name", "contact", "demographics"),
+    EventType.participant_details_changed: ("display_name", "contact", "demographics"),
 }
 WITHHELD = "[withheld: personal data]"
 SEALED = "sealed"  # in the log, a registration's personal fields are encrypted under this key (impact.eventlog.sealing)

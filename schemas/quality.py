@@ -94,7 +94,7 @@ EXPECTATIONS: tuple[Expectation, ...] = (
         "contributions_recorded",
         "ExpectColumnValuesToBeInSet",
         {"column": "contributions_known", "value_set": [True]},
-        "A contribution linked to this change has not been recorded for this organisation.",
+        "A contribution named here has not been recorded for this organisation; record it first.",
     ),
     Expectation(
         "change_recorded",

@@ -115,6 +115,29 @@ class Feedback(SQLModel, table=True):
     sent_at: datetime
 
 
+class RecordVersion(SQLModel, table=True):
+    """One version of a record: how it was first recorded, and each correction since (what, when, by whom, why).
+
+    `detail` is JSON: the record's fields as of this version for activities, contributions and changes (a page
+    shows what changed by comparing a version with the one before); for a participant only the names of the
+    fields that changed, never their values, so erasure leaves nothing personal here; for a withdrawn
+    attendance the person and the attendance withdrawn.
+    """
+
+    __tablename__ = "record_version"
+    __table_args__ = (Index("ix_record_version_record", "org_id", "kind", "record_id"),)
+
+    event_id: str = Field(primary_key=True, max_length=36)
+    org_id: str = Field(max_length=40)
+    kind: str = Field(max_length=20)  # participant, activity, contribution, change
+    record_id: str = Field(max_length=64)
+    type: str = Field(max_length=40)  # the event type
+    recorded_at: datetime
+    recorded_by: str = Field(max_length=200)
+    reason: str | None = Field(default=None, max_length=500)
+    detail: str = "{}"
+
+
 class DeadLetter(SQLModel, table=True):
     """An event the processors could not accept, with the reason a staff member can act on."""
 
@@ -179,6 +202,7 @@ READ_MODELS: tuple[type[SQLModel], ...] = (
     Change,
     ChangeLink,
     Feedback,
+    RecordVersion,
     DeadLetter,
     ParkedEvent,
     ProcessedEvent,

@@ -1,10 +1,11 @@
 """Personal data sealed per participant: erasure destroys the key, so no copy of the log brings it back.
 
-`participant.registered` carries a name, contact details and demographics. Before the event is
-appended, ingest encrypts those fields (AES-256-GCM) with a key of that participant's own, kept in
-the `personal_key` table of the database and never in the log. `participant.erased` destroys the key
-(the processor does it in the transaction that blanks the read models). From then on every copy of
-the event, in the log, its replicas and backups, and in any replay, is unreadable.
+`participant.registered` carries a name, contact details and demographics, and each
+`participant.details_changed` a corrected version of them. Before such an event is appended, ingest
+encrypts those fields (AES-256-GCM) with a key of that participant's own, kept in the `personal_key`
+table of the database and never in the log. `participant.erased` destroys the key (the processor does it
+in the transaction that blanks the read models). From then on every version of those fields, in the log,
+its replicas and backups, and in any replay, is unreadable.
 
 The ciphertext is bound to the organisation, the participant and the event id, so it cannot be moved
 onto another event. A registration for a participant whose key was destroyed is sealed with a key
@@ -27,11 +28,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlmodel import Column, Field, SQLModel
 
-from schemas.events import PERSONAL_FIELDS, SEALED, Demographics, ParticipantRegistered, StoredEvent
+from schemas.events import (
+    PERSONAL_FIELDS,
+    SEALED,
+    Demographics,
+    ParticipantDetailsChanged,
+    ParticipantRegistered,
+    Payload,
+    StoredEvent,
+)
 from schemas.vocab import ParticipantRole
 
 REGISTERED = "participant.registered"
-PERSONAL = PERSONAL_FIELDS[REGISTERED]
+SEALED_TYPES = frozenset(PERSONAL_FIELDS)  # every event type that carries personal fields
 ALGORITHM = "A256GCM"
 ParticipantKey = tuple[str, str]  # (org_id, participant_id)
 
@@ -61,22 +70,27 @@ def _aad(event: StoredEvent) -> bytes:
 
 
 def seal(engine: Engine, events: Sequence[StoredEvent]) -> list[StoredEvent]:
-    """The events with every registration's personal fields encrypted under its participant's key."""
-    owners = {_owner(e) for e in events if e.type == REGISTERED and SEALED not in e.payload}
+    """The events with the personal fields of each that has some encrypted under its participant's key."""
+    owners = {_owner(e) for e in events if _unsealed(e)}
     if not owners:
         return list(events)
     with engine.begin() as conn:
         keys = _keys_creating(conn, owners)
-    return [_sealed(e, keys[_owner(e)]) if e.type == REGISTERED and SEALED not in e.payload else e for e in events]
+    return [_sealed(e, keys[_owner(e)]) if _unsealed(e) else e for e in events]
+
+
+def _unsealed(event: StoredEvent) -> bool:
+    return event.type in SEALED_TYPES and SEALED not in event.payload
 
 
 def _sealed(event: StoredEvent, key: bytes | None) -> StoredEvent:
-    personal = {name: event.payload[name] for name in PERSONAL if name in event.payload}
+    personal_fields = PERSONAL_FIELDS[event.type]
+    personal = {name: event.payload[name] for name in personal_fields if name in event.payload}
     nonce = os.urandom(12)
     # A destroyed key: seal under a key nobody keeps, so the fields are unreadable from the start.
     cipher = AESGCM(key or AESGCM.generate_key(bit_length=256))
     data = nonce + cipher.encrypt(nonce, json.dumps(personal).encode(), _aad(event))
-    rest = {name: value for name, value in event.payload.items() if name not in PERSONAL}
+    rest = {name: value for name, value in event.payload.items() if name not in personal_fields}
     sealed = {ALGORITHM: base64.b64encode(data).decode()}
     return event.model_copy(update={"payload": {**rest, SEALED: sealed}})
 
@@ -110,8 +124,8 @@ def _read(conn: Connection, owners: Iterable[ParticipantKey]) -> dict[Participan
 
 
 def keys_for(conn: Connection, events: Iterable[StoredEvent]) -> dict[ParticipantKey, bytes | None]:
-    """The keys needed to open the sealed registrations among `events` (None: destroyed or never made)."""
-    return _read(conn, {_owner(e) for e in events if e.type == REGISTERED and SEALED in e.payload})
+    """The keys needed to open the sealed events among `events` (None: destroyed or never made)."""
+    return _read(conn, {_owner(e) for e in events if e.type in SEALED_TYPES and SEALED in e.payload})
 
 
 def opened(event: StoredEvent, keys: dict[ParticipantKey, bytes | None]) -> dict[str, Any] | None:
@@ -145,6 +159,22 @@ def destroy(conn: Connection, owners: Iterable[ParticipantKey]) -> None:
     for org_id, participant_id in wanted:
         mine = and_(KEYS.c.org_id == org_id, KEYS.c.participant_id == participant_id, KEYS.c.key.is_not(None))
         conn.execute(update(KEYS).where(mine).values(key=None, erased_at=now))
+
+
+def erased_version(event: StoredEvent) -> Payload:
+    """A sealed event whose personal fields can no longer be read: no name, contact or demographics (a
+    correction of them then changes nothing)."""
+    if event.type == REGISTERED:
+        return erased_registration(event.payload)
+    return ParticipantDetailsChanged.model_construct(
+        participant_id=str(event.payload["participant_id"]),
+        display_name=None,
+        role=ParticipantRole(event.payload["role"]),
+        contact=None,
+        demographics=Demographics(),
+        fields=list(event.payload.get("fields", [])),
+        reason=str(event.payload.get("reason", "")),
+    )
 
 
 def erased_registration(payload: dict[str, Any]) -> ParticipantRegistered:

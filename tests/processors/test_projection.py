@@ -19,6 +19,7 @@ from schemas.readmodels import (
     ContributionParticipant,
     Feedback,
     Participant,
+    RecordVersion,
 )
 
 ORG = "org-a"
@@ -218,7 +219,7 @@ CASES = [
 @pytest.mark.parametrize(("events", "rows", "patches"), CASES)
 def test_each_event_type(events: list[Any], rows: dict[Any, Any], patches: list[Any]) -> None:
     projection = fold(*events)
-    assert projection.rows == rows
+    assert {model: found for model, found in projection.rows.items() if model is not RecordVersion} == rows
     assert projection.patches == patches
 
 
@@ -240,8 +241,8 @@ def test_consent_change_after_registration_patches_the_pending_row() -> None:
         stored("participant.consent_changed", {"participant_id": "p-1", "consent": False, "channel": "phone"}),
         stored("participant.consent_changed", {"participant_id": "p-2", "consent": False}),
     )
-    assert projection.rows == {
-        Participant: {P1: {**PARTICIPANT_ROW, "consent_to_contact": False, "preferred_channel": "phone"}}
+    assert projection.rows[Participant] == {
+        P1: {**PARTICIPANT_ROW, "consent_to_contact": False, "preferred_channel": "phone"}
     }
     assert projection.patches == [(Participant, (ORG, "p-2"), {"consent_to_contact": False})]
 
@@ -253,7 +254,7 @@ def test_re_registration_supersedes_a_queued_patch() -> None:
         stored("participant.erased", {"participant_id": "p-1"}, org="org-b"),
         stored("participant.registered", FULL_REGISTRATION),
     )
-    assert projection.rows == {Participant: {P1: PARTICIPANT_ROW}}
+    assert projection.rows[Participant] == {P1: PARTICIPANT_ROW}
     assert projection.patches == [
         (Participant, (ORG, "p-2"), {"consent_to_contact": True}),
         (Participant, ("org-b", "p-1"), {**ERASED_FIELDS}),
@@ -303,3 +304,85 @@ def test_dates_are_taken_where_the_event_happened() -> None:
 
 def test_empty_batch() -> None:
     assert fold() == Projection()
+
+
+# --- Corrections: the latest version replaces the earlier one, and each version is kept for the history -----
+
+
+def versions(projection: Projection) -> list[dict[str, Any]]:
+    return list(projection.rows.get(RecordVersion, {}).values())
+
+
+def test_a_corrected_activity_replaces_the_row_and_both_versions_are_kept() -> None:
+    corrected = {**HELD, "title": "Members' forum", "duration_hours": 2.0, "reason": "Typo in the title"}
+    projection = fold(stored("activity.held", HELD, eid=E1), stored("activity.corrected", corrected, eid=E2))
+    assert projection.rows[Activity] == {
+        (ORG, "a-1"): {**ACTIVITY_ROW, "title": "Members' forum", "duration_hours": 2.0}
+    }
+    first, second = versions(projection)
+    assert (first["type"], first["reason"], second["type"], second["reason"]) == (
+        "activity.held",
+        None,
+        "activity.corrected",
+        "Typo in the title",
+    )
+    assert '"title": "Forum"' in first["detail"] and '"title": "Members\' forum"' in second["detail"]
+
+
+def test_a_withdrawn_attendance_is_deleted_whether_written_before_or_in_the_same_batch() -> None:
+    withdrawn = {"attendance_id": E1, "activity_id": "a-1", "participant_id": "p-1", "reason": "Wrong person"}
+    same_batch = fold(stored("session.attended", ATTENDED, eid=E1), stored("attendance.withdrawn", withdrawn, eid=E2))
+    assert Attendance not in same_batch.rows or not same_batch.rows[Attendance]
+    assert same_batch.deletes == [(Attendance, {"event_id": E1, "org_id": ORG})]
+    (version,) = versions(same_batch)
+    assert (version["kind"], version["record_id"], version["reason"]) == ("activity", "a-1", "Wrong person")
+
+
+def test_a_corrected_contribution_replaces_its_people_text_and_day() -> None:
+    corrected = {**SAID, "participant_ids": ["p-2"], "text": "Evening sessions, please", "made_on": "2026-03-01"}
+    projection = fold(stored("contribution.made", SAID), stored("contribution.corrected", {**corrected, "reason": "x"}))
+    assert projection.rows[Contribution][(ORG, "c-1")]["text"] == "Evening sessions, please"
+    assert projection.rows[Contribution][(ORG, "c-1")]["made_on"] == date(2026, 3, 1)
+    assert set(projection.rows[ContributionParticipant]) == {(ORG, "c-1", "p-2")}  # p-1 is no longer linked
+    assert projection.deletes == [(ContributionParticipant, {"org_id": ORG, "contribution_id": "c-1"})]
+
+
+def test_a_corrected_change_keeps_its_status_and_replaces_its_links() -> None:
+    corrected = {**CHANGE, "title": "Evening and weekend sessions", "links": [LINKS[0]], "reason": "Linked wrongly"}
+    projection = fold(stored("change.recorded", DECIDED), stored("change.corrected", corrected))
+    row = projection.rows[Change][CH1]
+    assert (row["title"], row["status"], row["decided_on"]) == (
+        "Evening and weekend sessions",
+        "agreed",
+        date(2026, 3, 12),
+    )
+    assert list(projection.rows[ChangeLink]) == [(*CH1, LINKS[0]["contribution_id"])]
+    # written by an earlier batch: a patch, and the old links deleted before the new ones are written
+    alone = fold(stored("change.corrected", corrected))
+    assert alone.patches[0][0] is Change and alone.patches[0][2]["title"] == "Evening and weekend sessions"
+    assert alone.deletes == [(ChangeLink, {"org_id": ORG, "change_id": "ch-1"})]
+
+
+def test_corrected_details_patch_the_person_and_the_history_names_fields_never_values() -> None:
+    details = {
+        "participant_id": "p-1",
+        "display_name": "Asha Patel",
+        "role": "carer",
+        "contact": {"email": "asha.patel@example.org"},
+        "fields": ["display_name", "email"],
+        "reason": "Married name; new e-mail",
+    }
+    projection = fold(
+        stored("participant.registered", FULL_REGISTRATION), stored("participant.details_changed", details)
+    )
+    row = projection.rows[Participant][P1]
+    assert (row["display_name"], row["email"], row["phone"], row["age_band"]) == (
+        "Asha Patel",
+        "asha.patel@example.org",
+        None,
+        None,
+    )
+    assert row["consent_to_contact"] is True  # consent has its own event
+    history = versions(projection)[1]
+    assert history["detail"] == '{"fields": ["display_name", "email"]}'
+    assert "Asha" not in history["detail"]

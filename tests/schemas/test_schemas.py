@@ -64,6 +64,17 @@ VALID: list[tuple[str, dict[str, Any]]] = [
     ("change.status_changed", STATUS),
     ("change.status_changed", {"change_id": "ch-1", "status": "declined", "note": "No budget this year."}),
     ("feedback.sent", {"participant_id": "p-1", "change_ids": ["ch-1", "ch-2"], "channel": "email"}),
+    (
+        "participant.details_changed",
+        {**REGISTERED, "contact": {"phone": "0113 496 0000"}, "fields": ["phone"], "reason": "New number"},
+    ),
+    ("activity.corrected", {**HELD, "title": "Members' forum", "reason": "Typo"}),
+    (
+        "attendance.withdrawn",
+        {"attendance_id": str(uuid.UUID(int=7)), "activity_id": "a-1", "participant_id": "p-1", "reason": "Not there"},
+    ),
+    ("contribution.corrected", {**SAID, "made_on": "2026-03-01", "reason": "Wrong day"}),
+    ("change.corrected", {**CHANGE, "links": [], "reason": "Linked by mistake"}),
 ]
 VALID_IDS = [f"{type_}-{n}" for n, (type_, _) in enumerate(VALID)]
 
