@@ -149,14 +149,38 @@ def close(
     return message_id, sorted(closed)
 
 
-def mark_printed(conn: Connection, *, org_id: str, participant_id: str, change_ids: Sequence[str]) -> None:
+def mark_printed(
+    conn: Connection, *, org_id: str, participant_id: str, change_ids: Sequence[str], batch_id: str | None = None
+) -> None:
     """A letter about these rows was printed: they stay letters (the sender no longer reroutes them to e-mail
-    if the person changes channel) until staff mark them posted, or consent is withdrawn."""
+    if the person changes channel) until staff mark them posted, or consent is withdrawn.
+
+    `batch_id` names the printed batch (kept in `message_id` until the letter is posted, when `close` gives it
+    the id of its `feedback.sent`), so the batch's page can be opened again and shows the same letters."""
+    values: dict[str, Any] = {"done_by": PRINTED}
+    if batch_id is not None:
+        values["message_id"] = batch_id
     conn.execute(
         update(ITEMS)
         .where(_mine(org_id, participant_id, change_ids), ITEMS.c.state == State.letter.value)
-        .values(done_by=PRINTED)
+        .values(**values)
     )
+
+
+def printed_batch(conn: Connection, *, org_id: str, batch_id: str) -> dict[str, list[str]]:
+    """The letters of a printed batch that still wait to be posted: change ids by participant."""
+    rows = conn.execute(
+        select(ITEMS.c.participant_id, ITEMS.c.change_id).where(
+            ITEMS.c.org_id == org_id,
+            ITEMS.c.message_id == batch_id,
+            ITEMS.c.state == State.letter.value,
+            ITEMS.c.done_by == PRINTED,
+        )
+    )
+    found: dict[str, list[str]] = {}
+    for participant_id, change_id in rows:
+        found.setdefault(participant_id, []).append(change_id)
+    return found
 
 
 def requeue(conn: Connection, *, org_id: str, participant_id: str, change_ids: Sequence[str], now: datetime) -> int:

@@ -116,6 +116,12 @@ class Waiting:
         return self.state in (State.failed, State.unsure)
 
     @property
+    def told_how(self) -> str:
+        """How staff most likely told them, chosen first on "Mark told": the person's own channel when it is
+        one staff use (phone, in person), otherwise in person."""
+        return self.person.channel if self.person.channel in TOLD_HOW else "in_person"
+
+    @property
     def failed(self) -> bool:
         return self.state == State.failed
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, flash, render_template, request, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from sqlalchemy import Connection, select
 
 from impact.auth.sessions import CAN_LOG, get_engine, guard, signed_in
+from impact.feedback import contact as contacts
 from impact.feedback import links, outbox, outcomes, summaries
 from impact.feedback.outbox import ITEMS, State
 from ingest import get_settings
@@ -19,6 +22,7 @@ from schemas.vocab import Channel
 
 bp = Blueprint("letters", __name__, url_prefix="/staff")
 guard(bp, CAN_LOG)  # staff and admins of the organisation, like the other staff pages
+_BATCH_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def pairs_posted(values: Sequence[str]) -> dict[str, list[str]]:
@@ -74,46 +78,91 @@ def index() -> Any:
 
 @bp.post("/feedback/letters/print")
 def print_batch() -> Any:
-    """The printable batch of the letters that were listed (not any added since).
+    """Make a printed batch of the letters that were listed (not any added since), then show it (GET after POST).
 
-    Each letter carries the person's private link, so it must exist when the letter is printed. Links are
-    made here, by a POST, rather than when the list is shown: the list can be opened and reloaded freely
-    without making links nobody receives, and nothing else is stored (the batch is these items, carried in
-    the page's "mark as posted" form). Printing the batch twice makes a second set of links; the unused set
-    simply expires (or staff revoke them from the person's page).
+    Each letter carries the person's private link and its short code, so they must exist when it is printed.
+    They are made by the batch's page, once per person per batch (links.letter_link): the list can be opened
+    and reloaded freely without making links nobody receives, and the batch's page can be reloaded, or opened
+    again from the browser's history, and shows the same letters with the same links.
     """
-    me, settings = signed_in(), get_settings()
+    me = signed_in()
     chosen = pairs_posted(request.form.getlist("item"))
-    now = datetime.now(UTC)
-    printed = []
+    batch_id = str(uuid.uuid4())
+    marked = 0
     with get_engine().begin() as conn:
-        organisation = outcomes.organisation_name(conn, me.org_id)
         for letter in letters_due(conn, me.org_id):
             change_ids = [c for c in letter.change_ids if c in chosen.get(letter.person.participant_id, ())]
+            if change_ids:
+                # Printed: from now on the person's rows stay letters (no e-mail as well) until posted or stopped.
+                outbox.mark_printed(
+                    conn,
+                    org_id=me.org_id,
+                    participant_id=letter.person.participant_id,
+                    change_ids=change_ids,
+                    batch_id=batch_id,
+                )
+                marked += 1
+    if not marked:
+        return refuse("There are no letters to print: they have been posted, or no longer wait.", url_for(".index"))
+    return redirect(url_for(".batch", batch_id=batch_id), 303)
+
+
+@dataclass(frozen=True)
+class Printed:
+    """One letter of a printed batch, ready to print."""
+
+    letter: Letter
+    summary: summaries.Summary
+    code: str  # the short code, as printed (ABCDE-FGHJK)
+
+
+@bp.get("/feedback/letters/batch/<batch_id>")
+def batch(batch_id: str) -> Any:
+    """A printed batch: the same letters, links and codes however often it is opened, until they are posted."""
+    me, settings = signed_in(), get_settings()
+    if not _BATCH_ID.fullmatch(batch_id):
+        abort(404)
+    now = datetime.now(UTC)
+    printed: list[Printed] = []
+    with get_engine().begin() as conn:
+        contact = contacts.contact(conn, me.org_id)
+        waiting = outbox.printed_batch(conn, org_id=me.org_id, batch_id=batch_id)
+        for letter in letters_due(conn, me.org_id):
+            change_ids = [c for c in letter.change_ids if c in waiting.get(letter.person.participant_id, ())]
             if not change_ids:
                 continue
             pid = letter.person.participant_id
-            token, expires = links.create(
+            token, expires, code = links.letter_link(
                 conn,
                 secret_key=settings.signing_key,
                 org_id=me.org_id,
                 participant_id=pid,
+                batch_id=batch_id,
                 days=settings.participant_link_days,
                 now=now,
             )
             summary = summaries.compose(
                 letter.person,
                 outcomes.news(conn, me.org_id, pid, change_ids),
-                organisation=organisation,
+                organisation=contact,
                 link=f"{settings.public_url}/you/{token}",
                 link_expires=(expires - timedelta(seconds=1)).date(),
+                code=(f"{settings.public_url}/you/", links.show_code(code)),
+                medium="letter",
             )
-            printed.append((Letter(letter.person, change_ids, []), summary))
-            # Printed: from now on the person's rows stay letters (no e-mail as well) until posted or stopped.
-            outbox.mark_printed(conn, org_id=me.org_id, participant_id=pid, change_ids=change_ids)
+            printed.append(Printed(Letter(letter.person, change_ids, []), summary, links.show_code(code)))
     if not printed:
-        return refuse("There are no letters to print: they have been posted, or no longer wait.", url_for(".index"))
-    return render_template("letters.html", printed=printed, today=summaries.day(now.date()), organisation=organisation)
+        flash(
+            "Every letter of that batch has been marked as posted, or no longer waits: there is nothing left in it "
+            "to print.",
+            "info",
+        )
+        return redirect(url_for(".index"), 303)
+    response = make_response(
+        render_template("letters.html", printed=printed, today=summaries.day(now.date()), contact=contact)
+    )
+    response.headers["Cache-Control"] = "no-store"  # private links
+    return response
 
 
 @bp.post("/feedback/letters/posted")

@@ -281,17 +281,19 @@ def test_the_page_shows_everything_the_person_said_and_what_came_of_it(seeded: S
     assert ORG_A in text
     assert f"Hello {ADA}" in text
     assert "Here is everything you have told us, and what came of it." in text
-    # every contribution of hers, newest first, quoted
-    assert page.quotes == [SAID[c] for c in ("c5", "c4", "c3", "c2", "c1")]
+    # every contribution of hers, quoted: those something was decided about first, then the rest; newest first
+    assert page.quotes == [SAID[c] for c in ("c3", "c2", "c1", "c5", "c4")]
     # the date, the area, the activity
     assert f"What you said on {day((NOW - timedelta(days=100)).date())}" in text
     for area in ("Research", "Governance", "Complaints and comments", "Publications", "Support"):
         assert area in text
     assert ACTIVITY in text
     # what came of it, in the e-mails' words
-    for chid in ("ch1", "ch2", "ch3"):
+    for chid, said in (("ch1", "What we did: "), ("ch2", "What we will do: ")):
         title, description = CHANGES[chid]
-        assert title in text and description in text
+        assert title in text and f"{said}{description}" in text
+    title, description = CHANGES["ch3"]
+    assert title in text and description not in text, "a declined change never reads as if it was done"
     for chid, status, days_ago, note, strength in (
         ("ch1", "implemented", 50, None, "major"),
         ("ch2", "agreed", 30, None, "moderate"),
@@ -306,8 +308,9 @@ def test_the_page_shows_everything_the_person_said_and_what_came_of_it(seeded: S
     # the status is said in words (never by colour alone)
     for words in ("Change made", "Change agreed", "Not able to make this change"):
         assert words in text
-    # nothing decided yet: c4 (only a proposed change) and c5 (nothing linked)
-    assert text.count("We have not decided anything about this yet. We will let you know.") == 2
+    # nothing decided yet: c4 (only a proposed change) and c5 (nothing linked), in one group, said once
+    assert text.count("Still being decided: 2 things you said") == 1
+    assert text.count("We have not decided anything about these yet.") == 1
     assert CHANGES["ch4"][0] not in text, "a proposed change is not yet something that came of it"
     assert text.count("We are still thinking about other ideas that came from what you said.") == 1  # c1
     # when the link stops working
@@ -492,4 +495,7 @@ def test_the_page_needs_no_sign_in_but_the_dashboard_still_does(seeded: Seeded) 
         assert response.status_code == 302, private
         assert "/login" in response.headers["Location"]
     assert seeded.client.post("/_dash-update-component", json={}).status_code == 401
-    assert seeded.client.get("/you/").status_code in (302, 404), "no page without a token"
+    code_form = seeded.client.get("/you/")
+    assert code_form.status_code == 200, "without a token: the form for a letter's short code"
+    assert "Type the code from your letter" in code_form.get_data(as_text=True)
+    assert ADA not in code_form.get_data(as_text=True) and ORG_A not in code_form.get_data(as_text=True)
