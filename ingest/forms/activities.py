@@ -1,15 +1,16 @@
-"""Staff forms about activities: record an activity held, see it, mark who attended (several at once)."""
+"""Staff forms about activities: record an activity held, see it, correct it, mark who attended (several at once)
+and withdraw attendance recorded by mistake."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Any
 
-from flask import current_app, render_template, request, url_for
+from flask import abort, current_app, render_template, request, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from impact.auth.sessions import get_engine
-from ingest import lookups
+from ingest import history, lookups
 from ingest.forms.common import (
     area_choices,
     blank,
@@ -107,7 +108,122 @@ def new_activity() -> Any:
 def activity(activity_id: str) -> Any:
     engine = get_engine()
     held = lookups.activity_or_404(engine, org_id(), activity_id)
-    return render_template("activity.html", activity=held, attendees=lookups.attendees(engine, org_id(), activity_id))
+    return render_template(
+        "activity.html",
+        activity=held,
+        attendees=lookups.attendees(engine, org_id(), activity_id),
+        versions=history.versions(engine, org_id(), "activity", activity_id),
+    )
+
+
+CORRECTION_LABELS = {name: text for name, text in ACTIVITY_LABELS.items() if name != "activity_id"} | {
+    "reason": "Reason for the correction"
+}
+
+
+@bp.route("/activities/<activity_id>/correct", methods=["GET", "POST"])
+def correct_activity(activity_id: str) -> Any:
+    engine = get_engine()
+    held = lookups.activity_or_404(engine, org_id(), activity_id)
+    before = {
+        "title": held.title,
+        "area": held.area,
+        "level": held.level,
+        "date": held.held_on.isoformat(),
+        "duration_hours": f"{held.duration_hours:g}",
+    }
+    longest = max((row.hours for row, _name in lookups.attendees(engine, org_id(), activity_id)), default=0.0)
+    form = blank(CORRECTION_LABELS, **before)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form = posted(CORRECTION_LABELS)
+        day = parse_day(form["date"], errors, "date")
+        same = all(form[name].strip() == value for name, value in before.items() if name != "duration_hours")
+        try:
+            same = same and float(form["duration_hours"]) == held.duration_hours
+        except ValueError:
+            same = False
+        if same:
+            errors["title"] = "Nothing to correct: the activity is the same as before."
+        try:
+            hours = float(form["duration_hours"])
+        except ValueError:
+            hours = None
+        if hours is not None and 0 < hours < longest:
+            errors["duration_hours"] = (
+                f"Someone's attendance is recorded as {longest:g} hours: the activity cannot be shorter. "
+                "Withdraw that attendance first, or enter at least that length."
+            )
+        raw = {
+            "event_id": str(derived_id(submission_id(form["submission"]), "correct")),
+            "type": "activity.corrected",
+            "org_id": org_id(),
+            "occurred_at": opened(form["submission"]).isoformat(),
+            "payload": {
+                "activity_id": activity_id,
+                "title": form["title"],
+                "area": form["area"],
+                "level": form["level"],
+                "date": day.isoformat() if day else None,
+                "duration_hours": form["duration_hours"].strip() or None,
+                "reason": form["reason"],
+            },
+        }
+        labels = CORRECTION_LABELS
+        event = validate(raw, errors, place=placer(labels, "title"), labels=labels, choose=CHOOSE)
+        if event is not None and save([event], errors, "reason"):
+            return confirm(
+                f"Activity corrected: {event.payload.title}.", url_for("forms.activity", activity_id=activity_id)
+            )
+    return render_form(
+        "activity_form.html",
+        correcting=held,
+        longest=longest,
+        form=form,
+        errors=errors,
+        labels=CORRECTION_LABELS,
+        areas=area_choices(),
+        levels=LEVEL_CHOICES,
+    )
+
+
+WITHDRAW_LABELS = {"reason": "Reason for withdrawing it"}
+
+
+@bp.route("/activities/<activity_id>/attendance/<attendance_id>/withdraw", methods=["GET", "POST"])
+def withdraw_attendance(activity_id: str, attendance_id: str) -> Any:
+    engine = get_engine()
+    held = lookups.activity_or_404(engine, org_id(), activity_id)
+    found = [
+        (row, name) for row, name in lookups.attendees(engine, org_id(), activity_id) if row.event_id == attendance_id
+    ]
+    if not found:
+        abort(404)
+    row, name = found[0]
+    form = blank(WITHDRAW_LABELS)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form = posted(WITHDRAW_LABELS)
+        raw = {
+            "event_id": str(derived_id(submission_id(form["submission"]), "withdraw")),
+            "type": "attendance.withdrawn",
+            "org_id": org_id(),
+            "occurred_at": opened(form["submission"]).isoformat(),
+            "payload": {
+                "attendance_id": attendance_id,
+                "activity_id": activity_id,
+                "participant_id": row.participant_id,
+                "reason": form["reason"],
+            },
+        }
+        event = validate(raw, errors, place=placer(WITHDRAW_LABELS, "reason"), labels=WITHDRAW_LABELS)
+        if event is not None and save([event], errors, "reason"):
+            return confirm(
+                f"Attendance withdrawn: {name} at {held.title}.", url_for("forms.activity", activity_id=activity_id)
+            )
+    return render_form(
+        "attendance_withdraw.html", activity=held, row=row, name=name, form=form, errors=errors, labels=WITHDRAW_LABELS
+    )
 
 
 ATTENDANCE_LABELS = {"participants": "Who attended", "hours": "Hours each", "session_role": "Their role"}

@@ -1,5 +1,6 @@
 """Erasure: once `participant.erased` is processed, the person's name, e-mail and demographics are
-nowhere readable, not in the read models, not in the log, and not after a replay.
+nowhere readable, in any version (the registration and every correction of their details), not in the read
+models, not in the log, and not after a replay.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ pytestmark = pytest.mark.timeout(240)
 NAME = "Philippa Quennell-Marsh"
 EMAIL = "philippa.quennell@example.org"
 PHONE = "+44 7700 900123"
+NEW_NAME = "Pippa Okonkwo-Reyes"  # a corrected version of their details
+NEW_EMAIL = "pippa.okonkwo@example.org"
 WHEN = datetime.now(UTC) - timedelta(days=3)
 
 
@@ -117,6 +120,30 @@ def test_an_erased_participant_is_nowhere_readable_even_after_a_replay(
     assert names == {"p1": NAME, "p2": "Tomasz Wilde-Oduya"}, "the register holds the names until erasure"
     assert NAME.encode() not in log_bytes(settings), "personal fields are sealed before they reach the log"
 
+    with open_event_log(settings) as event_log:  # their details corrected: a second version, sealed the same way
+        details = {
+            "participant_id": "p1",
+            "display_name": NEW_NAME,
+            "role": "carer",
+            "contact": {"email": NEW_EMAIL, "phone": PHONE},
+            "demographics": {"age_band": "65_74", "region": "north_east"},
+            "fields": ["display_name", "email"],
+            "reason": "Prefers her new name",
+        }
+        record(
+            event_log,
+            settings.topic,
+            [event("participant.details_changed", details, 2)],
+            recorded_by="test",
+            engine=engine,
+        )
+    process_all(settings, engine, gate)
+    with engine.connect() as conn:
+        latest = conn.execute(select(Participant).where(Participant.participant_id == "p1")).one()  # type: ignore[arg-type]
+    assert (latest.display_name, latest.email) == (NEW_NAME, NEW_EMAIL), "the latest version is the one shown"
+    assert NEW_NAME.encode() not in log_bytes(settings), "the corrected details are sealed too"
+    assert NAME not in database_text(engine), "the earlier version is kept nowhere in the database"
+
     with open_event_log(settings) as event_log:
         erased = event("participant.erased", {"participant_id": "p1"}, 5)
         record(event_log, settings.topic, [erased], recorded_by="test", engine=engine)
@@ -124,7 +151,7 @@ def test_an_erased_participant_is_nowhere_readable_even_after_a_replay(
 
     def nothing_readable() -> None:
         text, raw = database_text(engine), log_bytes(settings)
-        for secret in (NAME, EMAIL, PHONE, "Quennell"):
+        for secret in (NAME, EMAIL, PHONE, "Quennell", NEW_NAME, NEW_EMAIL, "Okonkwo"):
             assert secret not in text
             assert secret.encode() not in raw
             assert json.dumps(secret).encode() not in raw
