@@ -6,7 +6,7 @@ summary linked to its field, keeps what was typed, and records each submission o
 it is sent (its event ids come from a submission id kept in the form).
 """
 
-from ingest.forms import activities, changes, lists, people  # noqa: F401  (each adds its routes to `bp`)
+from ingest.forms import activities, changes, lists, people, saving, search  # noqa: F401  (each adds its routes to `bp`)
 from ingest.forms.common import bp
 
 __all__ = ["bp"]

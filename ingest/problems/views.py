@@ -7,6 +7,7 @@ of the signed-in person's organisation.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, abort, render_template, request, url_for
@@ -37,10 +38,11 @@ from ingest.problems.formgen import (
     specs_of,
     stored_value,
 )
+from ingest.problems.names import FIELD_OF, Named, limits, named, register
 from ingest.problems.queries import find_letter, open_count, open_letters, read
 from schemas.events import LATEST_VERSION, WITHHELD
 from schemas.readmodels import DeadLetter
-from schemas.vocab import EVENT_LABELS, EventType, label, title
+from schemas.vocab import EVENT_LABELS, EventType, label
 
 CORRECTIONS = uuid.UUID("3c1f0a52-7d4e-4b8e-9a61-2f5d8c0e7b13")  # the namespace of correction event ids
 
@@ -65,16 +67,14 @@ def kind(event_type: str) -> str:
         return "Unreadable record" if not event_type else label(event_type.replace(".", " "))
 
 
-def brief(letter: DeadLetter) -> str:
-    """The references that identify a record in the list (never free text or personal data)."""
-    stored = read(letter)
-    parts = []
-    for key, value in stored.payload.items():
-        if key.endswith("_id") and isinstance(value, str) and value != WITHHELD:
-            parts.append(f"{title(key)}: {value}")
-        elif key.endswith("_ids") and isinstance(value, list):
-            parts.append(f"{title(key)}: {', '.join(str(v) for v in value[:5])}")
-    return "; ".join(parts)
+@dataclass(frozen=True)
+class Problem:
+    """One entry of the list: the dead letter, its kind of record, the records it names, and the check's limits."""
+
+    letter: DeadLetter
+    kind: str
+    named: list[Named]
+    limits: str
 
 
 def letter_or_404(org: str, event_id: str) -> DeadLetter:
@@ -99,8 +99,9 @@ def _nav() -> dict[str, Any]:
 
 @bp.get("/")
 def index() -> Any:
-    letters = open_letters(org_id(), engine=get_engine())
-    rows = [(letter, kind(letter.type), brief(letter)) for letter in letters]
+    stored = [read(letter) for letter in open_letters(org_id(), engine=get_engine())]
+    known = register(org_id(), (item.payload for item in stored), engine=get_engine())
+    rows = [Problem(item.letter, kind(item.letter.type), named(item, known), limits(item, known)) for item in stored]
     return render_template("problems.html", rows=rows)
 
 
@@ -109,7 +110,15 @@ def correct(event_id: str) -> Any:
     letter = letter_or_404(org_id(), event_id)
     stored = read(letter)
     what = kind(letter.type)
-    context: dict[str, Any] = {"letter": letter, "kind": what, "stored": stored}
+    known = register(org_id(), [stored.payload], engine=get_engine())
+    rule = limits(stored, known)
+    context: dict[str, Any] = {
+        "letter": letter,
+        "kind": what,
+        "stored": stored,
+        "named": named(stored, known),
+        "limits": rule,
+    }
     if not stored.correctable:
         return render_template("problems_correct.html", parts=[], recorded=[], form={}, errors={}, labels={}, **context)
     parts = sections(letter.type)
@@ -117,8 +126,19 @@ def correct(event_id: str) -> Any:
     labels = labels_of(parts)
     recorded = [(spec.label, shown(spec, stored_value(stored.payload, spec.path))) for spec in specs]
     withheld = {spec.name for spec in specs if stored_value(stored.payload, spec.path) == WITHHELD}
+    # The check's limits go beside the field they are about (for hours, instead of the general "at most 24").
+    beside = next((name for name in FIELD_OF.get(letter.expectation, ()) if name in labels), "")
     hints = {
-        spec.name: " ".join(filter(None, (spec.hint, WITHHELD_HINT if spec.name in withheld else ""))) for spec in specs
+        spec.name: " ".join(
+            part
+            for part in (
+                rule if spec.name == beside else "",
+                "" if spec.name == beside and spec.kind == "number" else spec.hint,
+                WITHHELD_HINT if spec.name in withheld else "",
+            )
+            if part
+        )
+        for spec in specs
     }
     context |= {"parts": parts, "recorded": recorded, "hints": hints, "withheld": withheld}
     day = stored.occurred.date().isoformat() if stored.occurred else ""
