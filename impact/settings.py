@@ -70,6 +70,13 @@ class Settings(BaseSettings):
         description="How long an event whose reference is not known yet waits before it is dead-lettered.",
     )
 
+    save_wait_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=30,
+        description="How long a staff form waits for the processor before saying a record is being saved.",
+    )
+
     # Feedback to participants ("you made a difference"): see docs/feedback.md and docs/configuration.md.
     smtp_host: str = Field(default="", description="SMTP server for feedback e-mail; empty: e-mail is not sent.")
     smtp_port: int = Field(default=587, ge=1, le=65535)

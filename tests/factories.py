@@ -49,6 +49,7 @@ def settings_for_test(data_dir: Path, **overrides: object) -> Settings:
         "secret_key": "t" * 40,
         "password_hashing": "fast",
         "poll_timeout_ms": 200,
+        "save_wait_seconds": 0,  # the forms never wait for a processor: a test processes when it chooses
     }
     return Settings.model_validate(values | overrides)
 

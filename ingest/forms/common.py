@@ -7,8 +7,9 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request
+from flask import Blueprint, Response, flash, g, redirect, render_template, request
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from impact.auth.sessions import CAN_LOG, get_engine, guard, signed_in
 from impact.eventlog import LogUnavailable
@@ -181,12 +182,37 @@ def save(events: list[Envelope], errors: dict[str, str], field: str) -> bool:
     except ReusedEventId:
         errors[field] = ALREADY_USED
         return False
+    g.saved_events = [*g.get("saved_events", []), *events]  # for `confirm`: the page follows them
     return True
 
 
 def confirm(message: str, to: str) -> Response:
-    """Post/redirect/get with a confirmation the next page announces."""
-    flash(message, "success")
+    """Post/redirect/get with a confirmation the next page announces, never contradicting that page.
+
+    What `save` has just recorded reaches the read models a moment later: wait up to `save_wait_seconds`
+    for the processor, then say it is saved (the message), is being saved (the page follows it), or was
+    refused (with a link to it in "Needs attention").
+    """
+    from ingest.forms import saving  # here, not above: saving adds its route to this module's `bp`
+
+    events: list[Envelope] = g.pop("saved_events", [])
+    if not events:
+        flash(message, "success")
+        return redirect(to)  # type: ignore[return-value]
+    org, ids = org_id(), [str(event.event_id) for event in events]
+    try:
+        found = saving.wait(get_engine(), org, saving.followed(ids), get_settings().save_wait_seconds)
+    except SQLAlchemyError:
+        found = saving.Progress("saving")  # the read models cannot say just now: the page asks again
+    if found.state == "saved":
+        flash(message, "success")
+    elif found.state == "rejected":
+        # A dict, kept as it is by the session's serializer; base.html shows its text and link.
+        flash({"text": found.notice(), "link": found.problem_url()}, "error")  # type: ignore[arg-type]
+    else:
+        notice = {"text": message, "state": found.notice(), "token": saving.token_for(org, ids)}
+        flash(notice, "saving")  # type: ignore[arg-type]
+        saving.remember(org, saving.records_of(events), message)
     return redirect(to)  # type: ignore[return-value]
 
 
