@@ -100,13 +100,10 @@ def init_access(app: dash.Dash, engine: Engine, settings: Settings) -> None:
     prefix = app.config.routes_pathname_prefix
     server.extensions["impact.settings"] = settings
 
-    def home(person: SignedIn) -> str:
-        """Where signing in here leads: the dashboard, or the staff pages for whom it is not (no second sign-in)."""
-        if person.must_change:
-            return address_of(STAFF_PAGES, CHOOSE_OWN_PAGE)
-        return app.config.requests_pathname_prefix if person.may(CAN_READ) else address_of(STAFF_PAGES)
-
-    init_sign_in(server, engine, template="login.html", home=home)
+    # Signing in here leads to the dashboard, whoever signs in: its page says what a person whose role does not
+    # read it may do, with a link to the staff pages (already signed in). Never a redirect to them: the
+    # Content-Security-Policy's form-action 'self' stops a sign-in form's redirect to another origin (port).
+    init_sign_in(server, engine, template="login.html", home=lambda _person: app.config.requests_pathname_prefix)
 
     # CSRF: every POST (PUT, PATCH, DELETE) needs the session's token, which the login and logout forms
     # carry, except Dash's one POST endpoint, `_dash-update-component`. Exempting it is safe: it only reads
