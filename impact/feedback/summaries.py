@@ -83,6 +83,7 @@ class _Link:
     href: str
     label: str = ""
     text: str = ""
+    before: str = ""  # words before the link in the HTML part ("E-mail: ")
 
 
 _Line = str | _Link
@@ -164,11 +165,13 @@ def stop_and_ask(contact: Contact, *, medium: Literal["email", "letter"]) -> lis
     if contact.phone:
         lines.append(f"Phone: {contact.phone}")
     if contact.reply_email:
-        lines.append(_Link(f"mailto:{contact.reply_email}", contact.reply_email, f"E-mail: {contact.reply_email}"))
+        lines.append(
+            _Link(f"mailto:{contact.reply_email}", contact.reply_email, f"E-mail: {contact.reply_email}", "E-mail: ")
+        )
     if contact.address_lines:
         lines.append(f"Post: {contact.name}, {contact.address_one_line}")
     if contact.website:
-        lines.append(_Link(contact.website, contact.website, f"Web: {contact.website}"))
+        lines.append(_Link(contact.website, contact.website, f"Web: {contact.website}", "Web: "))
     if len(lines) == 2:  # nothing set up yet: the person can still tell whoever they deal with
         lines.append(f"Tell anyone you know at {contact.name}.")
     return lines
@@ -247,7 +250,9 @@ def _html_line(line: _Line) -> str:
         href = escape(line.href, quote=True)
         shown = escape(line.label or line.href)
         # only a web or mail address becomes a link; anything else is shown, escaped, as words
-        return f'<a href="{href}">{shown}</a>' if re.match(r"(https?://|mailto:)", line.href, re.IGNORECASE) else href
+        if not re.match(r"(https?://|mailto:)", line.href, re.IGNORECASE):
+            return href
+        return f'{escape(line.before)}<a href="{href}">{shown}</a>'
     return escape(line).replace("\n", "<br>\n")
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from impact.auth.sessions import CAN_LOG, get_engine, guard, signed_in
 from impact.eventlog import LogUnavailable
-from impact.feedback import links, outbox, outcomes, summaries
+from impact.feedback import contact, links, outbox, outcomes, summaries
 from impact.feedback.outbox import CLOSED, ITEMS, State, aware
 from ingest import get_event_log, get_settings, lookups
 from schemas.readmodels import Change, Feedback
@@ -356,9 +356,17 @@ def preview(participant_id: str, change_id: str) -> Any:
         covered = digestchanges_by_id(conn, org_id, person, change_id)
         if len(covered) > 1:
             news = outcomes.news(conn, org_id, participant_id, covered)
-        organisation = outcomes.organisation_name(conn, org_id)
-    summary = summaries.compose(person, news, organisation=organisation, link=None, link_expires=None)
-    return render_template("feedback_preview.html", person=person, summary=summary, news=news, how=route(person))
+        organisation = contact.contact(conn, org_id)
+    how = route(person)
+    summary = summaries.compose(
+        person,
+        news,
+        organisation=organisation,
+        link=None,
+        link_expires=None,
+        medium="letter" if how == "letter" else "email",
+    )
+    return render_template("feedback_preview.html", person=person, summary=summary, news=news, how=how)
 
 
 @bp.post("/feedback/told/<participant_id>/<change_id>")
