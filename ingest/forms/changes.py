@@ -1,5 +1,8 @@
 """Staff forms for "you said, we did": record a contribution, record a change linked to contributions,
-and move a change through its statuses (a declined change needs a reason)."""
+move a change through its statuses (a declined change needs a reason), and correct either record.
+
+A correction records the record's whole new version with a reason (`contribution.corrected`,
+`change.corrected`); it never tells a participant again by itself (docs/staff.md, "Correcting a record")."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from typing import Any
 from flask import render_template, request, url_for
 
 from impact.auth.sessions import get_engine
-from ingest import lookups
+from ingest import history, lookups, records
 from ingest.forms.common import (
     area_choices,
     blank,
@@ -31,6 +34,9 @@ from ingest.forms.common import (
 )
 from schemas.vocab import ChangeStatus, Strength, label, title
 
+NOTHING_CHANGED = "Nothing to correct: the values are the same."
+REASON_LABEL = "Reason for the correction"
+REASON_MISSING = "Say why you are correcting it, for example: {example}."
 CHOOSE = {
     "area": "Choose the area of work.",
     "status": "Choose the status of the change.",
@@ -89,6 +95,90 @@ def new_contribution() -> Any:
         labels=CONTRIBUTION_LABELS,
         people=lookups.participants(engine, org_id()),
         activities=[(a.activity_id, f"{a.held_on:%-d %b %Y}: {a.title}") for a in activities],
+        areas=area_choices(),
+    )
+
+
+@bp.get("/contributions/<contribution_id>")
+def contribution(contribution_id: str) -> Any:
+    engine = get_engine()
+    found = records.contribution_or_404(engine, org_id(), contribution_id)
+    versions = history.versions(engine, org_id(), "contribution", contribution_id)
+    return render_template("contribution.html", record=found, said=found.contribution, versions=versions)
+
+
+CORRECT_CONTRIBUTION_LABELS = CONTRIBUTION_LABELS | {"reason": REASON_LABEL}
+
+
+@bp.route("/contributions/<contribution_id>/correct", methods=["GET", "POST"])
+def correct_contribution(contribution_id: str) -> Any:
+    """Correct what was said, who said it, where, when or its area: the whole new version, with a reason."""
+    engine = get_engine()
+    found = records.contribution_or_404(engine, org_id(), contribution_id)
+    said = found.contribution
+    # Erased people cannot be picked again (their names are gone) but stay linked to what they said.
+    erased = [p.participant_id for p in found.people if p.erased]
+    labels = CORRECT_CONTRIBUTION_LABELS
+    form = blank(
+        labels,
+        participants=[p.participant_id for p in found.people if not p.erased],
+        activity_id=said.activity_id or "",
+        area=said.area,
+        made_on=said.made_on.isoformat(),
+        text=said.text,
+    )
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form = posted(labels)
+        form["participants"] = [p for p in dict.fromkeys(request.form.getlist("participants")) if p]
+        people = [p for p in form["participants"] if p not in erased] + erased
+        if not people:
+            errors["participants"] = "Choose at least one person who said it."
+        day = parse_day(form["made_on"], errors, "made_on")
+        if not form["reason"].strip():
+            errors["reason"] = REASON_MISSING.format(example="Typo in the quote")
+        raw = {
+            "event_id": str(derived_id(submission_id(form["submission"]), "contribution.corrected")),
+            "type": "contribution.corrected",
+            "org_id": org_id(),
+            "occurred_at": opened(form["submission"]).isoformat(),
+            "payload": {
+                "contribution_id": contribution_id,
+                "participant_ids": people or ["-"],
+                "activity_id": form["activity_id"] or None,
+                "area": form["area"],
+                "text": form["text"],
+                "made_on": day.isoformat() if day else "",
+                "reason": form["reason"],
+            },
+        }
+        place = placer(labels, "text", {"participant_ids": "participants"})
+        event = validate(raw, errors, place=place, labels=labels, choose=CHOOSE)
+        if event is not None:
+            new = event.payload
+            now = (sorted(new.participant_ids), new.activity_id, new.area.value, new.text, new.made_on)
+            if now == (sorted(found.participant_ids), said.activity_id, said.area, said.text.strip(), said.made_on):
+                errors["text"] = NOTHING_CHANGED
+            elif save([event], errors, "reason"):
+                return confirm(
+                    f"Contribution corrected (reference {contribution_id}).",
+                    url_for("forms.contribution", contribution_id=contribution_id),
+                )
+    activities = lookups.activities(engine, org_id())
+    choices_ = [(a.activity_id, f"{a.held_on:%-d %b %Y}: {a.title}") for a in activities]
+    if said.activity_id and said.activity_id not in {a.activity_id for a in activities} and found.activity:
+        a = found.activity
+        choices_.append((a.activity_id, f"{a.held_on:%-d %b %Y}: {a.title}"))
+    return render_form(
+        "contribution_form.html",
+        mode="correct",
+        record=found,
+        erased=len(erased),
+        form=form,
+        errors=errors,
+        labels=labels,
+        people=lookups.participants(engine, org_id(), including=form["participants"]),
+        activities=choices_,
         areas=area_choices(),
     )
 
@@ -174,7 +264,83 @@ def new_change() -> Any:
 def change(change_id: str) -> Any:
     engine = get_engine()
     found = lookups.change_or_404(engine, org_id(), change_id)
-    return render_template("change.html", change=found, links=lookups.links(engine, org_id(), change_id))
+    return render_template(
+        "change.html",
+        change=found,
+        links=lookups.links(engine, org_id(), change_id),
+        versions=history.versions(engine, org_id(), "change", change_id),
+    )
+
+
+CORRECT_CHANGE_LABELS = {name: CHANGE_LABELS[name] for name in ("title", "area", "description", "links")} | {
+    "reason": REASON_LABEL
+}
+
+
+@bp.route("/changes/<change_id>/correct", methods=["GET", "POST"])
+def correct_change(change_id: str) -> Any:
+    """Correct a change's title, area, "what we did" text and its links, with a reason (not its status)."""
+    engine = get_engine()
+    found = lookups.change_or_404(engine, org_id(), change_id)
+    linked = records.strengths(engine, org_id(), change_id)
+    labels = CORRECT_CHANGE_LABELS
+    form = blank(
+        labels,
+        title=found.title,
+        area=found.area,
+        description=found.description,
+        links=list(linked),
+        strengths=dict(linked),
+    )
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form = posted(labels)
+        form["links"] = [c for c in dict.fromkeys(request.form.getlist("links")) if c]
+        form["strengths"] = {c: request.form.get(f"strength-{c}", "") for c in form["links"]}
+        missing = [c for c in form["links"] if form["strengths"][c] not in set(Strength)]
+        if missing:
+            errors["links"] = (
+                f"Choose how strongly each ticked contribution influenced the change ({len(missing)} without)."
+            )
+        if not form["reason"].strip():
+            errors["reason"] = REASON_MISSING.format(example="The wrong contribution was linked")
+        raw = {
+            "event_id": str(derived_id(submission_id(form["submission"]), "change.corrected")),
+            "type": "change.corrected",
+            "org_id": org_id(),
+            "occurred_at": opened(form["submission"]).isoformat(),
+            "payload": {
+                "change_id": change_id,
+                "area": form["area"],
+                "title": form["title"],
+                "description": form["description"],
+                "links": [{"contribution_id": c, "strength": form["strengths"][c] or "-"} for c in form["links"]],
+                "reason": form["reason"],
+            },
+        }
+        place = placer(labels, "description", {"contribution_id": "links", "strength": "links"})
+        event = validate(raw, errors, place=place, labels=labels, choose=CHOOSE)
+        if event is not None:
+            new = event.payload
+            now = (new.title, new.area.value, new.description, {k.contribution_id: k.strength.value for k in new.links})
+            if now == (found.title.strip(), found.area, found.description.strip(), linked):
+                errors["title"] = NOTHING_CHANGED
+            elif save([event], errors, "reason"):
+                return confirm(
+                    f"Change corrected: {new.title} (reference {change_id}).",
+                    url_for("forms.change", change_id=change_id),
+                )
+    return render_form(
+        "change_form.html",
+        mode="correct",
+        change=found,
+        form=form,
+        errors=errors,
+        labels=labels,
+        areas=area_choices(),
+        strengths=STRENGTH_CHOICES,
+        said=lookups.contributions(engine, org_id(), including=form["links"]),
+    )
 
 
 STATUS_LABELS = {"status": "New status", "decided_on": title("decided_on"), "note": title("note")}
