@@ -17,9 +17,23 @@ from datetime import UTC, date, datetime, time, timedelta
 from itertools import count
 from typing import Any, TypeVar
 
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from impact.demo.texts import AREAS, DOMAINS, FIRST, FOLLOW_UPS, LAST, NEIGHBOURS, NOTES, STREETS, TITLES
+from impact.demo.texts import (
+    AREAS,
+    DOMAINS,
+    FIRST,
+    FOLLOW_UPS,
+    LAST,
+    NEIGHBOURS,
+    NOTES,
+    STREETS,
+    TITLES,
+    UNHEARD,
+)
+from impact.eventlog import EventLog
+from impact.months import add_months, first_of_month
 from schemas.events import (
     EVENT_ADAPTER,
     EVENT_TYPES,
@@ -36,6 +50,7 @@ from schemas.events import (
     ParticipantRegistered,
     Payload,
     SessionAttended,
+    StoredEvent,
 )
 from schemas.vocab import (
     AgeBand,
@@ -89,6 +104,7 @@ ORGS = (
 
 # Of those owed word of a decision, the share the demo charity had told (the rest wait for the sender or staff).
 TOLD_SHARE = {Channel.email: 0.9, Channel.post: 0.8, Channel.phone: 0.6, Channel.in_person: 0.6}
+LETTERS_WAIT_DAYS = 30  # letters about the decisions of the last days wait to be printed
 STEPS = {  # the statuses a change passes through after "proposed", by where it ends up
     ChangeStatus.proposed: [],
     ChangeStatus.agreed: [ChangeStatus.agreed],
@@ -104,6 +120,7 @@ class Person:
     weight: float
     consent: bool
     channel: Channel | None = None
+    monthly: bool = False  # hears in a digest on the first working day of the month
 
 
 @dataclass
@@ -119,6 +136,14 @@ class Act:
 class Contrib:
     cid: str
     area: Area
+    at: datetime
+    said: int  # which of the area's things said (impact.demo.texts.AREAS)
+
+
+@dataclass
+class Decision:
+    chid: str
+    cids: list[str]
     at: datetime
 
 
@@ -142,6 +167,9 @@ class _OrgDemo:
         self.events: list[Envelope] = []
         self.people: dict[str, Person] = {}
         self.who: dict[str, list[str]] = {}  # contribution id -> who said it
+        self.decisions: list[Decision] = []
+        self.withdrawn: set[str] = set()  # who withdrew consent to be contacted: told nothing
+        self.registrations: dict[str, int] = {}  # participant id -> index of the registration in self.events
         self.told_rng = random.Random(f"{seed}/{org.slug}/feedback")
 
     def emit(self, type_: str, key: str, when: datetime, payload: Payload) -> None:
@@ -151,9 +179,10 @@ class _OrgDemo:
         event = {"event_id": uuid.uuid5(NAMESPACE, name), "org_id": self.org.slug, "occurred_at": when}
         self.events.append(EVENT_ADAPTER.validate_python({**event, "type": type_, "payload": payload}))
 
-    def at(self, day: date, latest_hour: int = 16) -> datetime:
+    def at(self, day: date, latest_hour: int = 16, rng: random.Random | None = None) -> datetime:
+        rng = rng or self.rng
         day -= timedelta(days=max(0, day.weekday() - 4))  # staff work weekdays: a weekend becomes its Friday
-        return datetime.combine(day, time(self.rng.randint(9, latest_hour), self.rng.randrange(0, 60, 5)), UTC)
+        return datetime.combine(day, time(rng.randint(9, latest_hour), rng.randrange(0, 60, 5)), UTC)
 
     def later(self, when: datetime, low: int, high: int) -> datetime:
         return self.at(when.date() + timedelta(days=self.rng.randint(low, high)))
@@ -185,6 +214,7 @@ class _OrgDemo:
                 f"p-{number:04d}", self.at(self.first + timedelta(days=day)), rng.paretovariate(1.6), consent, channel
             )
             self.people[person.pid] = person
+            person.monthly = self.told_rng.random() < 0.1
             payload = ParticipantRegistered(
                 participant_id=person.pid,
                 display_name=f"{first} {last}",
@@ -192,9 +222,10 @@ class _OrgDemo:
                 contact=contact if reachable else None,
                 consent_to_contact=consent,
                 preferred_channel=channel,
-                feedback_frequency=Frequency.monthly if self.told_rng.random() < 0.1 else Frequency.each_change,
+                feedback_frequency=Frequency.monthly if person.monthly else Frequency.each_change,
                 demographics=self.demographics() if rng.random() < 0.9 else Demographics(),
             )
+            self.registrations[person.pid] = len(self.events)
             self.emit("participant.registered", person.pid, person.at, payload)
             people.append(person)
         return people
@@ -248,95 +279,206 @@ class _OrgDemo:
         return acts
 
     def contributions(self, acts: list[Act]) -> list[Contrib]:
+        """Each thing people said in an area, said once in the year, at one of that area's activities."""
         rng, drafts = self.rng, []
-        for _ in range(rng.randint(120, 180)):
-            act = rng.choices(acts, [len(a.attendees) for a in acts])[0]
-            when = act.start + timedelta(minutes=rng.randint(5, int(act.hours * 60) - 1))
-            who = rng.sample(act.attendees, min(len(act.attendees), rng.choices((1, 2, 3), (75, 18, 7))[0]))
-            said = rng.choice(AREAS[act.area].says).format(service=self.org.service) + rng.choice(FOLLOW_UPS)
-            drafts.append((when, act, sorted(who), said))
+        for area in Area:
+            held = [a for a in acts if a.area == area and a.attendees]
+            for said in range(len(AREAS[area].says) if held else 0):
+                act = rng.choices(held, [len(a.attendees) for a in held])[0]
+                when = act.start + timedelta(minutes=rng.randint(5, int(act.hours * 60) - 1))
+                who = rng.sample(act.attendees, min(len(act.attendees), rng.choices((1, 2, 3), (75, 18, 7))[0]))
+                drafts.append((when, act, sorted(who), said))
         saids = []
         for when, act, who, said in sorted(drafts, key=lambda d: d[0]):
             cid = f"c-{next(self.ids['c']):04d}"
+            text = AREAS[act.area].says[said].format(service=self.org.service) + rng.choice(FOLLOW_UPS)
             made = ContributionMade(
-                contribution_id=cid, participant_ids=who, activity_id=act.aid, area=act.area, text=said
+                contribution_id=cid, participant_ids=who, activity_id=act.aid, area=act.area, text=text
             )
             self.emit("contribution.made", cid, when, made)
             self.who[cid] = who
-            saids.append(Contrib(cid, act.area, when))
+            saids.append(Contrib(cid, act.area, when, said))
         return saids
 
     def changes(self, saids: list[Contrib]) -> None:
+        """Each change links only what was said, before it, that could have led to it (impact.demo.texts)."""
         rng, org, n = self.rng, self.org, self.rng.randint(20, 30)
         finals = [ChangeStatus.declined] * max(2, round(n * 0.15)) + [ChangeStatus.proposed] * max(2, round(n * 0.2))
         finals += [ChangeStatus.implemented] * round(n * 0.35)
         finals += [ChangeStatus.agreed] * (n - len(finals))
         rng.shuffle(finals)
-        links: Counter[str] = Counter()
-        used: Counter[Area] = Counter()
-        for final in finals:
-            early, late = (120, DAYS) if final != ChangeStatus.proposed else (25, 120)
-            window = [s for s in saids if early <= (self.end - s.at.date()).days <= late and links[s.cid] < 2]
-            if not window:
-                continue
-            anchor = rng.choice([s for s in window if used[s.area] < 2] or window)
-            earlier = [s for s in saids if s.area == anchor.area and s.at < anchor.at and links[s.cid] < 2]
-            others = rng.sample(earlier[-12:], min(len(earlier[-12:]), rng.choices(range(5), (25, 30, 25, 12, 8))[0]))
-            recorded = self.later(anchor.at, 3, 21)  # at most self.end: in the past
+        slots = [(area, index) for area in Area for index in range(len(AREAS[area].changes))]
+        rng.shuffle(slots)
+        # The same draws whatever `today` is (so reseeding on a later day gives the same facts): a change for each
+        # of the first n slots, made once something said that led to it is in the past.
+        for (area, index), final in zip(slots, finals, strict=False):
             chid = f"ch-{next(self.ids['ch']):03d}"
-            title, did = AREAS[anchor.area].changes[used[anchor.area] % 2]
-            used[anchor.area] += 1
-            strengths = [rng.choices(list(Strength), (45, 40, 15))[0] for _ in others]
-            strengths.append(rng.choices((Strength.major, Strength.moderate), (60, 40))[0])
-            linked = [
-                ContributionLink(contribution_id=s.cid, strength=st)
-                for s, st in zip([*others, anchor], strengths, strict=True)
+            rng = self.rng_for(chid)  # each change's own draws, made or not yet
+            led = [s for s in saids if s.area == area and s.said in AREAS[area].led_to[index]]
+            wanted = rng.choices((1, 2, 3), (20, 40, 40))[0]
+            times = [self.later_by(rng, s.at, 3, 21) for s in led]  # recorded after the last thing linked
+            strengths = [rng.choices((Strength.major, Strength.moderate), (60, 40))[0]]
+            strengths += [rng.choices(list(Strength), (45, 40, 15))[0] for _ in led[1:]]
+            made = [m for m in range(1, min(wanted, len(led)) + 1) if self.past(times[m - 1])]
+            if not made:  # what led to it was said in the last days: nothing has come of it yet
+                continue
+            linked, recorded = led[: made[-1]], times[made[-1] - 1]
+            title, did = AREAS[area].changes[index]
+            links = [
+                ContributionLink(contribution_id=s.cid, strength=st) for s, st in zip(linked, strengths, strict=False)
             ]
-            links.update(link.contribution_id for link in linked)
             change = ChangeRecorded(
                 change_id=chid,
-                area=anchor.area,
+                area=area,
                 title=title.format(service=org.service, people=org.people),
-                links=linked,
+                links=links,
                 description=did.format(service=org.service, people=org.people),
             )
             self.emit("change.recorded", chid, recorded, change)
             when = recorded
             for status in STEPS[final]:
-                when = self.later(when, 14, 42)
+                when = self.later_by(rng, when, 14, 42)
                 moved = ChangeStatusChanged(change_id=chid, status=status, note=rng.choice(NOTES[status]))
                 if self.past(when):
                     self.emit("change.status_changed", f"{chid}/{status}", when, moved)
                     if status in (ChangeStatus.agreed, ChangeStatus.declined):  # the decision
-                        self.told(chid, [link.contribution_id for link in linked], when)
+                        self.decisions.append(Decision(chid, [link.contribution_id for link in links], when))
 
-    def told(self, chid: str, cids: list[str], decided: datetime) -> None:
-        """Most people linked to a decision were told some days after it; the last weeks' wait for the sender.
-
-        Its own random stream, so the rest of the demo is the same as before feedback was part of it."""
-        rng = self.told_rng
-        for pid in sorted({pid for cid in cids for pid in self.who[cid]}):
+    def told(self) -> None:
+        """Who heard of each decision, and when: most people some days after it, a monthly reader in the digest
+        of the first working day of the next month. Letters for the last weeks' decisions wait to be printed,
+        and last month's digest is due this month. Its own random stream, so the rest of the demo is the same."""
+        self.letter_due()
+        owed: dict[str, list[Decision]] = {}  # only people with a channel
+        for decision in self.decisions:
+            for pid in sorted({pid for cid in decision.cids for pid in self.who[cid]}):
+                person = self.people[pid]
+                if person.consent and person.channel is not None and pid not in self.withdrawn:
+                    owed.setdefault(pid, []).append(decision)
+        this_month = first_of_month(self.last + timedelta(days=1))
+        self.digest_due(owed, add_months(this_month, -1))
+        for pid, decisions in owed.items():
             person = self.people[pid]
-            if not person.consent or person.channel is None:
+            if person.monthly and person.channel == Channel.email:
+                months: dict[date, list[str]] = {}
+                for decision in decisions:
+                    months.setdefault(first_of_month(decision.at.date()), []).append(decision.chid)
+                for month, chids in months.items():
+                    when = self.digest_at(self.rng_for(f"{pid}/{month}"), add_months(month, 1))
+                    if add_months(month, 1) < this_month and self.past(when):
+                        sent = FeedbackSent(participant_id=pid, change_ids=chids, channel=person.channel)
+                        self.emit("feedback.sent", f"digest/{pid}/{month:%Y-%m}", when, sent)
                 continue
-            when = self.later_by(rng, decided, 2, 35)
-            if rng.random() < TOLD_SHARE[person.channel] and self.past(when):
-                sent = FeedbackSent(participant_id=pid, change_ids=[chid], channel=person.channel)
-                self.emit("feedback.sent", f"{chid}/{pid}", when, sent)
+            channel = person.channel or Channel.in_person
+            for decision in decisions:
+                rng = self.rng_for(f"{pid}/{decision.chid}")  # each pair's own draws: the same on a later day
+                when, told = self.later_by(rng, decision.at, 2, 35), rng.random() < TOLD_SHARE[channel]
+                if person.channel == Channel.post and (self.last - decision.at.date()).days < LETTERS_WAIT_DAYS:
+                    continue  # the letter is written and waits to be printed
+                if told and self.past(when):
+                    sent = FeedbackSent(participant_id=pid, change_ids=[decision.chid], channel=person.channel)
+                    self.emit("feedback.sent", f"{decision.chid}/{pid}", when, sent)
+
+    def digest_due(self, owed: dict[str, list[Decision]], last_month: date) -> None:
+        """Make sure someone reads a monthly digest and is owed last month's: the digest due this month."""
+        waiting = [
+            pid
+            for pid, decisions in owed.items()
+            if self.people[pid].channel == Channel.email
+            and any(first_of_month(d.at.date()) == last_month for d in decisions)
+        ]
+        if not waiting or any(self.people[pid].monthly for pid in waiting):
+            return
+        self.people[waiting[0]].monthly = True
+        self.registered_again(waiting[0], feedback_frequency=Frequency.monthly)
+
+    def letter_due(self) -> None:
+        """Make sure someone who chose post waits for a letter about a decision of the last weeks."""
+        recent = [d for d in self.decisions if (self.last - d.at.date()).days < LETTERS_WAIT_DAYS]
+        linked = sorted({pid for d in recent for cid in d.cids for pid in self.who[cid]} - self.withdrawn)
+        if not linked or any(self.people[pid].consent and self.people[pid].channel == Channel.post for pid in linked):
+            return
+        person = self.people[linked[0]]
+        person.consent, person.channel = True, Channel.post
+        contact = self.registration(person.pid).contact or Contact()
+        if not contact.postal_address:
+            rng = self.rng_for(person.pid)
+            street = f"{rng.randint(1, 120)} {rng.choice(STREETS)}, {self.org.town}"
+            address = f"{street} {self.org.postcode}{rng.randint(1, 20)} 4DQ"
+            contact = contact.model_copy(update={"postal_address": address})
+        self.registered_again(person.pid, consent_to_contact=True, preferred_channel=Channel.post, contact=contact)
+
+    def registered_again(self, pid: str, **changes: Any) -> None:
+        """Rewrite a registration not yet returned: what the person chose, decided by what came after."""
+        index = self.registrations[pid]
+        payload = self.registration(pid).model_copy(update=changes)
+        self.events[index] = self.events[index].model_copy(update={"payload": payload})
+
+    def registration(self, pid: str) -> ParticipantRegistered:
+        payload = getattr(self.events[self.registrations[pid]], "payload", None)
+        assert isinstance(payload, ParticipantRegistered)  # noqa: S101 (registrations index registrations)
+        return payload
+
+    def rng_for(self, name: str) -> random.Random:
+        return random.Random(f"{self.seed}/{self.org.slug}/{name}")
+
+    def digest_at(self, rng: random.Random, day: date) -> datetime:
+        while day.weekday() > 4:  # the first working day of the month
+            day += timedelta(days=1)
+        return datetime.combine(day, time(9, rng.randrange(0, 60, 5)), UTC)
+
+    def problems(self, people: list[Person], acts: list[Act]) -> None:
+        """A few records of the last weeks that the checks turn away, for staff to put right ("Needs attention"):
+        hours longer than the activity, and a participant reference with a letter O typed for a zero."""
+        rng = self.told_rng
+        recent = [a for a in acts if (self.last - a.start.date()).days < 60 and a.attendees] or acts[-3:]
+        for n, act in enumerate(rng.sample(recent, min(3, len(recent)))):
+            absent = [p for p in people if p.at < act.start and p.pid not in act.attendees]
+            if not absent:
+                continue
+            person = rng.choice(absent)
+            when = act.start + timedelta(hours=act.hours)
+            if n == 0:  # longer than the activity: a slip of the keyboard, or the length of the day
+                longer = act.hours + 1.5
+                attended = SessionAttended(
+                    activity_id=act.aid, participant_id=person.pid, hours=longer, session_role=SessionRole.attendee
+                )
+                self.emit("session.attended", f"{act.aid}/{person.pid}/problem", when, attended)
+            elif n == 1:  # someone not registered (a typing slip in the reference)
+                typo = person.pid.replace("0", "O", 1)
+                attended = SessionAttended(
+                    activity_id=act.aid, participant_id=typo, hours=act.hours, session_role=SessionRole.attendee
+                )
+                self.emit("session.attended", f"{act.aid}/{typo}/problem", when, attended)
+            else:
+                typo = person.pid.replace("0", "O", 1)
+                made = ContributionMade(
+                    contribution_id=f"c-{next(self.ids['c']):04d}",
+                    participant_ids=[typo],
+                    activity_id=act.aid,
+                    area=act.area,
+                    text=UNHEARD[rng.randrange(len(UNHEARD))],
+                )
+                self.emit("contribution.made", f"{act.aid}/{typo}/problem", when, made)
 
     def later_by(self, rng: random.Random, when: datetime, low: int, high: int) -> datetime:
-        return self.at(when.date() + timedelta(days=rng.randint(low, high)))
+        return self.at(when.date() + timedelta(days=rng.randint(low, high)), rng=rng)
 
     def withdrawals(self, people: list[Person]) -> None:
         for person in self.rng.sample([p for p in people if p.consent], self.rng.randint(2, 4)):
             when = self.later(person.at, 10, 200)
             if self.past(when):
+                self.withdrawn.add(person.pid)
                 withdrawn = ParticipantConsentChanged(participant_id=person.pid, consent=False, channel=None)
                 self.emit("participant.consent_changed", f"{person.pid}/withdrawn", when, withdrawn)
 
 
-def demo_events(*, today: date, seed: int = 7) -> list[Envelope]:
-    """A year of involvement at three member charities, ending the day before `today`, sorted by occurred_at."""
+def demo_events(*, today: date, seed: int = 7, problems: bool = False) -> list[Envelope]:
+    """A year of involvement at three member charities, ending the day before `today`, sorted by occurred_at.
+
+    `problems`: with a few records of the last weeks that the checks turn away, for staff to put right (what
+    `seed_demo` appends); without them, every event is accepted (what tests and benchmarks build on).
+    """
     rng, now = random.Random(seed), datetime.now(UTC)
     today = min(today, now.date())  # the last demo day is the day before: always in the past
     ids: dict[str, Iterator[int]] = {prefix: count(1) for prefix in ("p", "a", "c", "ch")}
@@ -344,10 +486,66 @@ def demo_events(*, today: date, seed: int = 7) -> list[Envelope]:
     for org in ORGS:
         demo = _OrgDemo(org, rng, seed, today, now, ids)
         people = demo.participants()
-        demo.changes(demo.contributions(demo.activities(people)))
+        acts = demo.activities(people)
+        demo.changes(demo.contributions(acts))
         demo.withdrawals(people)
+        demo.told()
+        if problems:
+            demo.problems(people, acts)
         events += demo.events
     return sorted(events, key=lambda e: e.occurred_at)  # stable: ties keep causal order
+
+
+def received(events: Sequence[Envelope], *, now: datetime | None = None) -> list[datetime]:
+    """When each demo event reached the platform: staff record a fact some hours or days after it happened (the
+    sender its feedback within minutes), in the order it happened, never later than `now`.
+
+    A fact is never recorded before what it refers to (a reference waits only minutes before it is turned away),
+    so the times only ever move forward through the list; each delay depends on the event id alone.
+    """
+    now = now or datetime.now(UTC)
+    times: list[datetime] = []
+    latest: dict[str, datetime] = {}  # per organisation: its facts keep their order in the log
+    for event in events:
+        spin = int.from_bytes(event.event_id.bytes[:4], "big")
+        if getattr(event, "type", "") == "feedback.sent":
+            delay = timedelta(minutes=1 + spin % 5)
+        elif spin % 10 < 9:  # most the same day, an hour to an afternoon later
+            delay = timedelta(minutes=60 + spin % 240)
+        else:  # the rest the next day
+            delay = timedelta(hours=18 + spin % 8)
+        at = max(min(event.occurred_at + delay, now - timedelta(seconds=1)), event.occurred_at)
+        at = latest[event.org_id] = max(at, latest.get(event.org_id, at))
+        times.append(at)
+    return times
+
+
+def seed_demo(event_log: EventLog, topic: str, *, engine: Engine, today: date) -> int:
+    """What `impact seed` and `impact run` append: the demo year with its problems, received over the year."""
+    return record_demo(event_log, topic, demo_events(today=today, problems=True), engine=engine)
+
+
+def record_demo(event_log: EventLog, topic: str, events: Sequence[Envelope], *, engine: Engine) -> int:
+    """Append the demo events as if recorded over the year (`received`), sealed and with receipts as
+    impact.eventlog.recording.record leaves them, so "received" dates in the read models spread over the year."""
+    from impact.eventlog import Record
+    from impact.eventlog.recording import Receipt, digest
+    from impact.eventlog.sealing import seal
+
+    stored = [
+        StoredEvent.accept(event, recorded_by="demo", recorded_at=at)
+        for event, at in zip(events, received(events), strict=True)
+    ]
+    for first in range(0, len(stored), 1000):
+        sealed = seal(engine, stored[first : first + 1000])
+        event_log.append(topic, [Record(event.org_id, event.to_bytes()) for event in sealed])
+        with Session(engine) as session:
+            session.add_all(
+                Receipt(event_id=e.event_id, org_id=e.org_id, digest=digest(e), recorded_at=at, confirmed=True)
+                for e, at in ((e, s.recorded_at) for e, s in zip(events[first : first + 1000], sealed, strict=True))
+            )
+            session.commit()
+    return len(stored)
 
 
 def renamed(payload: Mapping[str, Any], suffix: str) -> dict[str, Any]:
