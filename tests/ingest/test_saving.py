@@ -131,7 +131,7 @@ def test_a_refused_save_says_not_saved_with_a_link_to_needs_attention(
     answer = status(staff, token).json
     assert answer["state"] == "rejected"
     assert (
-        answer["message"] == "Not saved: The hours recorded for this person are longer than the activity itself lasted."
+        answer["message"] == "Not saved: the hours recorded for this person are longer than the activity itself lasted."
     )
     assert re.fullmatch(r"/staff/problems/[0-9a-f-]{36}", answer["problem_url"])
     assert staff.get(answer["problem_url"]).status_code == 200, "the link opens the record in Needs attention"
@@ -213,3 +213,28 @@ def test_with_a_processor_running_the_form_waits_and_says_saved(
     assert notices(page) == ["notice notice-success|Ann Example is registered (reference p-ann)."]
     assert "Ann Example" in staff.get("/staff/participants/p-ann").get_data(as_text=True)
     assert waited < 10, f"the form waited {waited:.1f} s: only until the processor had it"
+
+
+def test_a_record_waiting_for_what_it_refers_to_is_being_saved_with_a_note(
+    staff: FlaskClient, settings: Settings, event_log: EventLog, engine: Engine, gate: QualityGate
+) -> None:
+    """Attendance at an activity not recorded yet is parked (not refused) while the processor waits for it."""
+    from impact.eventlog.recording import record
+    from ingest.forms.saving import progress
+    from schemas.events import EVENT_ADAPTER
+
+    assert post(staff, "/staff/participants/new", PERSON).status_code == 302  # known: only the activity is not
+    raw = {"type": "session.attended", "org_id": ORG, "occurred_at": datetime.now(UTC).isoformat()}
+    event = EVENT_ADAPTER.validate_python(
+        raw | {"payload": {"activity_id": "a-later", "participant_id": "p-ann", "hours": 1}}
+    )
+    record(event_log, settings.topic, [event], recorded_by="test:api", engine=engine)
+    waiting = settings.model_copy(update={"reference_wait_seconds": 600})
+    process_all(waiting, engine, gate)
+
+    found = progress(engine, ORG, [str(event.event_id)])
+    assert (found.state, found.waiting_for) == ("saving", "the activity")
+    assert found.notice() == (
+        "It is being saved: it is waiting for the activity it refers to, which has not arrived yet."
+    )
+    assert progress(engine, OTHER, [str(event.event_id)]).state == "saving", "another organisation learns nothing"
