@@ -102,7 +102,9 @@ def _by(value: str, names: dict[str, str]) -> str:
         return "the demo data"
     if value == "feedback":
         return "the feedback sender"
-    return "someone no longer here"
+    if value.startswith(("account:", "token:")):
+        return "an account no longer on record"
+    return value  # another producer on the log names itself
 
 
 def versions(engine: Engine, org_id: str, kind: str, record_id: str) -> list[Version]:

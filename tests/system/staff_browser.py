@@ -325,6 +325,11 @@ def correction_errors(page: Page) -> None:
     press(page, "Send the correction")
 
 
+def details_errors(page: Page) -> None:
+    page.get_by_label("Name", exact=True).fill("")
+    press(page, "Save the correction")
+
+
 def import_errors(page: Page) -> None:
     """A file with bad rows: the summary and the list of every problem with its line."""
     bad = b"participant_id,display_name,role\np-new,Someone,astronaut\np-sam,,carer\n"
@@ -341,10 +346,18 @@ SCREENS = (
     Screen("participant", "/staff/participants/p-sam"),
     Screen("participant-form", "/staff/participants/new", show_errors=just_press("Register participant")),
     Screen("consent-form", "/staff/participants/p-sam/consent", show_errors=consent_errors),
+    Screen("participant-details-form", "/staff/participants/p-sam/details", show_errors=details_errors),
+    Screen(
+        "participant-erase",
+        "/staff/participants/p-sam/erase",
+        role="admin",
+        show_errors=just_press("Erase Sam Example"),
+    ),
     Screen("activities", "/staff/activities"),
     Screen("activity", "/staff/activities/a-panel"),
     Screen("activity-form", "/staff/activities/new", show_errors=just_press("Record activity")),
     Screen("attendance-form", "/staff/activities/a-panel/attendance", show_errors=attendance_errors),
+    Screen("activity-correct-form", "/staff/activities/a-panel/correct", show_errors=just_press("Save the correction")),
     Screen("contribution-form", "/staff/contributions/new", show_errors=just_press("Record contribution")),
     Screen("changes", "/staff/changes"),
     Screen("change", "/staff/changes/ch-agenda"),
