@@ -40,6 +40,14 @@ def not_reloaded(page: Page) -> bool:
     return bool(page.evaluate("window.sameLoad === true"))
 
 
+def narrow(page: Page, name: str) -> None:
+    """At 320 px wide (WCAG reflow) the notice fits without scrolling sideways; a screenshot, then back to 1280."""
+    page.set_viewport_size({"width": 320, "height": 900})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
+    screenshot(page, name)
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
 def saving(page: Page, text: str) -> None:
     """The page after a save: what was saved, and that it is being saved, in its status region (focused)."""
     shown = notice(page, text)
@@ -115,6 +123,7 @@ def test_each_save_shows_as_being_saved_then_saved_without_a_reload(stack: Stack
     saving(page, "The status of “The lift is repaired” is now implemented.")
     expect(status).to_contain_text("Proposed")  # not folded yet: shown only under the notice
     screenshot(page, "saving-status-being-saved")
+    narrow(page, "saving-status-being-saved-320")
     violations = axe_violations(page, axe)
     assert violations == [], describe(violations)
     mark(page)
@@ -157,6 +166,7 @@ def test_a_refused_save_says_not_saved_and_links_to_needs_attention(stack: Stack
     expect(page.locator("main")).to_contain_text("No attendance recorded yet")
     assert not_reloaded(page)
     screenshot(page, "saving-refused")
+    narrow(page, "saving-refused-320")
     violations = axe_violations(page, axe)
     assert violations == [], describe(violations)
     with page.expect_navigation():
