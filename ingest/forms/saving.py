@@ -30,7 +30,7 @@ State = Literal["saved", "saving", "rejected"]
 FOLLOWED = 40  # the most event ids a page follows (the last ones recorded: an organisation's log is ordered)
 POLL_SECONDS = 0.1  # how often `wait` looks while the form waits
 JUST_SAVED_SECONDS = 600  # how long a record page may say "being saved" for something this browser recorded
-JUST_SAVED_KEPT = 8  # the most records remembered in the session (references and short text only)
+JUST_SAVED_KEPT = 5  # the most records remembered in the session (references and short text only)
 SAVING = "It is being saved and will show here in a moment."
 SAVED = "Saved."
 # What a parked event waits for (schemas.quality.WAIT_FOR), in the words of the page.
@@ -184,8 +184,8 @@ def records_of(events: Iterable[Any]) -> list[tuple[str, str]]:
 def remember(org: str, records: Sequence[tuple[str, str]], text: str) -> None:
     """Keep, in the session, that this browser has just saved `records` (with the notice's own text)."""
     now = int(time.time())
-    kept = [entry for entry in _entries() if (entry[1], entry[2]) not in records]
-    kept += [[org, kind, reference, text[:200], now] for kind, reference in records]
+    kept = [entry for entry in _entries() if (entry[0] != org or (entry[1], entry[2]) not in records)]
+    kept += [[org, kind, reference, text[:160], now] for kind, reference in records]
     session[SESSION_KEY] = kept[-JUST_SAVED_KEPT:]
 
 

@@ -17,12 +17,16 @@
   var LIMIT = 60000;
   var EVERY = 1000;
 
-  // Once someone is using the page (typing, or moving focus into it), it is not swapped under them.
-  var touched = false;
-  var touch = function (event) {
-    if (event.target !== main && !notice.contains(event.target)) { touched = true; }
-  };
-  ["input", "change", "focusin"].forEach(function (name) { main.addEventListener(name, touch); });
+  // Once someone is using the page it is not swapped under them: what they typed stays (and the page
+  // just says it is saved), and focus they moved into the page stays where they put it.
+  var typed = false;
+  var moved = false;
+  var using = function (event) { return event.target !== main && !notice.contains(event.target); };
+  ["input", "change"].forEach(function (name) {
+    main.addEventListener(name, function (event) { if (using(event)) { typed = true; } });
+  });
+  main.addEventListener("focusin", function (event) { if (using(event)) { moved = true; } });
+  var touched = function () { return typed || moved; };
 
   var say = function (text) { state.textContent = text; };
   var settle = function (className) {
@@ -40,7 +44,7 @@
       })
       .then(function (html) {
         var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("main");
-        if (!fresh || touched) { throw new Error("not shown"); }
+        if (!fresh || touched()) { throw new Error("not shown"); }
         while (notice.nextSibling) { main.removeChild(notice.nextSibling); }
         Array.prototype.slice.call(fresh.childNodes).forEach(function (node) {
           main.appendChild(document.importNode(node, true));
@@ -57,11 +61,9 @@
 
   var saved = function () {
     settle("notice-saved");
-    if (touched) { say("Saved. Reload the page to see it."); return; }
-    refresh().then(
-      function () { say("Saved."); },
-      function () { say("Saved. Reload the page to see it."); }
-    );
+    var later = function () { say(typed ? "Saved." : "Saved. Reload the page to see it."); };
+    if (touched()) { later(); return; }
+    refresh().then(function () { say("Saved."); }, later);
   };
 
   var rejected = function (answer) {
