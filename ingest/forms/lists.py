@@ -31,7 +31,7 @@ def search_of(args: Any) -> Search:
     if len(query) > lookups.QUERY_LENGTH:
         query, error = query[: lookups.QUERY_LENGTH], TOO_LONG
     raw = str(args.get("page", "1")).strip()
-    page = int(raw) if raw.isdigit() and len(raw) < 6 else 1
+    page = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 6 else 1
     return Search(query, min(max(page, 1), LAST_PAGE), error)
 
 
