@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from flask import current_app, jsonify, request, session, url_for
+from flask import current_app, jsonify, render_template, request, session, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import Engine, select
 
@@ -168,41 +168,65 @@ KINDS = {
 SESSION_KEY = "just_saved"
 
 
-def records_of(events: Iterable[Any]) -> list[tuple[str, str]]:
-    """(kind, reference) of each record the events are about, once each, in order."""
-    found: dict[tuple[str, str], None] = {}
+def records_of(events: Iterable[Any]) -> list[tuple[str, str, str]]:
+    """(kind, reference, the last event id about it) of each record the events are about, once each."""
+    found: dict[tuple[str, str], str] = {}
     for event in events:
         kind = str(event.type).split(".")[0]
         kind = "activity" if kind == "session" else kind
         payload: Any = event.payload
         reference = getattr(payload, KINDS[kind], None) if kind in KINDS else None
         if isinstance(reference, str):
-            found[kind, reference] = None
-    return list(found)
+            found[kind, reference] = str(event.event_id)
+    return [(kind, reference, event_id) for (kind, reference), event_id in found.items()]
 
 
-def remember(org: str, records: Sequence[tuple[str, str]], text: str) -> None:
+def remember(org: str, records: Sequence[tuple[str, str, str]], text: str) -> None:
     """Keep, in the session, that this browser has just saved `records` (with the notice's own text)."""
     now = int(time.time())
-    kept = [entry for entry in _entries() if (entry[0] != org or (entry[1], entry[2]) not in records)]
-    kept += [[org, kind, reference, text[:160], now] for kind, reference in records]
+    saved_now = {(kind, reference) for kind, reference, _event in records}
+    kept = [entry for entry in _entries() if entry[0] != org or (entry[1], entry[2]) not in saved_now]
+    kept += [[org, kind, reference, text[:160], now, event_id] for kind, reference, event_id in records]
     session[SESSION_KEY] = kept[-JUST_SAVED_KEPT:]
 
 
 def just_saved(kind: str, record_id: str) -> str | None:
     """What this browser has just saved about a record of the signed-in organisation that the read models do
     not show yet (so its page can say "Being saved: …" instead of "not found"), or None."""
+    entry = _entry(kind, record_id)
+    return str(entry[3]) if entry else None
+
+
+def being_saved(kind: str, record_id: str) -> tuple[str, int] | None:
+    """The page of a record this browser has just saved, while the read models do not have it yet: what was
+    saved, followed (saving.js) until the record's own page can be shown; or None (then: not found)."""
+    entry = _entry(kind, record_id)
+    if entry is None:
+        return None
     org = org_id()
-    for entry_org, entry_kind, reference, text, _at in reversed(_entries()):
-        if (entry_org, entry_kind, reference) == (org, kind, record_id):
-            return str(text)
+    found = progress(get_engine(), org, [entry[5]])
+    notice: dict[str, str | None] = {
+        "text": f"Being saved: {entry[3]}",
+        "state": found.notice(),
+        "token": token_for(org, [entry[5]]),
+    }
+    if found.state == "rejected":
+        notice = {"text": found.notice(), "link": found.problem_url()}
+    return render_template("being_saved.html", notice=notice, rejected=found.state == "rejected"), 200
+
+
+def _entry(kind: str, record_id: str) -> list[Any] | None:
+    org = org_id()
+    for entry in reversed(_entries()):
+        if entry[:3] == [org, kind, record_id]:
+            return entry
     return None
 
 
 def _entries() -> list[list[Any]]:
-    """The session's recent saves, [org, kind, reference, text, when], the stale and malformed left out."""
+    """The session's recent saves, [org, kind, reference, text, when, event id], the stale and malformed left out."""
     stored = session.get(SESSION_KEY)
     oldest = time.time() - JUST_SAVED_SECONDS
     if not isinstance(stored, list):
         return []
-    return [e for e in stored if isinstance(e, list) and len(e) == 5 and isinstance(e[4], int) and e[4] >= oldest]
+    return [e for e in stored if isinstance(e, list) and len(e) == 6 and isinstance(e[4], int) and e[4] >= oldest]

@@ -157,19 +157,34 @@ def test_another_organisations_token_and_a_tampered_one_are_refused(
     assert status(signed_out, token).status_code in (302, 401), "signed out: sign in first"
 
 
-def test_a_record_page_can_say_what_this_browser_has_just_saved(app: Flask, staff: FlaskClient) -> None:
-    from ingest.forms.saving import just_saved
+def test_a_record_page_can_say_what_this_browser_has_just_saved(
+    app: Flask, staff: FlaskClient, settings: Settings, engine: Engine, gate: QualityGate
+) -> None:
+    from ingest.forms.saving import being_saved, just_saved
 
     assert post(staff, "/staff/participants/new", PERSON).status_code == 302
     with staff.session_transaction() as stored:
         kept = stored["just_saved"]
     assert [entry[:3] for entry in kept] == [[ORG, "participant", "p-ann"]]
     assert "ann@" not in str(kept) and len(str(kept)) < 300, "references and the notice's text only"
+    staff.get("/staff/")  # the notice is shown
     with staff:  # the request's context stays open: a record page's view would call just_saved there
         staff.get("/staff/")
         assert just_saved("participant", "p-ann") == "Ann Example is registered (reference p-ann)."
         assert just_saved("participant", "p-bo") is None
         assert just_saved("activity", "p-ann") is None
+        assert being_saved("participant", "p-bo") is None, "not saved here: the page is not found"
+        shown = being_saved("participant", "p-ann")
+        assert shown is not None and shown[1] == 200
+        assert notices(shown[0]) == [
+            "notice notice-info notice-saving|Being saved: Ann Example is registered (reference p-ann). "
+            "It is being saved and will show here in a moment. Reload the page in a moment to see it."
+        ]
+        assert "<h1>Being saved</h1>" in shown[0]
+        token = followed(shown[0])
+    assert status(staff, token).json["state"] == "saving"
+    process_all(settings, engine, gate)
+    assert status(staff, token).json["state"] == "saved", "the page follows the record's own event"
 
     other = staff_of(app, OTHER)
     with other.session_transaction() as stored:
