@@ -77,7 +77,7 @@ def test_the_waiting_page_lists_exactly_the_consenting_people_oldest_decision_fi
 def test_the_preview_shows_the_summary_with_their_words_and_nobody_else_s(staff: FlaskClient) -> None:
     body = page(staff, "/staff/feedback/preview/p-ann/ch-1")
     assert ANN_SAID in body and "fewer forms" in body, "what they said, alone or with others"
-    assert "<pre" in body and "Subject" in body
+    assert 'class="plain-text"' in body and "Subject" in body
     assert BEA_SAID not in body and "Bea Post" not in body and "p-bea" not in body
     assert THEIRS not in body
     assert "<b>respite</b>" not in body, "the change's title is escaped in the summary"
@@ -118,7 +118,7 @@ def test_marking_someone_told_in_person_records_feedback_sent_once(world: World,
     assert closure(world.engine) == before + 1, "it counts towards the closure rate"
     body = page(staff, "/staff/feedback/")
     assert ("p-cal", "ch-1") not in waiting_rows(body)
-    told = body.split("<h2>Told in the last 30 days</h2>")[1]
+    told = body.split('<h2 id="told-title">Told in the last 30 days</h2>')[1]
     assert "p-cal" in told and "in person" in told and f"staff@{ORG}.example.org" in told and HOSTILE not in told
     third = post(staff, "/staff/feedback/told/p-cal/ch-1", {"how": "in_person"})
     assert notice(staff, third).startswith("error: They have already been told")

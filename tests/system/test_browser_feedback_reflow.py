@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -176,6 +176,3 @@ def test_the_admin_contact_form_fits_320px(world: World, narrow: Page, axe: str)
         assert "Your contact details are saved" in narrow.inner_text("main")
         _fits(narrow, "the admin page")
         _accessible(narrow, axe)
-
-
-_ = timedelta

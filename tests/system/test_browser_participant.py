@@ -110,7 +110,8 @@ def test_the_page_opens_from_its_link_without_signing_in(served: Served, watched
     assert response.headers["cache-control"] == "no-store"
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Hello {ADA}")
     expect(page.get_by_role("banner")).to_contain_text(ORG_A)
-    expect(page.locator("blockquote").first).to_contain_text(SAID["c5"])  # newest first
+    expect(page.locator("blockquote").first).to_contain_text(SAID["c3"])  # the newest something was decided about
+    expect(page.get_by_role("heading", name="Still being decided: 2 things you said")).to_be_visible()
     expect(page.locator("blockquote").filter(has_text=SAID["c1"])).to_be_visible()
     expect(page.get_by_text("The letters are set by the NHS trust")).to_be_visible()  # why it was declined
     expect(page.get_by_text("This page's link works until")).to_be_visible()

@@ -135,6 +135,7 @@ POSTS = [
     ("/admin/tokens/new", {"name": "Sneaky"}),
     ("/admin/tokens/{token}/revoke", {}),
     ("/admin/benchmarking", {"share": "yes"}),
+    ("/admin/contact", {"phone": "0113 496 0000", "postal_address": "", "reply_email": "", "website": ""}),
     (
         "/admin/organisations/new",
         {"org_id": "sneaky", "org_name": "Sneaky", "email": "s@example.org", "name": "S", "password": NEW_PASSWORD},
@@ -165,4 +166,4 @@ def test_a_post_without_the_forms_csrf_token_is_refused_and_changes_nothing(
             assert after.active and after.password_hash == victim.password_hash, path
             assert token(engine, token_id).revoked_at is None, path
             with Session(engine) as session:
-                assert not any(o.benchmarking for o in session.exec(select(Organisation))), path
+                assert not any(o.benchmarking or o.phone for o in session.exec(select(Organisation))), path
