@@ -43,10 +43,13 @@
         return response.text();
       })
       .then(function (html) {
-        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("main");
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var fresh = doc.getElementById("main");
         if (!fresh || touched()) { throw new Error("not shown"); }
+        if (doc.title) { document.title = doc.title; }
         while (notice.nextSibling) { main.removeChild(notice.nextSibling); }
         Array.prototype.slice.call(fresh.childNodes).forEach(function (node) {
+          if (node.nodeType === 1 && node.hasAttribute("data-saving")) { return; }  // this notice says it
           main.appendChild(document.importNode(node, true));
         });
         // The forms' enhancements (find boxes, strength choices) for the new content.
