@@ -204,6 +204,42 @@ def test_only_ingest_and_dashboard_are_published_and_only_on_localhost(services:
     assert published == {"ingest": default("ingest_port"), "dashboard": default("dashboard_port")}
 
 
+def _published(service: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """(host address, host port, container port) of each port a service publishes."""
+    found = []
+    for port in service.get("ports", []):
+        if isinstance(port, dict):
+            found.append((str(port.get("host_ip")), int(port["published"]), int(port["target"])))
+        else:
+            host_ip, published, target = str(port).rsplit(":", 2)  # "127.0.0.1:8001:8001"
+            found.append((host_ip, int(published), int(target)))
+    return found
+
+
+def test_the_web_services_share_one_host_for_one_sign_in(
+    services: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One sign-in opens both (impact/auth/sessions.py): one session cookie, which a browser keeps per host name,
+    not per port, signed with one key; each service links to the other on the browser's host and the other's
+    port setting. So both are published on the same host, each at the port number its setting names."""
+    ingest, dashboard = environment(services["ingest"]), environment(services["dashboard"])
+    for key in ("IMPACT_ENV", "IMPACT_SECRET_KEY", "IMPACT_INGEST_PORT", "IMPACT_DASHBOARD_PORT"):
+        assert ingest[key] == dashboard[key], f"{key} differs: the cookie or the links between them would too"
+    for key in list(os.environ):
+        if key.upper().startswith("IMPACT_"):
+            monkeypatch.delenv(key)
+    required: dict[str, str] = {}
+    for key, value in ingest.items():
+        monkeypatch.setenv(key, resolve(value, required))
+    settings = Settings()
+    [(ingest_host, ingest_port, ingest_target)] = _published(services["ingest"])
+    [(dashboard_host, dashboard_port, dashboard_target)] = _published(services["dashboard"])
+    assert ingest_host == dashboard_host, "one host for both: the session cookie is the host's"
+    assert ingest_port == ingest_target == settings.ingest_port
+    assert dashboard_port == dashboard_target == settings.dashboard_port
+    assert ingest_port != dashboard_port
+
+
 # --- configuration --------------------------------------------------------------------------------
 
 
