@@ -36,7 +36,7 @@ from schemas.vocab import ChangeStatus, Strength, label, title
 
 NOTHING_CHANGED = "Nothing to correct: the values are the same."
 REASON_LABEL = "Reason for the correction"
-REASON_MISSING = "Say why you are correcting it, for example: {example}."
+REASON_MISSING = "Say why you are correcting it: staff will read it in the record's history."
 CHOOSE = {
     "area": "Choose the area of work.",
     "status": "Choose the status of the change.",
@@ -127,6 +127,8 @@ def correct_contribution(contribution_id: str) -> Any:
         made_on=said.made_on.isoformat(),
         text=said.text,
     )
+    if request.args.get("picked"):
+        form["participants"] = []  # back from a picker's search without JavaScript: what was ticked is carried
     errors: dict[str, str] = {}
     if request.method == "POST":
         form = posted(labels)
@@ -136,7 +138,7 @@ def correct_contribution(contribution_id: str) -> Any:
             errors["participants"] = "Choose at least one person who said it."
         day = parse_day(form["made_on"], errors, "made_on")
         if not form["reason"].strip():
-            errors["reason"] = REASON_MISSING.format(example="Typo in the quote")
+            errors["reason"] = REASON_MISSING
         raw = {
             "event_id": str(derived_id(submission_id(form["submission"]), "contribution.corrected")),
             "type": "contribution.corrected",
@@ -292,6 +294,8 @@ def correct_change(change_id: str) -> Any:
         links=list(linked),
         strengths=dict(linked),
     )
+    if request.args.get("picked"):
+        form["links"] = []  # back from a picker's search without JavaScript: what was ticked is carried
     errors: dict[str, str] = {}
     if request.method == "POST":
         form = posted(labels)
@@ -303,7 +307,7 @@ def correct_change(change_id: str) -> Any:
                 f"Choose how strongly each ticked contribution influenced the change ({len(missing)} without)."
             )
         if not form["reason"].strip():
-            errors["reason"] = REASON_MISSING.format(example="The wrong contribution was linked")
+            errors["reason"] = REASON_MISSING
         raw = {
             "event_id": str(derived_id(submission_id(form["submission"]), "change.corrected")),
             "type": "change.corrected",

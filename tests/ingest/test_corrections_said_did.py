@@ -258,7 +258,7 @@ def test_a_contribution_correction_with_problems_names_each_and_records_nothing(
     page = text(response)
     assert "<title>Error: Correct a contribution" in page and f'id="{fields[0]}-error"' in page
     if "reason" in fields and not change.get("reason", "").strip():
-        assert "Say why you are correcting it, for example: Typo in the quote." in page
+        assert "Say why you are correcting it: staff will read it in the record&#39;s history." in page
     if "text" not in change:
         assert "Open evenings, please.</textarea>" in page, "what was typed is kept"
     assert len(logged(event_log, settings)) == before
@@ -352,7 +352,7 @@ def test_a_declined_change_shows_what_was_proposed_and_why_not(
     assert post(staff, f"/staff/changes/{change_id}/status", declining).status_code == 302
     process_all(settings, engine, gate)
     page = text(staff.get(f"/staff/changes/{change_id}"))
-    assert "What was proposed" in page and "What the organisation did" not in page
+    assert "What was proposed" in page and "What the organisation" not in page
     assert "Why it was declined" in page and note in page
 
 
@@ -458,3 +458,28 @@ def test_replay_with_corrections_of_both_kinds_rebuilds_the_same_read_models(
     )
     assert replayed.returncode == 0, replayed.stderr[-2000:]
     assert snapshot(engine) == incremental
+
+
+def test_a_picker_search_without_javascript_comes_back_to_the_correction_with_what_was_ticked(
+    staff: FlaskClient, settings: Settings, engine: Engine, gate: QualityGate
+) -> None:
+    ann, bo, change_id = involvement(staff, settings, engine, gate)
+    path = f"/staff/changes/{change_id}/correct"
+    token = csrf_from(staff, path)
+    back = staff.post(
+        "/staff/search/pick",
+        data={
+            "csrf_token": token,
+            "picker-back": path,
+            "picker-search": "links",
+            "links": [bo],
+            "find-links": "Weekends",
+        },
+    )
+    assert back.status_code == 303 and back.headers["Location"].startswith(f"{path}?")
+    form = text(staff.get(back.headers["Location"]))
+    assert f'value="{bo}" checked' in form and f'value="{ann}" checked' not in form, (
+        "Ann was unticked before the search"
+    )
+    people = text(staff.get(f"/staff/contributions/{ann}/correct?participants=p-bo&picked=1"))
+    assert 'value="p-bo" checked' in people and 'value="p-ann" checked' not in people
