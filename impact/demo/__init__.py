@@ -129,6 +129,7 @@ class Act:
     area: Area
     start: datetime
     hours: float
+    topic: int = 0  # which of the area's topics (impact.demo.texts): a change's own, or the area at large
     attendees: list[str] = field(default_factory=list)
 
 
@@ -256,8 +257,9 @@ class _OrgDemo:
         for area, level, day in zip(areas, levels, days, strict=True):
             hours = rng.choice((1.0, 1.5, 2.0, 2.0, 2.5, 3.0, 4.0))
             start = self.at(self.first + timedelta(days=day), latest_hour=17 - math.ceil(hours))
-            act = Act(f"a-{next(self.ids['a']):04d}", area, start, hours)
-            topic = rng.choice(AREAS[area].topics).format(service=org.service, people=org.people)
+            topics = AREAS[area].topics
+            act = Act(f"a-{next(self.ids['a']):04d}", area, start, hours, rng.randrange(len(topics)))
+            topic = topics[act.topic].format(service=org.service, people=org.people)
             title = rng.choice(TITLES[level]).format(panel=org.panel, group=org.group, lead=org.lead, topic=topic)
             held = ActivityHeld(
                 activity_id=act.aid, title=title, area=area, level=level, date=start.date(), duration_hours=hours
@@ -279,12 +281,16 @@ class _OrgDemo:
         return acts
 
     def contributions(self, acts: list[Act]) -> list[Contrib]:
-        """Each thing people said in an area, said once in the year, at one of that area's activities."""
+        """Each thing people said in an area, said once in the year, at one of that area's activities: one on the
+        topic of the change it could lead to, or on the area at large, if the year had one."""
         rng, drafts = self.rng, []
         for area in Area:
             held = [a for a in acts if a.area == area and a.attendees]
-            for said in range(len(AREAS[area].says) if held else 0):
-                act = rng.choices(held, [len(a.attendees) for a in held])[0]
+            texts = AREAS[area]
+            for said in range(len(texts.says) if held else 0):
+                topic = next((i for i, led in enumerate(texts.led_to) if said in led), None)
+                fits = [a for a in held if topic is None or a.topic in {topic, *range(len(texts.changes), 99)}]
+                act = rng.choices(fits or held, [len(a.attendees) for a in fits or held])[0]
                 when = act.start + timedelta(minutes=rng.randint(5, int(act.hours * 60) - 1))
                 who = rng.sample(act.attendees, min(len(act.attendees), rng.choices((1, 2, 3), (75, 18, 7))[0]))
                 drafts.append((when, act, sorted(who), said))
@@ -348,15 +354,15 @@ class _OrgDemo:
         """Who heard of each decision, and when: most people some days after it, a monthly reader in the digest
         of the first working day of the next month. Letters for the last weeks' decisions wait to be printed,
         and last month's digest is due this month. Its own random stream, so the rest of the demo is the same."""
+        this_month = first_of_month(self.last + timedelta(days=1))
         self.letter_due()
+        self.digest_due(add_months(this_month, -1))
         owed: dict[str, list[Decision]] = {}  # only people with a channel
         for decision in self.decisions:
             for pid in sorted({pid for cid in decision.cids for pid in self.who[cid]}):
                 person = self.people[pid]
                 if person.consent and person.channel is not None and pid not in self.withdrawn:
                     owed.setdefault(pid, []).append(decision)
-        this_month = first_of_month(self.last + timedelta(days=1))
-        self.digest_due(owed, add_months(this_month, -1))
         for pid, decisions in owed.items():
             person = self.people[pid]
             if person.monthly and person.channel == Channel.email:
@@ -379,18 +385,22 @@ class _OrgDemo:
                     sent = FeedbackSent(participant_id=pid, change_ids=[decision.chid], channel=person.channel)
                     self.emit("feedback.sent", f"{decision.chid}/{pid}", when, sent)
 
-    def digest_due(self, owed: dict[str, list[Decision]], last_month: date) -> None:
-        """Make sure someone reads a monthly digest and is owed last month's: the digest due this month."""
-        waiting = [
-            pid
-            for pid, decisions in owed.items()
-            if self.people[pid].channel == Channel.email
-            and any(first_of_month(d.at.date()) == last_month for d in decisions)
-        ]
-        if not waiting or any(self.people[pid].monthly for pid in waiting):
+    def digest_due(self, last_month: date) -> None:
+        """Make sure someone reads a monthly digest by e-mail and is owed last month's: the digest due this month."""
+        decided = [d for d in self.decisions if first_of_month(d.at.date()) == last_month]
+        linked = sorted({pid for d in decided for cid in d.cids for pid in self.who[cid]} - self.withdrawn)
+        reader = [p for p in map(self.people.get, linked) if p and p.consent and p.channel == Channel.email]
+        if any(p.monthly for p in reader):
             return
-        self.people[waiting[0]].monthly = True
-        self.registered_again(waiting[0], feedback_frequency=Frequency.monthly)
+        email = [pid for pid in linked if (self.registration(pid).contact or Contact()).email]
+        chosen = reader[0].pid if reader else email[0] if email else None
+        if chosen is None:
+            return
+        person = self.people[chosen]
+        person.consent, person.channel, person.monthly = True, Channel.email, True
+        self.registered_again(
+            chosen, consent_to_contact=True, preferred_channel=Channel.email, feedback_frequency=Frequency.monthly
+        )
 
     def letter_due(self) -> None:
         """Make sure someone who chose post waits for a letter about a decision of the last weeks."""

@@ -31,16 +31,17 @@ TITLES = {
 
 
 class AreaText(NamedTuple):
-    topics: list[str]  # each completes an activity title
+    topics: list[str]  # each completes an activity title: the first ones those of each change, in order
     says: list[str]  # what people said, each said once in an organisation's year
     changes: list[tuple[str, str]]  # (title, what the organisation did)
     led_to: list[list[int]]  # for each change, the things said (indices into `says`) that could have led to it
 
 
-# One block per area: "## area: topic; topic; …"; then each change ("did: title | what we did") followed by what
+# One block per area: "## area: topic; topic; …" (the topic of each change, in order, then topics of the area at
+# large); then each change ("did: title | what we did") followed by what
 # people said that led to it ("said: …"); then what people said that no change came of ("also: …").
 AREA_TEXT = """
-## campaigning: choosing next year's campaign priorities; the petition on {service} funding; lobbying our MP
+## campaigning: choosing next year's campaign priorities; lobbying local councillors; the petition on {service} funding
 did: Waiting times chosen as the lead campaign | Next year's lead campaign is waiting times, told by {people}.
 said: Waiting times are what people talk about most; the campaign should lead on that, not on awareness.
 said: I waited eleven weeks to be seen; that is the story our campaign should tell.
@@ -60,7 +61,7 @@ said: It should be clear that you can complain by phone, not only in writing.
 said: The complaints form asks for a reference number most of us don't have.
 said: Writing things down is hard for me; I would rather explain on the phone.
 also: Tell us what changed because of complaints last year; that would make people trust the process.
-## conferences_events: planning the members' conference; speakers for the autumn event; accessible events
+## conferences_events: accessible events; travel expenses for events; planning the members' conference
 did: Later start and a quiet room | Our events now start at 10:30 and always have a quiet room.
 said: Start at 10:30 so people on public transport or with morning routines can get there.
 said: Please have a quiet room; a full day in a busy hall is exhausting.
@@ -70,7 +71,7 @@ said: Pay travel expenses within a week, not a month later; some of us can't wai
 said: I had to borrow money for the train to the conference and waited six weeks to be paid back.
 said: The expenses form should be simple, and paid quickly, or people on benefits can't come.
 also: Put people with lived experience on the main stage, not only in the breakout rooms.
-## fundraising: the winter fundraising appeal; how we tell supporters' stories; the sponsored walk
+## fundraising: how we tell supporters' stories; the sponsored walk; the winter fundraising appeal
 did: Story sign-off for fundraising | Anyone whose story is used in fundraising now signs it off first.
 said: Ask before using anyone's story, and let them see the final version before it goes out.
 said: My story was changed in the appeal letter and it didn't sound like me any more.
@@ -80,7 +81,7 @@ said: A shorter route would let more of us take part in the sponsored walk.
 said: I use a wheelchair and the walk went over fields; a path I can use would let me join in.
 said: Benches along the way would help people who need to rest.
 also: Supporters should hear what their money changed, like the {service}.
-## governance: recruiting a lived-experience trustee; the steering group's terms of reference; board meetings
+## governance: recruiting a lived-experience trustee; board meetings; the steering group's terms of reference
 did: Two lived-experience trustees | The board reserved two trustee places for people with lived experience.
 said: Two trustees with lived experience is better than one; one person on their own gets talked over.
 said: The board should include people who have used our services, not only professionals.
@@ -90,7 +91,7 @@ said: Board papers arrive too late to read; a week ahead with a one-page summary
 said: The papers are a hundred pages of jargon; a short summary in plain English would let us take part.
 said: I need time to read things more than once before a meeting.
 also: Evening board meetings make it hard for people who work or care.
-## impact: measuring the difference the {service} makes; the annual impact report; what counts as a good outcome
+## impact: the outcome survey; the annual impact report; what counts as a good outcome
 did: Shorter outcome survey | The outcome survey was cut to five questions, written with {people}.
 said: The outcome survey is too long; five questions would get more answers.
 said: I gave up on the survey halfway through; it took far too long.
@@ -100,7 +101,7 @@ said: Tell us afterwards what happened with our feedback; that's the impact we w
 said: Include people's own words, with permission; figures alone don't show what it's like.
 said: The report should show what changed because people spoke up, not only the numbers.
 also: Count the people who came back a second time; that says a lot about the {service}.
-## involvement: how we involve people in our work; the involvement payment policy; welcoming new panel members
+## involvement: the involvement payment policy; welcoming new panel members; how we involve people in our work
 did: Involvement paid at the living wage | Involvement time is now paid at the real living wage, or in vouchers.
 said: Paying for involvement time matters; not everyone can afford to volunteer.
 said: Some of us would lose benefits if paid in cash; vouchers should be an option.
@@ -110,7 +111,7 @@ said: New members need a buddy at their first meeting; walking in alone is hard.
 said: A phone call before my first meeting would have stopped me worrying all week.
 said: Everyone used initials I didn't know; a buddy could have explained them.
 also: We need to know before a meeting what will be decided, not find out on the day.
-## media: media training for spokespeople; speaking to local radio; writing testimonials
+## media: media training for spokespeople; how the press describes us; speaking to local radio
 did: Support for spokespeople | Spokespeople now get training, company at interviews and a check of their quotes.
 said: I'd speak to the press if someone came with me and I could check my quotes first.
 said: A short guide to what happens in a radio interview would give people confidence.
@@ -120,7 +121,7 @@ said: Reporters should be told which words to avoid; some headlines last year we
 said: Words like 'suffering' and 'victim' make us sound helpless; give journalists better ones.
 said: A newspaper called me 'a sufferer'; I would like the press to be told how we describe ourselves.
 also: Local radio reaches older people who never go online.
-## diversity: reaching communities we rarely hear from; involving younger {people}; translation and interpreting
+## diversity: reaching communities we rarely hear from; translation and interpreting; involving younger {people}
 did: Community outreach sessions | Staff now hold monthly sessions at community centres and places of worship.
 said: Go to where people already are, like mosques, gurdwaras and community centres.
 said: The panel is mostly white and retired; we should say that openly and do something about it.
@@ -130,7 +131,7 @@ said: Leaflets in Urdu, Polish and Bengali would help a lot of families round he
 said: My mother needed me to interpret at every appointment; a proper interpreter would be better.
 said: Our leaflets are only in English, so whole families never hear about us.
 also: Younger people won't come to a weekday afternoon meeting; try evenings or online.
-## publications: rewriting the {service} leaflet; reviewing the website; the members' newsletter
+## publications: appointment letters; rewriting the {service} leaflet; reviewing the website; the members' newsletter
 did: Text reminders before appointments | People now get a text two days before an appointment, as well as a letter.
 said: Letters arrive after the appointment date; a text reminder two days before would help.
 said: I missed an appointment because the letter came late; a text would have saved it.
@@ -140,7 +141,7 @@ said: The leaflet says 'service user' everywhere; most of us just say 'people wh
 said: Larger print and fewer pages, please; the booklet is hard to read.
 said: I had to read the leaflet three times to understand it; shorter words would help.
 also: The website hides the phone number; it should be at the top of every page.
-## pr_marketing: the charity's new look; promoting the {service}; our social media posts
+## pr_marketing: promoting the {service}; the charity's new look; our social media posts
 did: Posters in GP surgeries | We now put posters and leaflets in GP surgeries and pharmacies across the area.
 said: Most people hear about us from their GP; posters in surgeries would reach more people.
 said: I only found out about the {service} from a poster at the chemist's.
@@ -160,7 +161,7 @@ said: New staff should hear from someone with lived experience in their first we
 said: A new worker once talked about us as if we weren't there; induction should start with our voices.
 said: Meeting one of us early would help new staff see the person, not the case.
 also: The advert asks for a degree; lived experience should count as well.
-## research: setting research priorities; a study's information sheet; sharing research results
+## research: setting research priorities; sharing research results; a study's information sheet
 did: Life after discharge as a research priority | Support after discharge is now one of our research priorities.
 said: Research should look at what helps after discharge; that's when people struggle most.
 said: The weeks after leaving hospital were the hardest; nobody seems to study that.
@@ -180,7 +181,7 @@ said: Our consultation response should include what people told us, in their own
 said: A quote from someone affected says more to the NHS than a page of statistics.
 said: If you speak for us in a consultation, use our words and tell us what you sent.
 also: The policy is hard to follow; a one-page version would help people know their rights.
-## support: the {service}; peer support groups; the helpline's opening hours
+## support: the {service}'s opening hours; peer support groups; the {service}
 did: Longer evening hours | The {service} is now open until 10pm on weekdays.
 said: The {service} is hard to reach in the evenings, which is when I need it most.
 said: Things get worse at night; closing at six leaves us with nobody to call.
@@ -190,7 +191,7 @@ said: Peer support groups work best when a peer co-runs them, not only staff.
 said: Talking to someone who has been through it helped me more than anything else in the group.
 said: I would like to help run a group once I've had some training.
 also: Waiting on hold with no idea how long is stressful; tell callers where they are in the queue.
-## training: training staff in active listening; co-delivering volunteer training; the staff e-learning module
+## training: co-delivering volunteer training; the staff e-learning module; training staff in active listening
 did: Training co-delivered by {people} | Staff and volunteer training is now co-delivered by {people}, paid.
 said: Staff training should include people telling their own stories; that stays with you.
 said: Training should cover what it's like to be passed from service to service.
