@@ -20,6 +20,7 @@ from typing import Any, Literal
 from flask import current_app, jsonify, render_template, request, session, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from impact.auth.sessions import get_engine
 from ingest.forms.common import bp, org_id
@@ -150,7 +151,10 @@ def saving() -> Any:
     ids = ids_of(token, org_id())
     if ids is None:
         return jsonify(message="Nothing saved by this organisation matches that link."), 404
-    found = progress(get_engine(), org_id(), ids)
+    try:
+        found = progress(get_engine(), org_id(), ids)
+    except SQLAlchemyError:
+        found = Progress("saving")  # the read models cannot say just now: the page asks again
     response = jsonify(state=found.state, message=found.notice(), problem_url=found.problem_url())
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -204,7 +208,10 @@ def being_saved(kind: str, record_id: str) -> tuple[str, int] | None:
     if entry is None:
         return None
     org = org_id()
-    found = progress(get_engine(), org, [entry[5]])
+    try:
+        found = progress(get_engine(), org, [entry[5]])
+    except SQLAlchemyError:
+        found = Progress("saving")
     notice: dict[str, str | None] = {
         "text": f"Being saved: {entry[3]}",
         "state": found.notice(),

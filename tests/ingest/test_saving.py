@@ -253,3 +253,22 @@ def test_a_record_waiting_for_what_it_refers_to_is_being_saved_with_a_note(
         "It is being saved: it is waiting for the activity it refers to, which has not arrived yet."
     )
     assert progress(engine, OTHER, [str(event.event_id)]).state == "saving", "another organisation learns nothing"
+
+
+def test_when_the_read_models_cannot_answer_the_page_keeps_asking(staff: FlaskClient, engine: Engine) -> None:
+    """A fault of the read-model database is "being saved" (the page asks again), never a 5xx."""
+    from sqlalchemy import text
+
+    response = post(staff, "/staff/participants/new", PERSON)
+    token = followed(staff.get(response.headers["Location"]).get_data(as_text=True))
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE processedevent RENAME TO processedevent_away"))
+    try:
+        answer = status(staff, token)
+        assert (answer.status_code, answer.json["state"]) == (200, "saving")
+        again = post(staff, "/staff/participants/new", PERSON | {"participant_id": "p-two"})
+        assert again.status_code == 302, "the save is durable in the log: the form confirms it as being saved"
+        assert "It is being saved" in staff.get(again.headers["Location"]).get_data(as_text=True)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE processedevent_away RENAME TO processedevent"))
