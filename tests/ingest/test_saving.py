@@ -73,6 +73,7 @@ def status(client: FlaskClient, token: str) -> Any:
     return client.get("/staff/saving", query_string={"ids": token})
 
 
+@pytest.mark.twins  # the read models' queries on PostgreSQL too
 def test_a_save_not_yet_processed_says_so_and_the_page_can_follow_it_until_saved(
     staff: FlaskClient, settings: Settings, engine: Engine, gate: QualityGate
 ) -> None:
@@ -110,6 +111,7 @@ def _csrf(client: FlaskClient) -> str:
     return token.group(1)
 
 
+@pytest.mark.twins  # the read models' queries on PostgreSQL too
 def test_a_refused_save_says_not_saved_with_a_link_to_needs_attention(
     staff: FlaskClient, settings: Settings, engine: Engine, gate: QualityGate
 ) -> None:
