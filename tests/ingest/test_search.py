@@ -379,7 +379,7 @@ def test_a_picker_lists_the_first_hundred_and_finds_anyone_else(staff: FlaskClie
     assert form.index('<button type="submit" hidden') < form.index('name="picker-search"'), "Enter sends the form"
 
     # Without JavaScript: the Search button posts the form to pick, which comes back with the search.
-    fields = {
+    fields: dict[str, Any] = {
         "csrf_token": csrf_from(staff, "/staff/activities/a-cafe/attendance"),
         "picker-back": "/staff/activities/a-cafe/attendance",
     }
