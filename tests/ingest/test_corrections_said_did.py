@@ -23,13 +23,14 @@ from sqlmodel import Session, col, select
 
 from impact.eventlog import EventLog
 from impact.eventlog.embedded import EmbeddedLog
+from impact.eventlog.recording import record
 from impact.feedback import outcomes, summaries
 from impact.settings import Settings
 from ingest import create_app
 from processors.feedback import FeedbackSender
 from processors.mail import mailer_for
 from processors.quality import QualityGate
-from schemas.events import StoredEvent
+from schemas.events import EVENT_ADAPTER, StoredEvent
 from schemas.readmodels import Change, ChangeLink, Contribution, ContributionParticipant, Feedback, RecordVersion
 from tests.factories import add_organisation, csrf_from, free_port, process_all, sign_in
 from tests.faults.runs import environment, snapshot
@@ -483,3 +484,31 @@ def test_a_picker_search_without_javascript_comes_back_to_the_correction_with_wh
     )
     people = text(staff.get(f"/staff/contributions/{ann}/correct?participants=p-bo&picked=1"))
     assert 'value="p-bo" checked' in people and 'value="p-ann" checked' not in people
+
+
+def test_an_erased_person_shows_as_erased_and_stays_linked_through_a_correction(
+    staff: FlaskClient, event_log: EventLog, settings: Settings, engine: Engine, gate: QualityGate
+) -> None:
+    ann, _bo, _change = involvement(staff, settings, engine, gate)
+    both = {"participants": ["p-ann", "p-bo"], "area": "support", "made_on": LAST_WEEK}
+    said = both | {"text": "Please open in the evenings.", "reason": "Bo said it too"}
+    assert post(staff, f"/staff/contributions/{ann}/correct", said).status_code == 302
+    process_all(settings, engine, gate)
+    erased = EVENT_ADAPTER.validate_python(
+        {
+            "type": "participant.erased",
+            "org_id": ORG,
+            "occurred_at": datetime.now(UTC).isoformat(),
+            "payload": {"participant_id": "p-bo"},
+        }
+    )
+    record(event_log, settings.topic, [erased], recorded_by="test", engine=engine)
+    process_all(settings, engine, gate)
+    page = text(staff.get(f"/staff/contributions/{ann}"))
+    assert "(erased)" in page and "Bo Brook" not in page and "/staff/participants/p-bo" not in page
+    form = text(staff.get(f"/staff/contributions/{ann}/correct"))
+    assert "1 person whose details were erased stays linked." in form and 'value="p-bo"' not in form
+    fixed = {"participants": ["p-ann"], "area": "support", "made_on": LAST_WEEK, "text": "Please open evenings."}
+    assert post(staff, f"/staff/contributions/{ann}/correct", fixed | {"reason": "Typo"}).status_code == 302
+    [corrected, *_] = [e for e in reversed(logged(event_log, settings)) if e.type == "contribution.corrected"]
+    assert sorted(corrected.payload["participant_ids"]) == ["p-ann", "p-bo"], "the erased person stays linked"
