@@ -104,11 +104,11 @@ class SignedIn:
 
 
 def signed_in_as(name: str, organisation: str) -> str:
-    """"Signed in as Ann · Mind in Leeds": the organisation named once, even when the account's name already
-    ends with it ("Demo admin (Mind in Leeds)") or is it."""
+    """The header's words, e.g. "Signed in as Ann · Mind in Leeds": the organisation named once, even when the
+    account's name already ends with it ("Demo admin (Mind in Leeds)") or is it."""
     person, org = name.strip(), organisation.strip()
     folded = org.casefold()
-    if folded:
+    if folded and len(person.casefold()) == len(person):  # cut where the folded ending starts
         endings = (f"({folded})", f"[{folded}]", *(f"{separator} {folded}" for separator in _NAME_SEPARATORS))
         for ending in endings:
             if person.casefold().endswith(ending) and len(person) > len(ending):
