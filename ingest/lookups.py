@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from flask import abort
-from sqlalchemy import Engine, func, or_, tuple_
+from sqlalchemy import Engine, func, literal, or_, tuple_
 from sqlmodel import Session, col, select
 
 from schemas.readmodels import (
@@ -64,10 +64,17 @@ def words(query: str) -> list[str]:
     return list(dict.fromkeys(cleaned.split()))[:QUERY_WORDS]
 
 
-def _contains(column: Any, word: str) -> Any:
-    """Case-insensitive "contains", with % and _ taken literally: ILIKE on PostgreSQL, lower() LIKE lower()
-    on SQLite (which folds ASCII letters only). No index helps a "contains"; each list counts one pass."""
-    return column.icontains(word, autoescape=True)
+def _contains(word: str, *columns: Any) -> Any:
+    """Whether the columns' text, joined by spaces, contains the word, whatever its case: % and _ are taken
+    literally. Both sides go through the database's lower() (SQLite folds ASCII letters only), and one LIKE
+    per word covers every column (a word has no space, so it never spans two). No index helps a "contains":
+    each search is one pass over the organisation's rows; lower() LIKE is three times quicker than ILIKE on
+    PostgreSQL, as measured for bench/search.py."""
+    text = columns[0]
+    for column in columns[1:]:
+        text = text.concat(" ").concat(column)  # ||: SQLite before 3.44 has no concat_ws
+    escaped = word.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return func.lower(text).like(func.lower(literal(f"%{escaped}%")), escape="/")
 
 
 def _labelled(labels: dict[Any, str], word: str) -> list[str]:
@@ -81,22 +88,19 @@ def _named(org_id: str, word: str) -> Any:
     return select(Participant.participant_id).where(
         Participant.org_id == org_id,
         col(Participant.erased).is_(False),
-        or_(_contains(col(Participant.display_name), word), _contains(col(Participant.participant_id), word)),
+        _contains(word, func.coalesce(col(Participant.display_name), ""), col(Participant.participant_id)),
     )
 
 
 def _participant_match(query: str) -> list[Any]:
-    return [
-        or_(_contains(col(Participant.display_name), w), _contains(col(Participant.participant_id), w))
-        for w in words(query)
-    ]
+    name = func.coalesce(col(Participant.display_name), "")
+    return [_contains(w, name, col(Participant.participant_id)) for w in words(query)]
 
 
 def _activity_match(query: str) -> list[Any]:
     return [
         or_(
-            _contains(col(Activity.title), w),
-            _contains(col(Activity.activity_id), w),
+            _contains(w, col(Activity.title), col(Activity.activity_id)),
             col(Activity.area).in_(_labelled(AREA_LABELS, w)),
         )
         for w in words(query)
@@ -106,8 +110,7 @@ def _activity_match(query: str) -> list[Any]:
 def _change_match(query: str) -> list[Any]:
     return [
         or_(
-            _contains(col(Change.title), w),
-            _contains(col(Change.change_id), w),
+            _contains(w, col(Change.title), col(Change.change_id)),
             col(Change.status).in_(_labelled(STATUS_LABELS, w)),
             col(Change.area).in_(_labelled(AREA_LABELS, w)),
         )
@@ -119,8 +122,7 @@ def _contribution_match(org_id: str, query: str) -> list[Any]:
     said_by = select(ContributionParticipant.contribution_id).where(ContributionParticipant.org_id == org_id)
     return [
         or_(
-            _contains(col(Contribution.text), w),
-            _contains(col(Contribution.contribution_id), w),
+            _contains(w, col(Contribution.text), col(Contribution.contribution_id)),
             col(Contribution.area).in_(_labelled(AREA_LABELS, w)),
             col(Contribution.contribution_id).in_(
                 said_by.where(col(ContributionParticipant.participant_id).in_(_named(org_id, w)))
