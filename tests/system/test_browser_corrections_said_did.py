@@ -112,3 +112,21 @@ def test_correcting_a_contribution_from_the_form(stack: Stack, accounts: dict[st
     expect(history).to_contain_text("Contribution corrected")
     expect(history).to_contain_text("Reason: Typo in the quote")
     no_violations(page, axe, "contribution-with-history")
+
+
+def test_a_declined_change_shows_what_was_proposed_and_why_not(
+    stack: Stack, accounts: dict[str, str], tabs: Tabs, axe: str
+) -> None:
+    page = tabs.open()
+    sign_in(page, stack.ingest, accounts["staff"])
+    visit(page, f"{stack.ingest}/staff/changes/ch-agenda/status")
+    page.get_by_role("radio", name=re.compile("^Declined")).check()
+    page.get_by_label("Note (needed if declined)").fill("The printer cannot do large print yet.")
+    press(page, "Update status")
+    stack.process()
+    visit(page, f"{stack.ingest}/staff/changes/ch-agenda")
+    expect(page.get_by_role("heading", name="What was proposed")).to_be_visible()
+    expect(page.get_by_role("heading", name=re.compile("What the organisation"))).to_have_count(0)
+    expect(page.locator("dl.summary")).to_contain_text("Why it was declined")
+    expect(page.locator("dl.summary")).to_contain_text("The printer cannot do large print yet.")
+    no_violations(page, axe, "change-declined")
