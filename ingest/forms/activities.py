@@ -30,6 +30,7 @@ from ingest.forms.common import (
     submission_id,
     validate,
 )
+from ingest.forms.saving import being_saved
 from schemas.vocab import Level, SessionRole, label
 from schemas.vocab import title as field_title  # "title" is also an activity's title below
 
@@ -107,6 +108,10 @@ def new_activity() -> Any:
 @bp.get("/activities/<activity_id>")
 def activity(activity_id: str) -> Any:
     engine = get_engine()
+    if lookups.activity_or_none(engine, org_id(), activity_id) is None and (
+        page := being_saved("activity", activity_id)
+    ):
+        return page  # just recorded here, and not folded yet: "Being saved", never "not found"
     held = lookups.activity_or_404(engine, org_id(), activity_id)
     return render_template(
         "activity.html",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, render_template, request, url_for
+from flask import abort, render_template, request, session, url_for
 from sqlmodel import Session, col, select
 
 from impact.auth.sessions import CAN_MANAGE, get_engine, signed_in
@@ -27,6 +27,7 @@ from ingest.forms.common import (
     submission_id,
     validate,
 )
+from ingest.forms.saving import being_saved, just_saved
 from schemas.readmodels import Change, ChangeLink, Contribution, ContributionParticipant, Participant
 from schemas.vocab import (
     AgeBand,
@@ -139,7 +140,7 @@ def new_participant() -> Any:
             payload = event.payload
             return confirm(
                 f"{payload.display_name} is registered (reference {payload.participant_id}).",
-                url_for("forms.new_participant"),
+                url_for("forms.new_participant"),  # ready for the next person
             )
     return render_form(
         "participant_form.html",
@@ -157,6 +158,12 @@ def new_participant() -> Any:
 @bp.get("/participants/<participant_id>")
 def participant(participant_id: str) -> Any:
     engine = get_engine()
+    with Session(engine) as db:
+        found = db.get(Participant, (org_id(), participant_id))
+    if found is None and just_saved("participant", participant_id) is not None:
+        # Just registered here, and not folded yet: "Being saved" (once: its notice replaces the flash).
+        session.pop("_flashes", None)
+        return being_saved("participant", participant_id)
     person = lookups.participant_or_404(engine, org_id(), participant_id)
     with engine.connect() as conn:
         feedback = forms_feedback.history(conn, org_id(), participant_id)
@@ -183,8 +190,8 @@ CONTACT_BY = {
 
 def _said(org: str, participant_id: str) -> list[tuple[Contribution, list[Change]]]:
     """What the person said, newest first, each with the changes it influenced (person -> said -> changed)."""
-    with Session(get_engine()) as session:
-        contributions = session.exec(
+    with Session(get_engine()) as db:
+        contributions = db.exec(
             select(Contribution)
             .join(
                 ContributionParticipant,
@@ -201,7 +208,7 @@ def _said(org: str, participant_id: str) -> list[tuple[Contribution, list[Change
         ids = [c.contribution_id for c in contributions]
         changed: dict[str, list[Change]] = {cid: [] for cid in ids}
         if ids:
-            rows = session.exec(
+            rows = db.exec(
                 select(ChangeLink.contribution_id, Change)
                 .join(
                     Change,

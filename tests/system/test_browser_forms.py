@@ -212,7 +212,7 @@ def test_consent_form_errors_values_and_confirmation(stack: Stack, page: Page) -
     expect(heading(page)).to_have_text("Sam Example")
     stack.process()
     page.reload()
-    expect(page.locator("main")).to_contain_text("Yes, by in person")
+    expect(page.locator("main")).to_contain_text("Yes, in person")
 
 
 # --- 5. A declined change needs a reason ---------------------------------------------------------
