@@ -48,12 +48,20 @@ class ContributionRecord:
 
 
 def contribution_or_404(engine: Engine, org_id: str, contribution_id: str) -> ContributionRecord:
+    """A contribution of this organisation with who said it, where, and what it influenced; 404 for any other."""
+    found = contribution_or_none(engine, org_id, contribution_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+def contribution_or_none(engine: Engine, org_id: str, contribution_id: str) -> ContributionRecord | None:
     """A contribution of this organisation with who said it (names in order, erased people last), where, and
-    the changes it influenced (newest first); 404 for any other."""
+    the changes it influenced (newest first); None for any other."""
     with Session(engine) as session:
         found = session.get(Contribution, (org_id, contribution_id))
         if found is None:
-            abort(404)
+            return None
         said_by = session.exec(
             select(ContributionParticipant.participant_id, Participant.display_name, Participant.erased)
             .outerjoin(
@@ -91,3 +99,8 @@ def strengths(engine: Engine, org_id: str, change_id: str) -> dict[str, str]:
             )
         ).all()
     return dict(sorted(rows))
+
+
+def change_or_none(engine: Engine, org_id: str, change_id: str) -> Change | None:
+    with Session(engine) as session:
+        return session.get(Change, (org_id, change_id))

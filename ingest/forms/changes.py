@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import render_template, request, url_for
+from flask import abort, render_template, request, url_for
 
 from impact.auth.sessions import get_engine
 from ingest import history, lookups, records
@@ -32,6 +32,7 @@ from ingest.forms.common import (
     submission_id,
     validate,
 )
+from ingest.forms.saving import being_saved
 from schemas.vocab import ChangeStatus, Strength, label, title
 
 NOTHING_CHANGED = "Nothing to correct: the values are the same."
@@ -102,7 +103,10 @@ def new_contribution() -> Any:
 @bp.get("/contributions/<contribution_id>")
 def contribution(contribution_id: str) -> Any:
     engine = get_engine()
-    found = records.contribution_or_404(engine, org_id(), contribution_id)
+    found = records.contribution_or_none(engine, org_id(), contribution_id)
+    if found is None:
+        # just recorded here, and not folded yet: "Being saved", never "not found"
+        return being_saved("contribution", contribution_id) or abort(404)
     versions = history.versions(engine, org_id(), "contribution", contribution_id)
     return render_template("contribution.html", record=found, said=found.contribution, versions=versions)
 
@@ -265,6 +269,8 @@ def new_change() -> Any:
 @bp.get("/changes/<change_id>")
 def change(change_id: str) -> Any:
     engine = get_engine()
+    if records.change_or_none(engine, org_id(), change_id) is None and (page := being_saved("change", change_id)):
+        return page  # just recorded here, and not folded yet: "Being saved", never "not found"
     found = lookups.change_or_404(engine, org_id(), change_id)
     return render_template(
         "change.html",

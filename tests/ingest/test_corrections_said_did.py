@@ -514,3 +514,17 @@ def test_an_erased_person_shows_as_erased_and_stays_linked_through_a_correction(
     assert post(staff, f"/staff/contributions/{ann}/correct", fixed | {"reason": "Typo"}).status_code == 302
     [corrected, *_] = [e for e in reversed(logged(event_log, settings)) if e.type == "contribution.corrected"]
     assert sorted(corrected.payload["participant_ids"]) == ["p-ann", "p-bo"], "the erased person stays linked"
+
+
+def test_a_contribution_just_recorded_is_being_saved_before_it_is_folded(
+    staff: FlaskClient, event_log: EventLog, settings: Settings, engine: Engine, gate: QualityGate
+) -> None:
+    assert post(staff, "/staff/participants/new", person("p-ann", "Ann Example")).status_code == 302
+    process_all(settings, engine, gate)
+    said = {"participants": ["p-ann"], "area": "support", "made_on": LAST_WEEK, "text": "Open on Sundays."}
+    assert post(staff, "/staff/contributions/new", said).status_code == 302
+    [made] = [e for e in logged(event_log, settings) if e.type == "contribution.made"]
+    page = staff.get(f"/staff/contributions/{made.payload['contribution_id']}")
+    assert page.status_code == 200 and "Being saved" in text(page), "not yet folded: never 'not found'"
+    process_all(settings, engine, gate)
+    assert "Open on Sundays." in text(staff.get(f"/staff/contributions/{made.payload['contribution_id']}"))
