@@ -49,8 +49,19 @@ SECRET = "THEIRS-SECRET"  # in every text of the other organisation, so any leak
 DAY = (datetime.now(UTC) - timedelta(days=3)).date()
 
 # What each route argument names, and so how the test fills it in with the other organisation's record.
-ORG_RECORDS = {"participant_id", "activity_id", "change_id", "account_id", "token_id", "event_id"}
-NOT_ORG_DATA = {"filename", "kind"}  # static files; import template kinds
+ORG_RECORDS = {
+    "participant_id",
+    "activity_id",
+    "attendance_id",
+    "contribution_id",
+    "change_id",
+    "account_id",
+    "token_id",
+    "event_id",
+}
+# static files; import template kinds; a printed batch's id (a batch with nothing of ours to print, another
+# organisation's or none, leads back to the letters page, showing nothing of it: checked below)
+NOT_ORG_DATA = {"filename", "kind", "batch_id"}
 
 
 def _letter_id(org: str) -> str:
@@ -140,6 +151,9 @@ def world(log_settings: Callable[[str], Settings], engine: Engine) -> tuple[Flas
             "participant_id": f"p-{THEIRS}",
             "activity_id": f"a-{THEIRS}",
             "change_id": f"ch-{THEIRS}",
+            "contribution_id": f"c-{THEIRS}",
+            "attendance_id": f"att-{THEIRS}",
+            "batch_id": "0f0e0d0c-0b0a-4908-8706-050403020100",  # a printed batch's id: theirs, or nobody's
             "account_id": their_admin.id,
             "token_id": their_token.id,
             "event_id": _letter_id(THEIRS),
@@ -153,14 +167,18 @@ def world(log_settings: Callable[[str], Settings], engine: Engine) -> tuple[Flas
 ROLES = [str(role) for role in Role]  # each role of ours is examined: admins may use every staff and admin page
 # Who may use the pages under each prefix (docs/operations/security.md). A role that may not use a page gets
 # exactly 403, before anything is looked up; one that may gets 404 for the other organisation's record.
-MAY_USE = {"/admin/": {"admin"}, "/staff/": {"staff", "admin"}}
+MAY_USE = {
+    "/admin/": {"admin"},
+    "/staff/": {"staff", "admin"},
+    "/staff/participants/<participant_id>/erase": {"admin"},  # erasure: admins only
+}
 
 
 def _refused_with(rule: Rule, role: str) -> int:
     """The one status `role` must get on `rule` for the other organisation's record."""
-    prefixes = [prefix for prefix in MAY_USE if rule.rule.startswith(prefix)]
+    prefixes = sorted((prefix for prefix in MAY_USE if rule.rule.startswith(prefix)), key=len, reverse=True)
     assert prefixes, f"{rule.rule}: which roles may use it? add its prefix to MAY_USE"
-    return 404 if role in MAY_USE[prefixes[0]] else 403
+    return 404 if role in MAY_USE[prefixes[0]] else 403  # the most specific prefix decides
 
 
 def _ours_signed_in(app: Flask, role: str = "admin") -> FlaskClient:
@@ -280,6 +298,9 @@ def test_every_form_refuses_a_post_without_its_csrf_token(
     ours = {
         "participant_id": "p-1",
         "activity_id": f"a-{OURS}",
+        "attendance_id": f"att-{OURS}",
+        "contribution_id": f"c-{OURS}",
+        "batch_id": "0f0e0d0c-0b0a-4908-8706-050403020100",
         "change_id": f"ch-{OURS}",
         "event_id": _letter_id(OURS),
         "kind": "participants",
