@@ -45,6 +45,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str], float]] = {
     ),
     "dashboard": (["--events", "200000", "--repeat", "15"], ["--events", "30000", "--repeat", "5"], 900),
     "feedback": ([], ["--messages", "100", "--people", "2000", "--repeat", "2"], 600),
+    "search": ([], ["--participants", "20000", "--repeat", "10"], 900),
 }
 
 
@@ -294,6 +295,19 @@ def rows_for(outcome: Outcome) -> list[Row]:
                 "—",
             )
         )
+    elif outcome.name == "search":
+        for kind, run_ in r.items():
+            for case, got in run_["cases"].items():
+                rows.append(
+                    (
+                        f"Staff pages, {run_['participants']:,} participants ({kind}): {case}, p95",
+                        f"{got['p95_ms']:,.0f} ms",
+                        f"participants list of 20 people {got['baseline_p95_ms']:,.0f} ms",
+                        f"{got['ratio']:.1f}",
+                        "none set",
+                        "—",
+                    )
+                )
     return rows
 
 
@@ -335,6 +349,11 @@ HOW = {
         "bench/feedback.py on SQLite: `FeedbackSender.tick()` until 500 owed e-mails are sent to aiosmtpd, each tick's"
         " batch re-sent with bare smtplib right after (baseline); the plan over 20,000 participants beside a"
         " `SELECT count(*)`."
+    ),
+    "search": (
+        "bench/search.py: one organisation with 100,000 participants (and a neighbour's 20,000 in the same tables),"
+        " its staff pages through the Flask test client on SQLite and PostgreSQL: each search, list page, picker search"
+        " and form timed alternately with the baseline, the participants list of an organisation of 20 people."
     ),
 }
 

@@ -146,20 +146,17 @@ def seed(force: bool) -> None:
 
 def _seed(settings: Settings, *, force: bool = False) -> int:
     from impact.db import create_tables, engine_for
-    from impact.demo import demo_events
+    from impact.demo import seed_demo
     from impact.eventlog import open_event_log
-    from impact.eventlog.recording import record
 
     engine = engine_for(settings)  # receipts, and the keys that seal personal fields
     create_tables(engine)
     with open_event_log(settings) as event_log:
         if not force and any(event_log.end_positions(settings.topic).values()):
             return 0
-        events = demo_events(today=datetime.now(UTC).date())
-        for start in range(0, len(events), 1000):
-            record(event_log, settings.topic, events[start : start + 1000], recorded_by="demo", engine=engine)
+        count = seed_demo(event_log, settings.topic, engine=engine, today=datetime.now(UTC).date())
     engine.dispose()
-    return len(events)
+    return count
 
 
 @main.command("import")

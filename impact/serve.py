@@ -16,11 +16,14 @@ from impact.logs import handler
 
 # A participant's private link is a credential: the access log keeps that a link was opened, not which.
 _PRIVATE_LINK = re.compile(r"/you/[^\s/?]+")
+# What staff search for may be a person's name (personal data, which erasure must leave nowhere): the access
+# log keeps that a search was made, not what for.
+_SEARCH = re.compile(r"([?&](?:q|find-[a-z-]+|term)=)[^&\s]*")
 
 
 def masked(line: str) -> str:
-    """ "GET /you/eyJ…xyz HTTP/1.1" -> "GET /you/[link] HTTP/1.1"."""
-    return _PRIVATE_LINK.sub("/you/[link]", line)
+    """ "GET /you/eyJ…xyz HTTP/1.1" -> "GET /you/[link] HTTP/1.1"; "?q=Amira" -> "?q=[search]"."""
+    return _SEARCH.sub(r"\1[search]", _PRIVATE_LINK.sub("/you/[link]", line))
 
 
 class AccessLog(Logger):

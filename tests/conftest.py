@@ -111,6 +111,7 @@ def engine_factory(
 SLOWEST_FIRST = (
     "tests/system/test_browser_accessibility.py",
     "tests/system/test_browser_wcag_staff.py",
+    "tests/system/test_browser_reflow.py",
     "tests/processors/test_replay.py",
     "tests/impact/test_cli.py",
     "tests/ingest/test_openapi.py",

@@ -50,7 +50,6 @@ from schemas.events import (
     ParticipantRegistered,
     Payload,
     SessionAttended,
-    StoredEvent,
 )
 from schemas.vocab import (
     AgeBand,
@@ -536,26 +535,15 @@ def seed_demo(event_log: EventLog, topic: str, *, engine: Engine, today: date) -
 
 
 def record_demo(event_log: EventLog, topic: str, events: Sequence[Envelope], *, engine: Engine) -> int:
-    """Append the demo events as if recorded over the year (`received`), sealed and with receipts as
-    impact.eventlog.recording.record leaves them, so "received" dates in the read models spread over the year."""
-    from impact.eventlog import Record
-    from impact.eventlog.recording import Receipt, digest
-    from impact.eventlog.sealing import seal
+    """Append the demo events as if received over the year (`received`), sealed and with receipts, so
+    "received" dates in the read models spread over the year."""
+    from impact.eventlog.recording import record
 
-    stored = [
-        StoredEvent.accept(event, recorded_by="demo", recorded_at=at)
-        for event, at in zip(events, received(events), strict=True)
-    ]
-    for first in range(0, len(stored), 1000):
-        sealed = seal(engine, stored[first : first + 1000])
-        event_log.append(topic, [Record(event.org_id, event.to_bytes()) for event in sealed])
-        with Session(engine) as session:
-            session.add_all(
-                Receipt(event_id=e.event_id, org_id=e.org_id, digest=digest(e), recorded_at=at, confirmed=True)
-                for e, at in ((e, s.recorded_at) for e, s in zip(events[first : first + 1000], sealed, strict=True))
-            )
-            session.commit()
-    return len(stored)
+    times = received(events)
+    for first in range(0, len(events), 1000):
+        part = slice(first, first + 1000)
+        record(event_log, topic, events[part], recorded_by="demo", engine=engine, received=times[part])
+    return len(events)
 
 
 def renamed(payload: Mapping[str, Any], suffix: str) -> dict[str, Any]:
@@ -586,6 +574,27 @@ DEMO_NAMES = {
     "carers-trust-east": "Carers Trust East",
     "stroke-support-sw": "Stroke Support South West",
 }
+# How participants reach each demo charity (fictional: Ofcom's numbers for drama, example.org addresses).
+DEMO_CONTACTS = {
+    "mind-leeds": {
+        "phone": "0113 496 0123",
+        "postal_address": "Mind in Leeds\n12 Example Street\nLeeds\nLS1 4AA",
+        "reply_email": "involvement@mind-leeds.example.org",
+        "website": "https://mind-leeds.example.org",
+    },
+    "carers-trust-east": {
+        "phone": "01632 960 456",
+        "postal_address": "Carers Trust East\n3 Sample Road\nNorwich\nNR1 1AA",
+        "reply_email": "hello@carers-trust-east.example.org",
+        "website": "",
+    },
+    "stroke-support-sw": {
+        "phone": "0117 496 0789",
+        "postal_address": "Stroke Support South West\n40 Demo Lane\nBristol\nBS1 5AA",
+        "reply_email": "",
+        "website": "https://stroke-support-sw.example.org",
+    },
+}
 # The operator organisation that runs the demo platform: its admin may create organisations from /admin/.
 DEMO_OPERATOR = "impact-platform"
 DEMO_OPERATOR_NAME = "Involvement Impact (platform)"
@@ -595,11 +604,12 @@ def demo_accounts(session: Session) -> list[tuple[str, str]]:
     """Create each demo organisation and one account per role, and the operator organisation with one admin
     (once); returns [(e-mail, role)] for the banner, the member organisations' accounts first."""
     from impact.auth.accounts import Organisation, Role, StaffAccount, create_account, create_organisation
+    from impact.feedback.contact import set_contact
 
     def account(org_id: str, org_name: str, role: Role) -> tuple[str, str]:
         email = f"{role}@{org_id}.example.org"
         if session.exec(select(StaffAccount).where(StaffAccount.email == email)).first() is None:
-            name = f"Demo {role} ({org_name})"
+            name = f"Demo {role}"
             create_account(session=session, org_id=org_id, email=email, name=name, role=role, password=DEMO_PASSWORD)
         return email, str(role)
 
@@ -608,6 +618,7 @@ def demo_accounts(session: Session) -> list[tuple[str, str]]:
         name = DEMO_NAMES.get(org.slug, org.slug)
         if session.get(Organisation, org.slug) is None:
             create_organisation(session=session, org_id=org.slug, name=name)
+            set_contact(session=session, org_id=org.slug, values=DEMO_CONTACTS.get(org.slug, {}))
         made += [account(org.slug, name, role) for role in Role]
     if session.get(Organisation, DEMO_OPERATOR) is None:
         create_organisation(session=session, org_id=DEMO_OPERATOR, name=DEMO_OPERATOR_NAME, operator=True)

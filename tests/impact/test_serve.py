@@ -19,6 +19,13 @@ from impact.serve import AccessLog, masked
         ("GET /you/WyJhYmMiLDE3MDBd.Zk9x-_a?print=1 HTTP/1.1", "GET /you/[link]?print=1 HTTP/1.1"),
         ("GET /report?from=2026-01-01 HTTP/1.1", "GET /report?from=2026-01-01 HTTP/1.1"),
         ("GET /static/participant.css HTTP/1.1", "GET /static/participant.css HTTP/1.1"),
+        ("GET /staff/participants?q=Amira+Khan&page=2 HTTP/1.1", "GET /staff/participants?q=[search]&page=2 HTTP/1.1"),
+        ("GET /staff/search/participants?q=amira HTTP/1.1", "GET /staff/search/participants?q=[search] HTTP/1.1"),
+        (
+            "GET /staff/changes/new?find-links=agenda&x=1 HTTP/1.1",
+            "GET /staff/changes/new?find-links=[search]&x=1 HTTP/1.1",
+        ),
+        ("GET /staff/activities?page=3 HTTP/1.1", "GET /staff/activities?page=3 HTTP/1.1"),
     ],
 )
 def test_private_links_are_masked(line: str, kept: str) -> None:

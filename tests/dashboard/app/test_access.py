@@ -218,7 +218,7 @@ def test_session_cookie_is_http_only_and_same_site_lax(
     data = {"email": accounts["org-a"]["leadership"], "password": PASSWORD}
     response = visitor.post("/login", data=data | {"csrf_token": csrf_from(visitor, "/login")})
     [cookie] = [value for value in response.headers.getlist("Set-Cookie") if "session=" in value]
-    assert cookie.startswith("impact_dashboard_session=")
+    assert cookie.startswith("impact_session=")
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert "Secure" not in cookie  # plain HTTP outside production
 
