@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from email import message_from_bytes, policy
 from email.header import Header
@@ -29,7 +29,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Engine, and_, func, select, tuple_
 from sqlalchemy.exc import SQLAlchemyError
 
 from impact.eventlog import EventLog, LogUnavailable
@@ -88,9 +88,27 @@ def subject_header(subject: str) -> str:
     return Header(_one_line(subject), "utf-8", header_name="Subject").encode(maxlinelen=76)
 
 
-def digest_day(moment: datetime) -> datetime:
-    """The first of the next month, 09:00 UTC: when a monthly reader's digest goes."""
-    return datetime.combine(add_months(first_of_month(moment.date()), 1), DIGEST_HOUR)
+def digest_day(moment: date | datetime) -> datetime:
+    """The first of the month after `moment` (a day, or a time in UTC), 09:00 UTC: a monthly digest day."""
+    day = moment.astimezone(UTC).date() if isinstance(moment, datetime) else moment
+    return datetime.combine(add_months(first_of_month(day), 1), DIGEST_HOUR)
+
+
+def _linked(conn: Any, changes: set[tuple[str, str]]) -> set[tuple[str, str, str]]:
+    """Of these (org, change) pairs, every (org, participant, change) still linked: a link from the change to a
+    contribution the person made (corrections replace a change's links and a contribution's people)."""
+    L, CP = outcomes.L, outcomes.CP
+    wanted = sorted(changes)
+    found: set[tuple[str, str, str]] = set()
+    for first in range(0, len(wanted), 300):
+        query = (
+            select(L.c.org_id, CP.c.participant_id, L.c.change_id)
+            .distinct()
+            .select_from(L.join(CP, and_(CP.c.org_id == L.c.org_id, CP.c.contribution_id == L.c.contribution_id)))
+            .where(tuple_(L.c.org_id, L.c.change_id).in_(wanted[first : first + 300]))
+        )
+        found.update((o, p, c) for o, p, c in conn.execute(query))
+    return found
 
 
 def routed(person: outcomes.Person) -> State:
@@ -104,8 +122,11 @@ def routed(person: outcomes.Person) -> State:
     return State.staff  # phone, in person, or no channel chosen: staff tell them
 
 
-def _due(person: outcomes.Person, found_at: datetime) -> datetime:
-    return digest_day(found_at) if person.frequency == Frequency.monthly else found_at
+def _due(person: outcomes.Person, decided_on: date, found_at: datetime) -> datetime:
+    """When an item found (or rerouted) at `found_at` may go: at once, or, for a monthly reader, on the first
+    digest day after the decision, and at once if that day has passed (a decision found late is not held back
+    another month)."""
+    return max(digest_day(decided_on), found_at) if person.frequency == Frequency.monthly else found_at
 
 
 @dataclass
@@ -184,7 +205,7 @@ class FeedbackSender:
                         "state": state.value,
                         "channel": item.person.channel,
                         "found_at": now,
-                        "due_at": _due(item.person, now),
+                        "due_at": _due(item.person, item.decided_on, now),
                         "attempts": 0,
                         "recorded": False,
                     }
@@ -194,15 +215,17 @@ class FeedbackSender:
         return len(rows)
 
     def _follow_people(self, conn: Any, now: datetime) -> None:
-        """Open rows follow their person and their change: consent withdrawn or erased, or a decision reopened,
-        stops them; a new channel reroutes them; a pair told some other way (a `feedback.sent` from
-        elsewhere) is closed. A row that may have been sent (`unsure`) or failed waits for staff."""
+        """Open rows follow their person and their change: consent withdrawn or erased, a decision reopened, or
+        the person no longer linked to the change (a corrected change or contribution) stops them; undoing that,
+        or a new channel, reroutes them; a pair told some other way (a `feedback.sent` from elsewhere) is closed.
+        A row that may have been sent (`unsure`) waits for staff, and so does a failed one unless it stops."""
         movable = [State.queued, State.letter, State.staff, State.stopped, State.failed, State.unsure]
         rows = conn.execute(select(ITEMS).where(ITEMS.c.state.in_([s.value for s in movable]))).all()
         if not rows:
             return
         told = outcomes.told(conn, [(r.org_id, r.participant_id, r.change_id) for r in rows])
         decided = outcomes.decided(conn, {(r.org_id, r.change_id) for r in rows})
+        linked = _linked(conn, {(r.org_id, r.change_id) for r in rows})
         by_org: dict[str, set[str]] = {}
         for row in rows:
             by_org.setdefault(row.org_id, set()).add(row.participant_id)
@@ -215,18 +238,28 @@ class FeedbackSender:
             current = State(row.state)
             if person is None or current == State.unsure:
                 continue  # it may have gone: only staff release it
-            target = routed(person) if (row.org_id, row.change_id) in decided else State.stopped
+            reason = None
+            if (row.org_id, row.participant_id, row.change_id) not in linked:
+                target, reason = State.stopped, outbox.UNLINKED
+            elif (row.org_id, row.change_id) in decided:
+                target = routed(person)
+            else:
+                target = State.stopped
             if current == State.failed and target != State.stopped:
                 continue  # staff decide about these
             if current == State.letter and row.done_by == outbox.PRINTED and target != State.stopped:
                 continue  # printed: it goes by post, whatever channel they choose now
-            if target == State.stopped and current != State.stopped:
-                outbox.stop(conn, row)
+            if target == State.stopped:
+                if current != State.stopped or row.last_error != reason:
+                    outbox.stop(conn, row, reason=reason)
             elif target != current:
-                outbox.reroute(conn, row, to=target, channel=person.channel, due_at=_due(person, now))
+                due = _due(person, row.decided_on, now)
+                outbox.reroute(conn, row, to=target, channel=person.channel, due_at=due)
             elif target == State.queued and row.attempts == 0 and aware(row.due_at) > now:
-                due = _due(person, aware(row.found_at))  # waiting for a digest day: the frequency may have changed
-                if aware(row.due_at) != due:
+                # Waiting for a digest day: only ever earlier (they now hear of each change, or it was dated by
+                # the older rule, from when it was found rather than from the decision).
+                due = _due(person, row.decided_on, aware(row.found_at))
+                if due < aware(row.due_at):
                     outbox.reschedule(conn, row, due_at=due)
 
     def _expire_claims(self, now: datetime) -> None:
@@ -280,6 +313,11 @@ class FeedbackSender:
             with self.engine.begin() as conn:
                 person = outcomes.person(conn, org_id, participant_id)
                 news = outcomes.news(conn, org_id, participant_id, claimed)
+                gone = sorted(set(claimed) - {n.decision.change_id for n in news})
+                # Unlinked since the claim (which checks the links): those leave the message, stopped.
+                outbox.drop_unlinked(conn, message_id=message_id, change_ids=gone)
+                if not news:
+                    return True  # nothing left to say: never compose a message about no change
                 organisation = contact.contact(conn, org_id)
                 token, expires = links.create(
                     conn,

@@ -14,7 +14,9 @@ between states is a function of this module (named on the arrows); nothing else 
       │  └──requeue── failed, unsure           (staff try again, from the first try)
       ├──reroute──> letter  (post: staff print a batch (mark_printed), then mark it posted) ──close──> sent
       ├──reroute──> staff   (phone, in person or no channel: staff tell them)            ──close──> given
-      └──stop───> stopped  (consent withdrawn or details erased; reroute back if consent returns)
+      └──stop───> stopped  (consent withdrawn, details erased, the decision reopened, or the person no longer
+                            linked to the change; reroute back when that is undone)
+    sending ──drop_unlinked──> stopped  (claimed, then found no longer linked: it leaves the message)
     any open row ──close_told──> sent  (a `feedback.sent` from elsewhere told them)
 
 A claim is a compare-and-set on `state`, and so is every other move: two senders, or a sender and a
@@ -40,7 +42,7 @@ from sqlmodel import Field, SQLModel
 from impact.eventlog import EventLog
 from impact.eventlog.recording import record as record_events
 from schemas.events import FeedbackSent, FeedbackSentEvent
-from schemas.readmodels import Change, Participant
+from schemas.readmodels import Change, ChangeLink, ContributionParticipant, Participant
 from schemas.vocab import DECIDED_STATUSES, Channel
 
 
@@ -51,7 +53,7 @@ class State(StrEnum):
     failed = "failed"  # every try failed, or the address was refused: staff look
     letter = "letter"  # to go in the next batch of printed letters
     staff = "staff"  # staff tell the person themselves (phone, in person, or no channel chosen)
-    stopped = "stopped"  # consent withdrawn or details erased
+    stopped = "stopped"  # consent withdrawn, details erased, decision reopened, or no longer linked (last_error says)
     sent = "sent"  # e-mailed or posted, and `feedback.sent` recorded (or recorded by someone else)
     given = "given"  # staff told the person (in person or by phone)
 
@@ -87,7 +89,10 @@ class FeedbackItem(SQLModel, table=True):
 ITEMS = cast(Table, FeedbackItem.__table__)  # type: ignore[attr-defined]
 _PEOPLE = cast(Table, Participant.__table__)  # type: ignore[attr-defined]
 _CHANGES = cast(Table, Change.__table__)  # type: ignore[attr-defined]
+_LINKS = cast(Table, ChangeLink.__table__)  # type: ignore[attr-defined]
+_SAID = cast(Table, ContributionParticipant.__table__)  # type: ignore[attr-defined]
 STALE = "the sender stopped while sending: this message may have gone"
+UNLINKED = "no longer linked to this change (a correction removed the link): it goes if they are linked again"
 
 
 def aware(moment: datetime) -> datetime:
@@ -212,9 +217,11 @@ def close_told(conn: Connection, row: Any, *, now: datetime) -> None:
     conn.execute(update(ITEMS).where(_this(row)).values(state=State.sent.value, recorded=True, sent_at=now))
 
 
-def stop(conn: Connection, row: Any) -> None:
-    """Consent withdrawn, details erased or the decision reopened: nothing of theirs is kept once stopped."""
-    conn.execute(update(ITEMS).where(_this(row)).values(state=State.stopped.value, last_error=None))
+def stop(conn: Connection, row: Any, *, reason: str | None = None) -> None:
+    """Consent withdrawn, details erased, the decision reopened, or the person no longer linked to the change;
+    `reason` (a fixed text for staff, never personal data) says why when consent does not. A stopped row may be
+    stopped again to change its reason."""
+    conn.execute(update(ITEMS).where(_this(row)).values(state=State.stopped.value, last_error=reason))
 
 
 def reroute(conn: Connection, row: Any, *, to: State, channel: str | None, due_at: datetime | None = None) -> None:
@@ -241,8 +248,9 @@ def expire_claims(conn: Connection, *, older_than: datetime) -> None:
 
 
 def claim(conn: Connection, *, org_id: str, participant_id: str, change_ids: Sequence[str]) -> tuple[str, list[str]]:
-    """Claim these queued rows for one message, only while the person still consents to e-mail and the
-    change is still decided (a decision can be reopened); returns the message id and the changes claimed."""
+    """Claim these queued rows for one message, only while the person still consents to e-mail, the change is
+    still decided (a decision can be reopened) and the person is still linked to it (links can be corrected);
+    returns the message id and the changes claimed."""
     message_id = str(uuid.uuid4())
     p, ch = _PEOPLE.c, _CHANGES.c
     consenting = exists(
@@ -263,6 +271,16 @@ def claim(conn: Connection, *, org_id: str, participant_id: str, change_ids: Seq
             ch.decided_on.is_not(None),
         )
     )
+    link, said = _LINKS.c, _SAID.c
+    still_linked = exists(
+        select(link.change_id)
+        .select_from(_LINKS.join(_SAID, and_(said.org_id == link.org_id, said.contribution_id == link.contribution_id)))
+        .where(
+            link.org_id == ITEMS.c.org_id,
+            link.change_id == ITEMS.c.change_id,
+            said.participant_id == ITEMS.c.participant_id,
+        )
+    )
     conn.execute(
         update(ITEMS)
         .where(
@@ -270,6 +288,7 @@ def claim(conn: Connection, *, org_id: str, participant_id: str, change_ids: Seq
             ITEMS.c.state == State.queued.value,
             consenting,
             still_decided,
+            still_linked,
         )
         # the real time, not the tick's: another sender judges a claim stale by it
         .values(state=State.sending.value, message_id=message_id, claimed_at=datetime.now(UTC))
@@ -282,6 +301,16 @@ def claim(conn: Connection, *, org_id: str, participant_id: str, change_ids: Seq
 
 def _claimed(message_id: str) -> Any:
     return and_(ITEMS.c.message_id == message_id, ITEMS.c.state == State.sending.value)
+
+
+def drop_unlinked(conn: Connection, *, message_id: str, change_ids: Sequence[str]) -> None:
+    """Claimed changes the person is no longer linked to leave the message, stopped (`UNLINKED`), untried."""
+    if change_ids:
+        conn.execute(
+            update(ITEMS)
+            .where(_claimed(message_id), ITEMS.c.change_id.in_(list(change_ids)))
+            .values(state=State.stopped.value, message_id=None, claimed_at=None, last_error=UNLINKED)
+        )
 
 
 def mark_sent(conn: Connection, *, message_id: str, now: datetime) -> None:

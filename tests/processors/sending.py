@@ -154,7 +154,10 @@ def change(chid: str, title: str, cids: list[str], org: str = ORG) -> dict[str, 
 
 
 def decided(chid: str, status: str = "agreed", note: str | None = None, org: str = ORG) -> dict[str, Any]:
-    payload: dict[str, Any] = {"change_id": chid, "status": status, "decided_on": (DAY + timedelta(days=5)).isoformat()}
+    # Decided today (recorded earlier is allowed: decided_on may differ from the day of the event), so a monthly
+    # reader's digest day, the first of next month, is still to come whatever the day the tests run.
+    today = datetime.now(UTC).date()
+    payload: dict[str, Any] = {"change_id": chid, "status": status, "decided_on": today.isoformat()}
     if note:
         payload["note"] = note
     return {**event("change.status_changed", payload, org, DAY + timedelta(days=5)), "schema_version": 2}

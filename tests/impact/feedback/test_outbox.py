@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from impact.feedback import outbox
 from impact.feedback.outbox import ITEMS, State
-from schemas.readmodels import Change, Participant
+from schemas.readmodels import Change, ChangeLink, ContributionParticipant, Participant
 
 pytestmark = pytest.mark.twins  # compare-and-set updates and EXISTS sub-queries: SQLite and PostgreSQL
 
@@ -58,6 +58,34 @@ CASES: list[Any] = [
     pytest.param(State.queued, {}, lambda c, r: outbox.stop(c, r), {"state": "stopped"}, id="stop"),
     pytest.param(
         State.failed, {"last_error": "refused"}, lambda c, r: outbox.stop(c, r), {"last_error": None}, id="stop-clears"
+    ),
+    pytest.param(
+        State.letter,
+        {},
+        lambda c, r: outbox.stop(c, r, reason=outbox.UNLINKED),
+        {"state": "stopped", "last_error": outbox.UNLINKED},
+        id="stop-unlinked-says-why",
+    ),
+    pytest.param(
+        State.stopped,
+        {},
+        lambda c, r: outbox.stop(c, r, reason=outbox.UNLINKED),
+        {"state": "stopped", "last_error": outbox.UNLINKED},
+        id="stopped-again-for-another-reason",
+    ),
+    pytest.param(
+        State.sending,
+        {"message_id": "m-1", "claimed_at": NOW},
+        lambda c, r: outbox.drop_unlinked(c, message_id="m-1", change_ids=[CID]),
+        {"state": "stopped", "message_id": None, "claimed_at": None, "attempts": 0, "last_error": outbox.UNLINKED},
+        id="unlinked-leaves-the-message",
+    ),
+    pytest.param(
+        State.sending,
+        {"message_id": "m-1", "claimed_at": NOW},
+        lambda c, r: outbox.drop_unlinked(c, message_id="m-1", change_ids=["ch-other"]),
+        {"state": "sending", "message_id": "m-1"},
+        id="linked-stays-in-the-message",
     ),
     pytest.param(
         State.queued,
@@ -180,7 +208,9 @@ def test_a_row_that_moved_since_it_was_read_is_left_alone(engine: Engine, move: 
     assert (after.state, aware(after.due_at), after.sent_at) == ("sending", NOW, None)
 
 
-def people(engine: Engine, *, consent: bool = True, channel: str = "email", status: str = "agreed") -> None:
+def people(
+    engine: Engine, *, consent: bool = True, channel: str = "email", status: str = "agreed", linked: bool = True
+) -> None:
     with Session(engine) as session:
         session.add(
             Participant(
@@ -206,6 +236,10 @@ def people(engine: Engine, *, consent: bool = True, channel: str = "email", stat
                 decided_on=decided,
             )
         )
+        # the person's contribution, linked to the change (or, once a correction unlinked it, not)
+        session.add(ContributionParticipant(org_id=ORG, contribution_id="c-1", participant_id=PID))
+        if linked:
+            session.add(ChangeLink(org_id=ORG, change_id=CID, contribution_id="c-1", strength="major"))
         session.commit()
 
 
@@ -217,8 +251,9 @@ def people(engine: Engine, *, consent: bool = True, channel: str = "email", stat
         (State.queued, {"consent": False}, []),
         (State.queued, {"channel": "post"}, []),
         (State.queued, {"status": "proposed"}, []),
+        (State.queued, {"linked": False}, []),
     ],
-    ids=["queued", "not-an-e-mail", "no-consent", "wants-post", "decision-reopened"],
+    ids=["queued", "not-an-e-mail", "no-consent", "wants-post", "decision-reopened", "no-longer-linked"],
 )
 def test_a_claim_takes_only_queued_e_mails_to_consenting_people_about_decided_changes(
     engine: Engine, state: State, who: dict[str, Any], claimed: list[str]
