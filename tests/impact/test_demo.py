@@ -368,12 +368,6 @@ def test_the_demo_through_the_real_pipeline(
     assert any(this_month in days for days in due.values()), due
 
 
-@pytest.mark.xfail(
-    reason="processors/feedback.py `_due` dates a monthly digest from when the sender found the pair (found_at, "
-    "today), so a digest owed for last month's decisions shows as due next month; it should be digest_day of the "
-    "decision (decided_on), due this month",
-    strict=False,
-)
 def test_the_digest_owed_for_last_month_is_due_this_month(
     log_settings: Callable[[str], Settings], engine: Engine, gate: QualityGate
 ) -> None:
