@@ -10,11 +10,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from markupsafe import Markup
 from sqlalchemy import Connection, select
 
 from impact.auth.sessions import CAN_LOG, get_engine, guard, signed_in
 from impact.feedback import contact as contacts
-from impact.feedback import links, outbox, outcomes, summaries
+from impact.feedback import links, outbox, outcomes, qr, summaries
 from impact.feedback.outbox import ITEMS, State
 from ingest import get_settings
 from ingest.forms.feedback import after, changes_by_id, record_sent, refuse
@@ -114,6 +115,7 @@ class Printed:
     letter: Letter
     summary: summaries.Summary
     code: str  # the short code, as printed (ABCDE-FGHJK)
+    qr: Markup  # the private link as a QR code (inline SVG: squares and a fixed label, no text of the letter)
 
 
 @bp.get("/feedback/letters/batch/<batch_id>")
@@ -141,16 +143,18 @@ def batch(batch_id: str) -> Any:
                 days=settings.participant_link_days,
                 now=now,
             )
+            link = f"{settings.public_url}/you/{token}"
             summary = summaries.compose(
                 letter.person,
                 outcomes.news(conn, me.org_id, pid, change_ids),
                 organisation=contact,
-                link=f"{settings.public_url}/you/{token}",
+                link=link,
                 link_expires=(expires - timedelta(seconds=1)).date(),
                 code=(f"{settings.public_url}/you/", links.show_code(code)),
                 medium="letter",
             )
-            printed.append(Printed(Letter(letter.person, change_ids, []), summary, links.show_code(code)))
+            shown = links.show_code(code)
+            printed.append(Printed(Letter(letter.person, change_ids, []), summary, shown, qr.svg(link)))
     if not printed:
         flash(
             "Every letter of that batch has been marked as posted, or no longer waits: there is nothing left in it "
