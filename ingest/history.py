@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from impact.auth.accounts import StaffAccount
 from impact.auth.tokens import ApiToken
-from schemas.readmodels import Participant, RecordVersion
+from schemas.readmodels import Contribution, Participant, RecordVersion
 from schemas.vocab import EVENT_LABELS, EventType, label, title
 
 # The fields a page names, in its order, with how a value reads.
@@ -37,6 +37,12 @@ NAMES = {
     "demographics": "Equality monitoring answers",
     "display_name": "Name",
 }
+
+
+# The events that make a record (its first version); the others correct it.
+CREATED = frozenset(
+    {EventType.participant_registered, EventType.activity_held, EventType.contribution_made, EventType.change_recorded}
+)
 
 
 @dataclass(frozen=True)
@@ -60,8 +66,8 @@ def field_name(name: str) -> str:
     return NAMES.get(name) or title(name)
 
 
-def _text(name: str, value: Any, names: dict[str, str]) -> str:
-    if value is None or value == "" or value == []:
+def _text(name: str, value: Any, names: dict[str, str], said: dict[str, str] | None = None) -> str:
+    if value is None or value == "" or value == [] or value == {}:
         return "(none)"
     if name in {"area", "level"}:
         return label(value)
@@ -72,8 +78,17 @@ def _text(name: str, value: Any, names: dict[str, str]) -> str:
     if name == "participant_ids":
         return ", ".join(names.get(pid) or pid for pid in value)
     if name == "links":
-        return "; ".join(f"{cid} ({label(strength).lower()})" for cid, strength in sorted(value.items())) or "(none)"
+        words = said or {}
+        return "; ".join(
+            f"{_quoted(words.get(cid), cid)} ({label(strength).lower()})" for cid, strength in sorted(value.items())
+        )
     return str(value)
+
+
+def _quoted(text: str | None, reference: str) -> str:
+    if not text:
+        return reference
+    return f"“{text[:57]}…”" if len(text) > 60 else f"“{text}”"
 
 
 def _who(engine: Engine, org_id: str, recorded_by: set[str]) -> dict[str, str]:
@@ -118,9 +133,11 @@ def versions(engine: Engine, org_id: str, kind: str, record_id: str) -> list[Ver
             )
         )
         people: set[str] = set()
+        linked: set[str] = set()
         for row in rows:
             detail = json.loads(row.detail)
             people.update(detail.get("participant_ids", []))
+            linked.update(detail.get("links", {}))
             if "participant_id" in detail:
                 people.add(detail["participant_id"])
         names = (
@@ -133,28 +150,48 @@ def versions(engine: Engine, org_id: str, kind: str, record_id: str) -> list[Ver
             if people
             else {}
         )
+        said = (
+            {
+                c.contribution_id: c.text
+                for c in session.exec(
+                    select(Contribution).where(
+                        Contribution.org_id == org_id, col(Contribution.contribution_id).in_(linked)
+                    )
+                )
+            }
+            if linked
+            else {}
+        )
     who = _who(engine, org_id, {row.recorded_by for row in rows})
     out: list[Version] = []
     previous: dict[str, Any] | None = None
     for row in rows:
         detail = json.loads(row.detail)
-        what = EVENT_LABELS.get(EventType(row.type), row.type) if row.type in set(EventType) else row.type
+        if row.type in CREATED:
+            what = "Recorded"  # the first version: "Recorded on 7 March 2026 at 10:00 by Sam"
+        else:
+            what = EVENT_LABELS.get(EventType(row.type), row.type) if row.type in set(EventType) else row.type
         changes: list[Change] = []
         note = None
         if row.type == EventType.attendance_withdrawn:
             person = detail.get("participant_id", "")
             note = f"Attendance of {names.get(person) or person} withdrawn."
+        elif row.type == EventType.change_status_changed:
+            note = f"Status: {label(detail.get('status', ''))}"
+            if detail.get("decided_on"):
+                note += f", decided {date.fromisoformat(str(detail['decided_on'])):%-d %B %Y}"
+            note += f". {detail['note']}" if detail.get("note") else "."
         elif kind == "participant":
             changes = [Change(field_name(name), None, "changed") for name in detail.get("fields", [])]
-        elif row.type not in {EventType.activity_held, EventType.contribution_made, EventType.change_recorded}:
+        elif row.type not in CREATED:
             for name in FIELDS.get(kind, ()):
                 if name not in detail:
                     continue
-                before = None if previous is None else _text(name, previous.get(name), names)
-                after = _text(name, detail.get(name), names)
+                before = None if previous is None else _text(name, previous.get(name), names, said)
+                after = _text(name, detail.get(name), names, said)
                 if before != after:
                     changes.append(Change(field_name(name), before, after))
-        if row.type != EventType.attendance_withdrawn:
-            previous = detail
+        if row.type not in {EventType.attendance_withdrawn, EventType.change_status_changed}:
+            previous = detail  # a version of the record's own fields
         out.append(Version(what, row.recorded_at, _by(row.recorded_by, who), row.reason, changes, note))
     return out

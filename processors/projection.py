@@ -269,6 +269,8 @@ def _status_changed(p: Projection, e: ev.StoredEvent, pl: ev.ChangeStatusChanged
     p.patch(
         Change, (e.org_id, pl.change_id), {"status": pl.status.value, "status_note": pl.note, "decided_on": decided_on}
     )
+    detail = {"status": pl.status.value, "decided_on": decided_on, "note": pl.note}
+    p.version(e, "change", pl.change_id, detail)
 
 
 def _feedback_sent(p: Projection, e: ev.StoredEvent, pl: ev.FeedbackSent) -> None:

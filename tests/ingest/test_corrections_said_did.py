@@ -130,7 +130,7 @@ def test_the_contribution_page_shows_the_words_who_where_the_changes_and_the_his
     assert '<a href="/staff/participants/p-ann">Ann Example</a>' in page
     assert f'<a href="/staff/changes/{change_id}">Evening opening</a>' in page
     assert f'href="/staff/contributions/{ann}/correct">Correct this contribution</a>' in page
-    assert "<strong>Contribution</strong> on" in page and "History" in page, "its first version is in its history"
+    assert "<strong>Recorded</strong> on" in page and "History" in page, "its first version is in its history"
     change_page = text(staff.get(f"/staff/changes/{change_id}"))
     assert f'<a href="/staff/contributions/{ann}">' in change_page, "the change links to what influenced it"
     assert f'href="/staff/changes/{change_id}/correct">Correct this change</a>' in change_page
