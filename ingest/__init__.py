@@ -4,7 +4,12 @@ The JSON API never reads read models: a 202 means "durably in the log", nothing 
 ("is this participant registered?") are the processors' to check. The staff pages do read them, each
 for a reason, always scoped to the signed-in person's organisation:
 
-- lists and pickers (`lookups`): the forms show the organisation's records and offer them to choose from;
+- lists, search and pickers (`lookups`, `forms.search`): the organisation's records, found and offered;
+- record pages (`history`, `records`): a record with what it links to, and its versions (`record_version`);
+- corrections (`forms.*`): a correction form starts from the record's current values, and records the whole
+  new version;
+- what became of a save (`forms.saving`): the processed, parked and dead-lettered event ids of the staff
+  member's own save, to say "saved", "being saved" or "not saved" (never to decide whether to accept it);
 - another organisation's records: a page naming one answers 404 (`lookups.*_or_404`), as if it did not exist;
 - import's reference check (`importing.register`): a file goes in whole or not at all, so its references
   are checked against the read models before anything is appended;

@@ -257,7 +257,8 @@ class ChangeStatusChanged(Payload):
 # --- Corrections ------------------------------------------------------------------------------
 # Each carries the record's whole new version (not a patch), so a fold replaces and a replay agrees, and a
 # short reason staff give. A correction never tells a participant again by itself: only a decision does
-# (a change's status), or a newly linked contribution whose person has not heard yet (docs/feedback.md).
+# (a change's status), or a newly linked contribution whose person has not heard yet (docs/staff.md, "Correcting
+# a record").
 
 Reason = text(500)
 
