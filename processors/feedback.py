@@ -3,7 +3,8 @@
 Each tick, once the read models have caught up with the log as it stood when the sender started (so a
 rebuilt database has folded every earlier `feedback.sent` before anything is judged owed):
 1. plan: every owed pair (impact.feedback.outcomes.owed) gets a row in the outbox (impact.feedback.outbox), at most once
-   ever; open rows follow the person's consent and channel (withdrawn consent stops them at once);
+   ever; open rows follow the person's consent and channel (withdrawn consent stops them at once), the
+   decision (reopened stops them) and the links (a person no longer linked to the change is stopped, with why);
 2. deliver: due e-mails are claimed (compare-and-set), composed (impact.feedback.summaries), given a private link
    (impact.feedback.links) and sent; a failure waits and retries with a doubling wait, then asks staff to look;
 3. record: every closed row's `feedback.sent` goes into the log (the same event on every retry).

@@ -92,7 +92,7 @@ _CHANGES = cast(Table, Change.__table__)  # type: ignore[attr-defined]
 _LINKS = cast(Table, ChangeLink.__table__)  # type: ignore[attr-defined]
 _SAID = cast(Table, ContributionParticipant.__table__)  # type: ignore[attr-defined]
 STALE = "the sender stopped while sending: this message may have gone"
-UNLINKED = "no longer linked to this change (a correction removed the link): it goes if they are linked again"
+UNLINKED = "no longer linked to this change (a correction removed the link); it goes if they are linked again"
 
 
 def aware(moment: datetime) -> datetime:
