@@ -87,8 +87,8 @@ def in_words(item: Any, person: outcomes.Person | None, now: datetime) -> str:
             return "letter to print"
         case State.staff:
             return "for staff to tell them"
-        case State.stopped:
-            return "stopped: consent withdrawn"
+        case State.stopped:  # the reason the sender gave (a correction unlinked them), else consent withdrawn
+            return f"stopped: {item.last_error}" if item.last_error else "stopped: consent withdrawn"
         case State.sent | State.given:
             return f"told {HOW_LABELS.get(item.channel or '', 'in person')}"
     return str(item.state)
