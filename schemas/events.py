@@ -6,145 +6,53 @@ the log stores a `StoredEvent`-shaped JSON document with `recorded_at` and `reco
 
 from __future__ import annotations
 
-import re
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
-    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
-    EmailStr,
     Field,
-    StringConstraints,
     TypeAdapter,
     ValidationInfo,
     model_validator,
 )
 
+from schemas.fields import (
+    Contact,
+    Demographics,
+    Hours,
+    Identifier,
+    Name,
+    Note,
+    OrgId,
+    PastDay,
+    PastInstant,
+    Payload,
+    Reason,
+    Said,
+    Title,
+)
 from schemas.vocab import (
-    AgeBand,
     Area,
     ChangeStatus,
     Channel,
-    Disability,
-    Ethnicity,
     EventType,
     Frequency,
-    Gender,
     Level,
     ParticipantRole,
-    Region,
     SessionRole,
     Strength,
 )
 
-# Clocks on staff laptops drift; a fact stamped a few minutes ahead is still a past fact.
-CLOCK_SKEW = timedelta(minutes=5)
-MAX_HOURS = 24.0
 MAX_BATCH = 1000
-
-
-def _not_in_future(value: datetime) -> datetime:
-    if value > datetime.now(UTC) + CLOCK_SKEW:
-        raise ValueError("must not be in the future")
-    return value
-
-
-def _day_not_in_future(value: date) -> date:
-    # A day is "not in the future" if it has started somewhere: UTC+14 is the earliest zone.
-    if value > (datetime.now(UTC) + timedelta(hours=14)).date():
-        raise ValueError("must not be in the future")
-    return value
-
-
-_IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
-_ORG_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,39}")
-
-
-def _identifier(value: str) -> str:
-    if not _IDENTIFIER.fullmatch(value):
-        raise ValueError("use 1 to 64 letters, digits or . _ : - (starting with a letter or digit)")
-    return value
-
-
-def _org_id(value: str) -> str:
-    if not _ORG_ID.fullmatch(value):
-        raise ValueError("use the organisation's slug: 2 to 40 lower-case letters, digits or hyphens")
-    return value
-
-
-Identifier = Annotated[
-    str,
-    AfterValidator(_identifier),
-    Field(
-        description="A stable identifier: letters, digits and . _ : - (at most 64 characters).",
-        json_schema_extra={"pattern": f"^{_IDENTIFIER.pattern}$"},
-    ),
-]
-OrgId = Annotated[
-    str,
-    AfterValidator(_org_id),
-    Field(
-        description="The organisation's slug: lower-case letters, digits, hyphens.",
-        json_schema_extra={"pattern": f"^{_ORG_ID.pattern}$"},
-    ),
-]
-PastInstant = Annotated[AwareDatetime, AfterValidator(_not_in_future)]
-PastDay = Annotated[date, AfterValidator(_day_not_in_future)]
-Hours = Annotated[float, Field(gt=0, le=MAX_HOURS, description="Hours, more than 0 and at most 24.")]
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def _printable(value: str) -> str:
-    # NUL and other control characters are never meant, and PostgreSQL refuses NUL outright.
-    if _CONTROL.search(value):
-        raise ValueError("remove the control characters (such as NUL) from the text")
-    return value
-
-
-def text(max_length: int) -> Any:
-    """Free text: trimmed, non-empty, bounded, printable. Stored exactly as typed; escaped on display."""
-    return Annotated[
-        str,
-        StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length),
-        AfterValidator(_printable),
-    ]
-
-
-Name = text(120)
-Title = text(200)
-Note = text(2000)
-Said = text(4000)
-
-
-class Payload(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
-
-
-class Contact(Payload):
-    email: EmailStr | None = None
-    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()-]{6,20}$")] | None = None
-    postal_address: text(400) | None = None  # type: ignore[valid-type]
-
-
-class Demographics(Payload):
-    """Voluntary equality-monitoring answers; every field allows "prefer_not_to_say"."""
-
-    age_band: AgeBand | None = None
-    gender: Gender | None = None
-    ethnicity: Ethnicity | None = None
-    disability: Disability | None = None
-    region: Region | None = None
 
 
 class ParticipantRegistered(Payload):
     participant_id: Identifier
-    display_name: Name  # type: ignore[valid-type]
+    display_name: Name
     role: ParticipantRole
     contact: Contact | None = None
     consent_to_contact: bool = False
@@ -178,7 +86,7 @@ class ParticipantErased(Payload):
 
 class ActivityHeld(Payload):
     activity_id: Identifier
-    title: Title  # type: ignore[valid-type]
+    title: Title
     area: Area
     level: Level
     date: PastDay
@@ -199,7 +107,7 @@ class ContributionMade(Payload):
     participant_ids: list[Identifier] = Field(min_length=1, max_length=50)
     activity_id: Identifier | None = None
     area: Area
-    text: Said  # type: ignore[valid-type]
+    text: Said
 
 
 class ContributionLink(Payload):
@@ -212,8 +120,8 @@ class ChangeRecorded(Payload):
 
     change_id: Identifier
     area: Area
-    title: Title  # type: ignore[valid-type]
-    description: Said  # type: ignore[valid-type]
+    title: Title
+    description: Said
     status: ChangeStatus = ChangeStatus.proposed
     decided_on: PastDay | None = None
     links: list[ContributionLink] = Field(default_factory=list, max_length=200)
@@ -235,7 +143,7 @@ class ChangeStatusChanged(Payload):
 
     change_id: Identifier
     status: ChangeStatus
-    note: Note | None = None  # type: ignore[valid-type]
+    note: Note | None = None
     decided_on: PastDay | None = Field(default=None, description="Version 2: the day it was decided.")
 
     @model_validator(mode="after")
@@ -260,8 +168,6 @@ class ChangeStatusChanged(Payload):
 # (a change's status), or a newly linked contribution whose person has not heard yet (docs/staff.md, "Correcting
 # a record").
 
-Reason = text(500)
-
 
 class ParticipantDetailsChanged(Payload):
     """A participant's name, role, contact details or equality answers, corrected. The personal fields are
@@ -269,24 +175,24 @@ class ParticipantDetailsChanged(Payload):
     `fields` names what changed (the history shows names only: it never keeps an earlier value)."""
 
     participant_id: Identifier
-    display_name: Name  # type: ignore[valid-type]
+    display_name: Name
     role: ParticipantRole
     contact: Contact | None = None
     demographics: Demographics = Field(default_factory=Demographics)
     fields: list[Literal["display_name", "role", "email", "phone", "postal_address", "demographics"]] = Field(
         min_length=1, max_length=6, description="What changed: the fields the history names."
     )
-    reason: Reason  # type: ignore[valid-type]
+    reason: Reason
 
 
 class ActivityCorrected(Payload):
     activity_id: Identifier
-    title: Title  # type: ignore[valid-type]
+    title: Title
     area: Area
     level: Level
     date: PastDay
     duration_hours: Hours
-    reason: Reason  # type: ignore[valid-type]
+    reason: Reason
 
 
 class AttendanceWithdrawn(Payload):
@@ -295,7 +201,7 @@ class AttendanceWithdrawn(Payload):
     attendance_id: uuid.UUID = Field(description="The event_id of the session.attended event withdrawn.")
     activity_id: Identifier
     participant_id: Identifier
-    reason: Reason  # type: ignore[valid-type]
+    reason: Reason
 
 
 class ContributionCorrected(Payload):
@@ -303,9 +209,9 @@ class ContributionCorrected(Payload):
     participant_ids: list[Identifier] = Field(min_length=1, max_length=50)
     activity_id: Identifier | None = None
     area: Area
-    text: Said  # type: ignore[valid-type]
+    text: Said
     made_on: PastDay
-    reason: Reason  # type: ignore[valid-type]
+    reason: Reason
 
 
 class ChangeCorrected(Payload):
@@ -314,10 +220,10 @@ class ChangeCorrected(Payload):
 
     change_id: Identifier
     area: Area
-    title: Title  # type: ignore[valid-type]
-    description: Said  # type: ignore[valid-type]
+    title: Title
+    description: Said
     links: list[ContributionLink] = Field(default_factory=list, max_length=200)
-    reason: Reason  # type: ignore[valid-type]
+    reason: Reason
 
     @model_validator(mode="after")
     def _links_once(self) -> Self:

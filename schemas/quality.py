@@ -11,7 +11,7 @@ Expectations skips nulls.
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.events import CLOCK_SKEW, MAX_HOURS
+from schemas.fields import CLOCK_SKEW, MAX_HOURS
 from schemas.vocab import Area, ChangeStatus, Level, ParticipantRole
 
 SUITE_NAME = "involvement_events"

@@ -16,7 +16,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from ingest.problems.queries import Stored
-from schemas.events import MAX_HOURS, WITHHELD
+from schemas.events import WITHHELD
+from schemas.fields import MAX_HOURS
 from schemas.quality import EARLIEST_YEAR
 from schemas.readmodels import Activity, Change, Contribution, Participant
 from schemas.vocab import AREA_LABELS, ChangeStatus, Level, ParticipantRole, label
