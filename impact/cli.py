@@ -374,7 +374,7 @@ def run(no_seed: bool) -> None:
         if settings.env != Environment.production:
             from sqlmodel import Session
 
-            from impact.demo import DEMO_PASSWORD, demo_accounts
+            from impact.demo.accounts import DEMO_PASSWORD, demo_accounts
 
             with Session(engine) as session:
                 accounts = demo_accounts(session)

@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from impact.auth.accounts import Organisation, StaffAccount
 from impact.db import make_engine
-from impact.demo import DEMO_PASSWORD
+from impact.demo.accounts import DEMO_PASSWORD
 from schemas.readmodels import Participant, ProcessedEvent
 from tests.factories import free_port, get, wait_for
 

@@ -36,7 +36,7 @@ from impact.auth.accounts import (
     unlock_account,
 )
 from impact.auth.tokens import issue_token, revoke_token, token_for, tokens_of
-from impact.demo import DEMO_OPERATOR, DEMO_PASSWORD, demo_accounts
+from impact.demo.accounts import DEMO_OPERATOR, DEMO_PASSWORD, demo_accounts
 from impact.settings import Settings
 
 PASSWORD = "a long enough passphrase"
