@@ -182,6 +182,29 @@ def csrf_from(client: FlaskClient, path: str) -> str:
     return found.group(1)
 
 
+def post_form(client: FlaskClient, path: str, fields: dict[str, Any]) -> Any:
+    """Post the form at `path` as the browser would: with the CSRF token and submission id of the page."""
+    page = client.get(path).get_data(as_text=True)
+    token = _CSRF.search(page)
+    submission = re.search(r'name="submission" value="([^"]+)"', page)
+    assert token and submission, f"{path} has a CSRF token and a submission id"
+    return client.post(path, data={"csrf_token": token.group(1), "submission": submission.group(1), **fields})
+
+
+def summary_fields(response: Any) -> list[str]:
+    """The fields a form's error summary links to, in its order."""
+    return re.findall(r'<li><a href="#([^"]+)">', response.get_data(as_text=True))
+
+
+def logged(event_log: Any, settings: Settings) -> list[Any]:
+    """Every event in an embedded log's topic, in order."""
+    from impact.eventlog.embedded import EmbeddedLog
+    from schemas.events import StoredEvent
+
+    assert isinstance(event_log, EmbeddedLog)
+    return [StoredEvent.from_bytes(m.value) for m in event_log.read(settings.topic, 0, 10_000)]
+
+
 def sign_in(client: FlaskClient, email: str, password: str = PASSWORD) -> None:
     token = csrf_from(client, "/login")
     response = client.post("/login", data={"email": email, "password": password, "csrf_token": token})

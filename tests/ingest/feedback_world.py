@@ -238,12 +238,3 @@ def closure(engine: Engine) -> int:
     scope = metrics.Scope(ORG, DECIDED - timedelta(days=60), TODAY + timedelta(days=1))
     with engine.connect() as conn:
         return metrics.headline(conn, scope).feedback_sent
-
-
-def post_form(client: FlaskClient, path: str, fields: dict[str, Any]) -> Any:
-    """Post a staff form as the browser would: with the CSRF token and submission id of the page."""
-    body = client.get(path).get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', body)
-    submission = re.search(r'name="submission" value="([^"]+)"', body)
-    assert token and submission, f"{path} has a CSRF token and a submission id"
-    return client.post(path, data={"csrf_token": token.group(1), "submission": submission.group(1), **fields})

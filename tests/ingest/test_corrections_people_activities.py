@@ -17,8 +17,10 @@ from impact.settings import Settings
 from ingest import create_app
 from processors.quality import QualityGate
 from schemas.readmodels import Activity, Attendance, Participant, RecordVersion
-from tests.factories import add_organisation, process_all, sign_in
-from tests.ingest.test_staff_forms import ORG, PERSON, YESTERDAY, logged, post, summary
+from tests.factories import add_organisation, logged, process_all, sign_in
+from tests.factories import post_form as post
+from tests.factories import summary_fields as summary
+from tests.ingest.test_staff_forms import ORG, PERSON, YESTERDAY
 
 
 @pytest.fixture

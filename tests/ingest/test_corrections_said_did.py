@@ -7,7 +7,6 @@ owed feedback like anyone else (sent here through a real SMTP server).
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -22,7 +21,6 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from impact.eventlog import EventLog
-from impact.eventlog.embedded import EmbeddedLog
 from impact.eventlog.recording import record
 from impact.feedback import outcomes, summaries
 from impact.settings import Settings
@@ -30,9 +28,11 @@ from ingest import create_app
 from processors.feedback import FeedbackSender
 from processors.mail import mailer_for
 from processors.quality import QualityGate
-from schemas.events import EVENT_ADAPTER, StoredEvent
+from schemas.events import EVENT_ADAPTER
 from schemas.readmodels import Change, ChangeLink, Contribution, ContributionParticipant, Feedback, RecordVersion
-from tests.factories import add_organisation, csrf_from, free_port, process_all, sign_in
+from tests.factories import add_organisation, csrf_from, free_port, logged, process_all, sign_in
+from tests.factories import post_form as post
+from tests.factories import summary_fields as summary
 from tests.faults.runs import environment, snapshot
 
 ORG = "mind-leeds"
@@ -52,25 +52,6 @@ def staff(app: Flask) -> FlaskClient:
     client = app.test_client()
     sign_in(client, f"staff@{ORG}.example.org")
     return client
-
-
-def logged(event_log: EventLog, settings: Settings) -> list[StoredEvent]:
-    assert isinstance(event_log, EmbeddedLog)
-    return [StoredEvent.from_bytes(m.value) for m in event_log.read(settings.topic, 0, 10_000)]
-
-
-def post(client: FlaskClient, path: str, fields: dict[str, Any]) -> Any:
-    """Post a form as the browser would: with the CSRF token and submission id of the page."""
-    page = client.get(path).get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    submission = re.search(r'name="submission" value="([^"]+)"', page)
-    assert token and submission, f"{path} has a CSRF token and a submission id"
-    return client.post(path, data={"csrf_token": token.group(1), "submission": submission.group(1), **fields})
-
-
-def summary(response: Any) -> list[str]:
-    """The fields the error summary links to."""
-    return re.findall(r'<li><a href="#([^"]+)">', response.get_data(as_text=True))
 
 
 def text(response: Any) -> str:

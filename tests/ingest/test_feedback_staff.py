@@ -27,7 +27,7 @@ from ingest import create_app
 from ingest.forms.feedback import in_words
 from processors.quality import QualityGate
 from schemas.readmodels import Feedback, Participant
-from tests.factories import csrf_from, sign_in
+from tests.factories import csrf_from, post_form, sign_in
 from tests.ingest.feedback_world import (
     ANN_SAID,
     BEA_SAID,
@@ -41,7 +41,6 @@ from tests.ingest.feedback_world import (
     notice,
     page,
     post,
-    post_form,
     waiting_rows,
 )
 

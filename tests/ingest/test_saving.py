@@ -23,6 +23,7 @@ from ingest import create_app
 from processors.consumer import Processor
 from processors.quality import QualityGate
 from tests.factories import add_organisation, process_all, sign_in
+from tests.factories import post_form as post
 
 ORG, OTHER = "mind-leeds", "age-uk-york"
 YESTERDAY = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
@@ -46,14 +47,6 @@ def staff_of(app: Flask, org: str) -> FlaskClient:
 @pytest.fixture
 def staff(app: Flask) -> FlaskClient:
     return staff_of(app, ORG)
-
-
-def post(client: FlaskClient, path: str, fields: dict[str, Any]) -> Any:
-    page = client.get(path).get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    submission = re.search(r'name="submission" value="([^"]+)"', page)
-    assert token and submission, f"{path} has a CSRF token and a submission id"
-    return client.post(path, data={"csrf_token": token.group(1), "submission": submission.group(1), **fields})
 
 
 def notices(page: str) -> list[str]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -17,14 +16,14 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from impact.eventlog import EventLog
-from impact.eventlog.embedded import EmbeddedLog
 from impact.eventlog.sealing import keys_for, opened
 from impact.settings import Settings
 from ingest import create_app
 from processors.quality import QualityGate
-from schemas.events import StoredEvent
 from schemas.readmodels import Attendance, Change, ChangeLink, Contribution, Participant
-from tests.factories import add_organisation, csrf_from, process_all, sign_in
+from tests.factories import add_organisation, csrf_from, logged, process_all, sign_in
+from tests.factories import post_form as post
+from tests.factories import summary_fields as summary
 
 ORG = "mind-leeds"
 YESTERDAY = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
@@ -42,25 +41,6 @@ def staff(app: Flask) -> FlaskClient:
     client = app.test_client()
     sign_in(client, f"staff@{ORG}.example.org")
     return client
-
-
-def logged(event_log: EventLog, settings: Settings) -> list[StoredEvent]:
-    assert isinstance(event_log, EmbeddedLog)
-    return [StoredEvent.from_bytes(m.value) for m in event_log.read(settings.topic, 0, 10_000)]
-
-
-def post(client: FlaskClient, path: str, fields: dict[str, Any]) -> Any:
-    """Post a form as the browser would: with the CSRF token and submission id of the page."""
-    page = client.get(path).get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    submission = re.search(r'name="submission" value="([^"]+)"', page)
-    assert token and submission, f"{path} has a CSRF token and a submission id"
-    return client.post(path, data={"csrf_token": token.group(1), "submission": submission.group(1), **fields})
-
-
-def summary(response: Any) -> list[str]:
-    """The fields the error summary links to."""
-    return re.findall(r'<li><a href="#([^"]+)">', response.get_data(as_text=True))
 
 
 PERSON = {

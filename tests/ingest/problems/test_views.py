@@ -20,13 +20,13 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from impact.eventlog import EventLog, open_event_log
-from impact.eventlog.embedded import EmbeddedLog
 from impact.settings import Settings
 from ingest import create_app
 from processors.quality import QualityGate
-from schemas.events import WITHHELD, StoredEvent
+from schemas.events import WITHHELD
 from schemas.readmodels import Attendance, ChangeLink, DeadLetter, Participant
-from tests.factories import add_organisation, csrf_from, issue_token, process_all, sign_in
+from tests.factories import add_organisation, csrf_from, issue_token, logged, process_all, sign_in
+from tests.factories import summary_fields as summary
 
 ORG, OTHER = "mind-leeds", "south-voices"
 YESTERDAY = datetime.now(UTC) - timedelta(days=1)
@@ -80,11 +80,6 @@ def send(app: Flask, engine: Engine) -> Callable[..., None]:
     return send_events
 
 
-def logged(event_log: EventLog, settings: Settings) -> list[StoredEvent]:
-    assert isinstance(event_log, EmbeddedLog)
-    return [StoredEvent.from_bytes(m.value) for m in event_log.read(settings.topic, 0, 10_000)]
-
-
 def form_of(client: FlaskClient, path: str) -> dict[str, str]:
     """The CSRF token and submission id of the form on the page at `path`."""
     page = client.get(path).get_data(as_text=True)
@@ -92,11 +87,6 @@ def form_of(client: FlaskClient, path: str) -> dict[str, str]:
     submission = re.search(r'name="submission" value="([^"]+)"', page)
     assert token and submission, f"{path} has a CSRF token and a submission id"
     return {"csrf_token": token.group(1), "submission": submission.group(1)}
-
-
-def summary(response: Any) -> list[str]:
-    """The fields the error summary links to, in its order."""
-    return re.findall(r'<li><a href="#([^"]+)">', response.get_data(as_text=True))
 
 
 def open_letters(engine: Engine, org: str = ORG) -> list[DeadLetter]:
