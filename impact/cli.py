@@ -108,7 +108,9 @@ def process(until_caught_up: bool) -> None:
         # Its own log client: the consumer's is not shared across threads.
         sender = FeedbackSender.for_settings(settings, engine=engine, event_log=open_event_log(settings))
         threading.Thread(target=sender.run, args=(stop,), name="feedback", daemon=True).start()
-        serve_health(processor.health, settings.host, settings.processor_health_port, lambda: sender.last_error)
+        serve_health(
+            processor.health, settings.processor_health_host, settings.processor_health_port, lambda: sender.last_error
+        )
     processor.run(
         stop, batch_size=settings.batch_size, poll_timeout_ms=settings.poll_timeout_ms, until_caught_up=until_caught_up
     )

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     ingest_port: int = 8001
     dashboard_port: int = 8050
     processor_health_port: int = 8002
+    processor_health_host: str = Field(
+        default="127.0.0.1",
+        description="The address the processor's health endpoint binds; loopback unless a probe elsewhere needs it.",
+    )
     workers: int = Field(default=2, ge=1, description="WSGI worker processes per web service.")
     password_hashing: PasswordHashing = Field(
         default=PasswordHashing.scrypt,

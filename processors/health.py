@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from processors.consumer import Health
 
 STALE_AFTER_S = 60.0
+CLIENT_TIMEOUT_S = 5.0  # a client that sends nothing (or dribbles) is cut off after this, never holds a thread
 
 
 def serve_health(
@@ -18,10 +19,14 @@ def serve_health(
 ) -> ThreadingHTTPServer:
     """Serve GET /healthz in a daemon thread: 200 while polling recently without errors, else 503.
 
-    `feedback` gives the feedback sender's last problem: reported, but e-mail trouble never makes the
-    processor unhealthy (the events still fold; staff see each failed message)."""
+    It binds `host` (loopback by default: IMPACT_PROCESSOR_HEALTH_HOST), answers one request per connection and
+    drops a client that is slower than CLIENT_TIMEOUT_S. `feedback` gives the feedback sender's last problem:
+    reported, but e-mail trouble never makes the processor unhealthy (the events still fold;
+    staff see each failed message)."""
 
     class Handler(BaseHTTPRequestHandler):
+        timeout = CLIENT_TIMEOUT_S  # the socket's timeout for every read and write of one request
+
         def do_GET(self) -> None:
             if self.path != "/healthz":
                 self.send_error(404)
