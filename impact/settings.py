@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "development"})
@@ -26,6 +26,19 @@ class Environment(StrEnum):
 class LogBackend(StrEnum):
     embedded = "embedded"
     kafka = "kafka"
+
+
+class KafkaSecurityProtocol(StrEnum):
+    plaintext = "PLAINTEXT"
+    ssl = "SSL"
+    sasl_plaintext = "SASL_PLAINTEXT"
+    sasl_ssl = "SASL_SSL"
+
+
+class KafkaSaslMechanism(StrEnum):
+    plain = "PLAIN"
+    scram_sha_256 = "SCRAM-SHA-256"
+    scram_sha_512 = "SCRAM-SHA-512"
 
 
 class PasswordHashing(StrEnum):
@@ -47,6 +60,18 @@ class Settings(BaseSettings):
     event_log_path: Path | None = Field(default=None, description="Embedded log file; default in data_dir.")
     kafka_bootstrap: str = "localhost:9092"
     kafka_partitions: int = Field(default=3, ge=3, description="Partitions per topic; 3 or more.")
+    # A managed Kafka service: replication, TLS and SASL (docs/deployment.md, "Managed Kafka").
+    kafka_replication_factor: int = Field(default=1, ge=1, description="Replicas of each partition of created topics.")
+    kafka_min_insync_replicas: int | None = Field(
+        default=None, ge=1, description="min.insync.replicas of created topics; unset: the broker's default."
+    )
+    kafka_security_protocol: KafkaSecurityProtocol = KafkaSecurityProtocol.plaintext
+    kafka_ssl_cafile: Path | None = Field(default=None, description="CA certificates (PEM) that sign the brokers'.")
+    kafka_ssl_certfile: Path | None = Field(default=None, description="Client certificate (PEM), for mutual TLS.")
+    kafka_ssl_keyfile: Path | None = Field(default=None, description="The client certificate's private key (PEM).")
+    kafka_sasl_mechanism: KafkaSaslMechanism = KafkaSaslMechanism.plain
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = Field(default=SecretStr(""), description="Never logged or shown.")
     topic: str = "involvement.events"
     dead_letter_topic: str = "involvement.events.dead-letters"
 
@@ -101,6 +126,38 @@ class Settings(BaseSettings):
     participant_link_days: int = Field(default=90, ge=1, le=730, description="How long a participant's link works.")
 
     @model_validator(mode="after")
+    def _kafka_security_is_whole(self) -> Self:
+        """A half-configured connection to Kafka fails here, not at the first write."""
+        protocol = self.kafka_security_protocol
+        sasl = protocol in (KafkaSecurityProtocol.sasl_plaintext, KafkaSecurityProtocol.sasl_ssl)
+        tls = protocol in (KafkaSecurityProtocol.ssl, KafkaSecurityProtocol.sasl_ssl)
+        if (self.kafka_min_insync_replicas or 0) > self.kafka_replication_factor:
+            raise ValueError("IMPACT_KAFKA_MIN_INSYNC_REPLICAS cannot exceed IMPACT_KAFKA_REPLICATION_FACTOR")
+        if sasl and not (self.kafka_sasl_username and self.kafka_sasl_password.get_secret_value()):
+            raise ValueError(
+                f"IMPACT_KAFKA_SASL_USERNAME and IMPACT_KAFKA_SASL_PASSWORD must be set with {protocol.value}"
+            )
+        if not sasl and (self.kafka_sasl_username or self.kafka_sasl_password.get_secret_value()):
+            raise ValueError(
+                "IMPACT_KAFKA_SASL_USERNAME/PASSWORD are set but IMPACT_KAFKA_SECURITY_PROTOCOL is "
+                f"{protocol.value}: use SASL_SSL (or SASL_PLAINTEXT) to send them"
+            )
+        files = {
+            "IMPACT_KAFKA_SSL_CAFILE": self.kafka_ssl_cafile,
+            "IMPACT_KAFKA_SSL_CERTFILE": self.kafka_ssl_certfile,
+            "IMPACT_KAFKA_SSL_KEYFILE": self.kafka_ssl_keyfile,
+        }
+        given = [name for name, path in files.items() if path is not None]
+        if given and not tls:
+            raise ValueError(f"{', '.join(given)} need IMPACT_KAFKA_SECURITY_PROTOCOL SSL or SASL_SSL")
+        if self.kafka_ssl_keyfile is not None and self.kafka_ssl_certfile is None:
+            raise ValueError("IMPACT_KAFKA_SSL_KEYFILE needs IMPACT_KAFKA_SSL_CERTFILE (the certificate it belongs to)")
+        for name, path in files.items():
+            if path is not None and not path.is_file():
+                raise ValueError(f"{name}: no such file: {path}")
+        return self
+
+    @model_validator(mode="after")
     def _production_is_explicit(self) -> Self:
         if self.env == Environment.production:
             if self.secret_key.strip().lower() in PLACEHOLDER_SECRETS or len(self.secret_key) < 32:
@@ -109,7 +166,22 @@ class Settings(BaseSettings):
                 raise ValueError("IMPACT_DATABASE_URL must be set in production")
             if self.password_hashing != PasswordHashing.scrypt:
                 raise ValueError("IMPACT_PASSWORD_HASHING must be scrypt in production")
+            if self.event_log == LogBackend.kafka:
+                self._production_kafka()
         return self
+
+    def _production_kafka(self) -> None:
+        protocol, mechanism = self.kafka_security_protocol, self.kafka_sasl_mechanism
+        if protocol == KafkaSecurityProtocol.sasl_plaintext and mechanism == KafkaSaslMechanism.plain:
+            raise ValueError(
+                "IMPACT_KAFKA_SASL_MECHANISM PLAIN over SASL_PLAINTEXT sends the password unencrypted: "
+                "use SASL_SSL in production"
+            )
+        password = self.kafka_sasl_password.get_secret_value()
+        if protocol in (KafkaSecurityProtocol.sasl_plaintext, KafkaSecurityProtocol.sasl_ssl) and (
+            password.strip().lower() in PLACEHOLDER_SECRETS
+        ):
+            raise ValueError("IMPACT_KAFKA_SASL_PASSWORD must be the real password in production, not a placeholder")
 
     @property
     def sqlalchemy_url(self) -> str:
