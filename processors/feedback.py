@@ -17,17 +17,15 @@ and the row being marked sent: that row becomes `unsure`, and staff decide.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
-from email import message_from_bytes, policy
 from email.header import Header
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, parseaddr
+from email.utils import format_datetime, parseaddr
 from typing import Any
 
 from sqlalchemy import Engine, and_, func, select, tuple_
@@ -38,7 +36,7 @@ from impact.feedback import contact, links, outbox, outcomes, summaries
 from impact.feedback.outbox import ITEMS, State, aware
 from impact.months import add_months, first_of_month
 from impact.settings import Settings
-from processors.mail import Mailer, MailFailed, mailer_for
+from processors.mail import Mailer, MailFailed, address_header, mailer_for
 from processors.store import ReadModelStore
 from schemas.vocab import Channel, Frequency
 
@@ -55,27 +53,6 @@ P = outcomes.P
 def _one_line(text: str) -> str:
     """A name fit for a mail header: line breaks (which free text may hold) would end the header."""
     return " ".join(text.split())
-
-
-_ADDRESS_SPECIALS = re.compile(r'[<>()\[\]\\,;:@"]')
-
-
-def _address(name: str, address: str) -> str:
-    """`"Name" <address>` for a mail header, on one line, that arrives naming exactly `address`.
-
-    formataddr quotes a name with `<`, `,` or `:` in it, but the e-mail package's folding of a long header
-    (or of a name with non-ASCII letters) can drop the quotes, so a name such as `Eve <evil@example.org>, ...`
-    would arrive as another recipient. Such a name loses the characters that delimit addresses; should even
-    that not arrive intact, the address goes alone.
-    """
-    for shown in (_one_line(name), _one_line(_ADDRESS_SPECIALS.sub(" ", name))):
-        header = formataddr((shown, address))
-        probe = EmailMessage()
-        probe["To"] = header
-        arrived = message_from_bytes(bytes(probe), policy=policy.default)["To"]
-        if [one.addr_spec for one in arrived.addresses] == [address]:
-            return header
-    return address
 
 
 def subject_header(subject: str) -> str:
@@ -387,10 +364,10 @@ class FeedbackSender:
         message = EmailMessage()
         message.set_raw("Subject", subject_header(summary.subject))
         message["Date"] = format_datetime(now.astimezone(UTC), usegmt=True)
-        message["From"] = _address(organisation.name, sender)
-        message["To"] = _address(person.display_name or "", str(person.email))
+        message["From"] = address_header(organisation.name, sender)
+        message["To"] = address_header(person.display_name or "", str(person.email))
         if organisation.reply_email:  # replies reach people at the charity, not an unread sending address
-            message["Reply-To"] = _address(organisation.name, organisation.reply_email)
+            message["Reply-To"] = address_header(organisation.name, organisation.reply_email)
         message["Message-ID"] = f"<{message_id}@{sender.rpartition('@')[2] or 'localhost'}>"
         message["Auto-Submitted"] = "auto-generated"
         message.set_content(summary.text)
