@@ -2,9 +2,12 @@
 
 Passwords are hashed with scrypt (Werkzeug's default; the tests choose one round of PBKDF2 through
 IMPACT_PASSWORD_HASHING=fast, which production settings refuse); API tokens are random secrets stored only
-as SHA-256 hashes. Repeated failed logins lock an account for a while, so guessing is slow: each password
-check is claimed in the database before it is made, so parallel attempts cannot make more than
-LOCK_AFTER_FAILURES checks per lock window either.
+as SHA-256 hashes. Sign-in never locks an account: failed sign-ins pause the client that made them
+(impact/auth/throttle.py), and every refusal is the same sentence after exactly one password check (against a
+dummy hash when no account matches), so an address cannot be found out by the answer or its time. A wrong
+current password when changing one's own password (the person is signed in) counts towards a lock of that
+form: each such check is claimed in the database before it is made, so parallel attempts cannot make more than
+LOCK_AFTER_FAILURES checks per lock window.
 
 An operator organisation runs the platform: its admins may create other organisations. A password that
 someone else set (an admin, for a new account, a reset or a reactivation) is temporary: the account is
@@ -24,6 +27,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 if TYPE_CHECKING:
+    from impact.auth.throttle import Throttle
     from impact.settings import Settings
 
 MIN_PASSWORD_LENGTH = 12
@@ -178,6 +182,12 @@ def _password_problem(password: str) -> str | None:
     return None
 
 
+# One address is one sign-in, across organisations, so a new account cannot take an address in use. The refusal
+# is the same whether the address is an account of the admin's own organisation or of another one, and names
+# neither the organisation nor the account (docs/operations/security.md, "Accounts cannot be found out").
+ADDRESS_TAKEN = "An account with that e-mail address already exists."
+
+
 def account_problems(*, session: Session, email: str, name: str, role: Role | str, password: str) -> dict[str, str]:
     """Everything wrong with a new account, by field ("email", "name", "role", "password")."""
     problems: dict[str, str] = {}
@@ -185,7 +195,7 @@ def account_problems(*, session: Session, email: str, name: str, role: Role | st
     if not _EMAIL.fullmatch(email) or len(email) > MAX_EMAIL:
         problems["email"] = "Enter an e-mail address like name@example.org."
     elif session.exec(select(StaffAccount).where(StaffAccount.email == email)).first():
-        problems["email"] = "An account with that e-mail address already exists."
+        problems["email"] = ADDRESS_TAKEN  # the same words whichever organisation has it: see ADDRESS_TAKEN
     if len(name.strip()) > MAX_NAME:
         problems["name"] = f"Use at most {MAX_NAME} characters for the name."
     if role not in set(Role):
@@ -345,7 +355,11 @@ def unlock_account(*, session: Session, org_id: str, account_id: int) -> StaffAc
     return account
 
 
-WRONG_CREDENTIALS = "The e-mail address or password is not right."
+WRONG_CREDENTIALS = "The e-mail address or password is not right."  # changing one's own password
+# Every refused sign-in: a wrong password, an unknown or deactivated address, or a paused client.
+SIGN_IN_REFUSED = (
+    "The e-mail address or password is not right, or there were too many tries: wait a minute and try again."
+)
 
 
 def _too_many(until: datetime, now: datetime, field: str | None = None) -> AccountError:
@@ -408,20 +422,35 @@ def _check_password(
     return False
 
 
-def authenticate(*, session: Session, email: str, password: str, now: datetime | None = None) -> StaffAccount:
-    """The account these credentials open, or AccountError; failures count towards a lock.
+def authenticate(
+    *,
+    session: Session,
+    email: str,
+    password: str,
+    client: str = "",
+    throttle: Throttle | None = None,
+    now: datetime | None = None,
+) -> StaffAccount:
+    """The account these credentials open, or AccountError(SIGN_IN_REFUSED).
 
-    The caller commits in both cases (the failure must count; on PostgreSQL the commit also ends the row
-    lock that makes parallel attempts on the account wait their turn).
+    Exactly one password check is made on every path (the account's hash, or a dummy one when no active account
+    matches or `throttle` pauses `client`), and every refusal is the same sentence: a real, unknown, deactivated
+    or throttled address cannot be told apart by the answer or its time. Nothing is written: the account is
+    never locked. The sign-in page passes its `throttle` and the client's address.
     """
     now = now or _now()
-    account = session.exec(select(StaffAccount).where(StaffAccount.email == email.strip().lower())).first()
-    if account is None or not account.active:
-        check_password_hash(_dummy_hash(_hashing["method"]), password)
-        raise AccountError(WRONG_CREDENTIALS)
-    if not _check_password(session=session, account=account, password=password, now=now):
-        raise AccountError(WRONG_CREDENTIALS)
-    return account
+    email = email.strip().lower()
+    account = session.exec(select(StaffAccount).where(StaffAccount.email == email)).first()
+    allowed = throttle.claim(email, client, now) if throttle is not None else True
+    usable = allowed and account is not None and account.active
+    stored = account.password_hash if account is not None and usable else _dummy_hash(_hashing["method"])
+    if check_password_hash(stored, password) and usable and account is not None:
+        if throttle is not None:
+            throttle.succeeded(email, client)
+        return account
+    if throttle is not None and allowed:
+        throttle.failed(email, client, now)
+    raise AccountError(SIGN_IN_REFUSED)
 
 
 def change_own_password(

@@ -38,6 +38,7 @@ from sqlalchemy.orm import object_session
 from sqlmodel import Session
 
 from impact.auth.accounts import AccountError, Organisation, Role, StaffAccount, authenticate, end_sessions
+from impact.auth.throttle import Throttle, client_of
 from impact.settings import Environment, Settings
 
 CAN_LOG = frozenset({Role.staff, Role.admin})
@@ -261,6 +262,8 @@ def init_sign_in(app: Flask, engine: Engine, *, template: str, home: Callable[[S
     app.before_request(_refuse_nul)
 
     bp = Blueprint("sign_in", __name__)
+    # Failed sign-ins pause the client that made them, never the account (impact/auth/throttle.py).
+    throttle = app.extensions.setdefault("impact.sign_in_throttle", Throttle())
 
     @bp.route("/login", methods=["GET", "POST"])
     def login() -> Any:
@@ -272,11 +275,13 @@ def init_sign_in(app: Flask, engine: Engine, *, template: str, home: Callable[[S
             if not email or not password:
                 error, status = "Enter your e-mail address and password.", 422
             else:
+                client = client_of(request.remote_addr, request.headers.get("X-Forwarded-For"))
                 with Session(get_engine()) as db:
                     try:
-                        account = authenticate(session=db, email=email, password=password)
-                    except AccountError as exc:
-                        db.commit()  # the failure counts towards the lock
+                        account = authenticate(
+                            session=db, email=email, password=password, client=client, throttle=throttle
+                        )
+                    except AccountError as exc:  # the same words for every refusal (impact/auth/throttle.py)
                         error, status = str(exc), 401
                     else:
                         db.commit()

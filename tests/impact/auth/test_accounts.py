@@ -16,6 +16,7 @@ from impact.auth.accounts import (
     LOCK_AFTER_FAILURES,
     LOCK_FOR,
     MAX_NAME,
+    SIGN_IN_REFUSED,
     AccountError,
     NoSuchRecord,
     Organisation,
@@ -35,11 +36,28 @@ from impact.auth.accounts import (
     set_password,
     unlock_account,
 )
+from impact.auth.throttle import FIRST_PAUSE, PER_ADDRESS_LIMIT, Throttle
 from impact.auth.tokens import issue_token, revoke_token, token_for, tokens_of
 from impact.demo.accounts import DEMO_OPERATOR, DEMO_PASSWORD, demo_accounts
 from impact.settings import Settings
 
 PASSWORD = "a long enough passphrase"
+STRANGER, OWNER = "203.0.113.9", "198.51.100.4"  # two clients' addresses
+
+
+def wrong_current(session: Session, *, current: str = "guess", now: datetime | None = None) -> None:
+    """Ann, signed in, tries to change her password with `current` (a wrong one by default)."""
+    account_id = ann(session).id or 0
+    try:
+        change_own_password(
+            session=session,
+            account_id=account_id,
+            current_password=current,
+            new_password="a password of my own",
+            now=now,
+        )
+    finally:
+        session.commit()  # as the page does: a failure counts
 
 
 @pytest.fixture
@@ -92,16 +110,25 @@ def test_wrong_credentials_get_one_message(session: Session, email: str) -> None
         authenticate(session=session, email=email, password="wrong password!")
 
 
-@pytest.mark.twins  # the lock's counts are claimed by SQL updates
-def test_repeated_failures_lock_the_account_for_a_while(session: Session) -> None:
-    now = datetime.now(UTC)
-    for _ in range(LOCK_AFTER_FAILURES):
+def test_repeated_failures_pause_the_client_never_the_account(session: Session) -> None:
+    """A stranger's guesses pause the stranger's client: the owner signs in from theirs, and the pause ends."""
+    throttle, now = Throttle(), datetime.now(UTC)
+    for _ in range(PER_ADDRESS_LIMIT):
         with pytest.raises(AccountError, match="not right"):
-            authenticate(session=session, email="ann@example.org", password="guess", now=now)
-    with pytest.raises(AccountError, match="Too many attempts"):
-        authenticate(session=session, email="ann@example.org", password=PASSWORD, now=now)
-    later = now + LOCK_FOR + timedelta(seconds=1)
-    assert authenticate(session=session, email="ann@example.org", password=PASSWORD, now=later).name == "Ann"
+            authenticate(
+                session=session, email="ann@example.org", password="guess", client=STRANGER, throttle=throttle, now=now
+            )
+    with pytest.raises(AccountError, match="too many tries"):
+        authenticate(session=session, email="ann@example.org", password=PASSWORD, client=STRANGER, throttle=throttle)
+    owner = authenticate(
+        session=session, email="ann@example.org", password=PASSWORD, client=OWNER, throttle=throttle, now=now
+    )
+    assert owner.name == "Ann" and locked_until(owner) is None and owner.failed_logins == 0, "nothing is written"
+    later = now + FIRST_PAUSE + timedelta(seconds=1)
+    back = authenticate(
+        session=session, email="ann@example.org", password=PASSWORD, client=STRANGER, throttle=throttle, now=later
+    )
+    assert back.name == "Ann", "the pause ends by itself"
 
 
 @pytest.mark.parametrize(
@@ -190,19 +217,20 @@ def test_nobody_deactivates_their_own_account(session: Session) -> None:
 
 
 @pytest.mark.twins  # the lock's counts are claimed by SQL updates
-def test_a_new_password_or_an_unlock_lifts_the_lock(session: Session) -> None:
+def test_a_new_password_or_an_unlock_lifts_the_change_password_lock(session: Session) -> None:
     now = datetime.now(UTC)
     for _ in range(LOCK_AFTER_FAILURES):
         with pytest.raises(AccountError):
-            authenticate(session=session, email="ann@example.org", password="guess", now=now)
+            wrong_current(session, now=now)
     assert locked_until(ann(session), now) is not None
     assert locked_until(ann(session), now + LOCK_FOR + timedelta(seconds=1)) is None
     unlock_account(session=session, org_id="mind-leeds", account_id=ann(session).id or 0)
     assert locked_until(ann(session)) is None
     for _ in range(LOCK_AFTER_FAILURES):
         with pytest.raises(AccountError):
-            authenticate(session=session, email="ann@example.org", password="guess")
+            wrong_current(session)
     set_password(session=session, org_id="mind-leeds", account_id=ann(session).id or 0, password="fresh passphrase")
+    assert locked_until(ann(session)) is None
     assert authenticate(session=session, email="ann@example.org", password="fresh passphrase").name == "Ann"
 
 
@@ -253,25 +281,30 @@ def test_tokens_are_listed_per_organisation_and_need_a_short_name(session: Sessi
 PARALLEL_ATTEMPTS = 20
 
 
-@pytest.mark.twins  # the lock's counts are claimed by SQL updates
-def test_parallel_wrong_passwords_make_at_most_the_allowed_checks_and_lock_the_account(
+@pytest.mark.twins  # the same on both databases: nothing is written
+def test_parallel_wrong_passwords_make_at_most_the_allowed_checks_and_pause_only_that_client(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each attempt claims its check in the database first: parallel guesses cannot each find the count unused."""
+    """Each attempt claims its check first: parallel guesses from one client cannot each find the count unused.
+
+    Every attempt makes exactly one hash check (the same time for all); at most PER_ADDRESS_LIMIT of them are
+    against the account's hash, the others against the dummy one."""
     with Session(engine) as setup:
         create_organisation(session=setup, org_id="mind-leeds", name="Mind in Leeds")
         create_account(
             session=setup, org_id="mind-leeds", email="ann@example.org", name="Ann", role="staff", password=PASSWORD
         )
         setup.commit()
+        real_hash = ann(setup).password_hash
     checks: list[str] = []
     real_check = accounts.check_password_hash
 
     def counted_check(password_hash: str, password: str) -> bool:
-        checks.append(password)
+        checks.append(password_hash)
         return real_check(password_hash, password)
 
     monkeypatch.setattr(accounts, "check_password_hash", counted_check)
+    throttle = Throttle()
     start = threading.Barrier(PARALLEL_ATTEMPTS)
     answers: list[str] = []
     crashes: list[BaseException] = []
@@ -281,10 +314,16 @@ def test_parallel_wrong_passwords_make_at_most_the_allowed_checks_and_lock_the_a
             with Session(engine) as session:
                 start.wait(timeout=30)
                 try:
-                    authenticate(session=session, email="ann@example.org", password="a wrong guess")
+                    authenticate(
+                        session=session,
+                        email="ann@example.org",
+                        password="a wrong guess",
+                        client=STRANGER,
+                        throttle=throttle,
+                    )
                 except AccountError as exc:
                     answers.append(str(exc))
-                session.commit()  # as the sign-in page does, after a failure too
+                session.commit()  # as the sign-in page does
         except BaseException as exc:  # reported by the assertion below
             crashes.append(exc)
 
@@ -295,14 +334,16 @@ def test_parallel_wrong_passwords_make_at_most_the_allowed_checks_and_lock_the_a
         thread.join(timeout=120)
 
     assert not crashes, crashes
-    assert len(answers) == PARALLEL_ATTEMPTS, "every attempt is refused"
-    assert 1 <= len(checks) <= LOCK_AFTER_FAILURES, f"{len(checks)} password checks were made"
-    refused_unchecked = [answer for answer in answers if answer.startswith("Too many attempts")]
-    assert len(refused_unchecked) == PARALLEL_ATTEMPTS - len(checks)
-    with Session(engine) as after:
-        assert locked_until(ann(after)) is not None, "the account ends locked"
-    with Session(engine) as later, pytest.raises(AccountError, match="Too many attempts"):
-        authenticate(session=later, email="ann@example.org", password=PASSWORD)
+    assert answers == [SIGN_IN_REFUSED] * PARALLEL_ATTEMPTS, "every attempt is refused, in the same words"
+    assert len(checks) == PARALLEL_ATTEMPTS, "one hash check per attempt, throttled or not"
+    real_checks = [checked for checked in checks if checked == real_hash]
+    assert 1 <= len(real_checks) <= PER_ADDRESS_LIMIT, f"{len(real_checks)} checks of the account's password"
+    with Session(engine) as later:
+        with pytest.raises(AccountError, match="too many tries"):
+            authenticate(session=later, email="ann@example.org", password=PASSWORD, client=STRANGER, throttle=throttle)
+        assert locked_until(ann(later)) is None, "the account is never locked"
+        owner = authenticate(session=later, email="ann@example.org", password=PASSWORD, client=OWNER, throttle=throttle)
+        assert owner.name == "Ann"
 
 
 @pytest.mark.twins  # the lock's counts are claimed by SQL updates
@@ -310,14 +351,14 @@ def test_a_new_window_starts_when_the_lock_ends(session: Session) -> None:
     now = datetime.now(UTC)
     for _ in range(LOCK_AFTER_FAILURES):
         with pytest.raises(AccountError, match="not right"):
-            authenticate(session=session, email="ann@example.org", password="guess", now=now)
+            wrong_current(session, now=now)
     later = now + LOCK_FOR + timedelta(seconds=1)
     for _ in range(LOCK_AFTER_FAILURES - 1):
         with pytest.raises(AccountError, match="not right"):
-            authenticate(session=session, email="ann@example.org", password="guess", now=later)
+            wrong_current(session, now=later)
     assert locked_until(ann(session), later) is None, "the window after a lock has all its attempts"
     with pytest.raises(AccountError, match="not right"):
-        authenticate(session=session, email="ann@example.org", password="guess", now=later)
+        wrong_current(session, now=later)
     assert locked_until(ann(session), later) is not None
 
 
@@ -331,7 +372,7 @@ def test_an_account_whose_count_was_used_up_elsewhere_is_refused_unchecked(
     session.commit()
     monkeypatch.setattr(accounts, "check_password_hash", lambda *_: pytest.fail("no check is left"))
     with pytest.raises(AccountError, match="Too many attempts: try again in 15 minutes"):
-        authenticate(session=session, email="ann@example.org", password=PASSWORD)
+        wrong_current(session, current=PASSWORD)
     assert locked_until(ann(session)) is not None
 
 
@@ -426,8 +467,9 @@ def test_wrong_current_passwords_count_towards_the_lock(session: Session) -> Non
             session=session, account_id=account_id, current_password=PASSWORD, new_password="a password of my own"
         )
     assert raised.value.field == "current_password"
-    with pytest.raises(AccountError, match="Too many attempts"):
-        authenticate(session=session, email="ann@example.org", password=PASSWORD)
+    assert authenticate(session=session, email="ann@example.org", password=PASSWORD).name == "Ann", (
+        "the lock is the change-password form's: signing in is throttled by client, never locked"
+    )
 
 
 def test_the_demo_has_an_operator_organisation_with_one_admin(engine: Engine) -> None:
