@@ -4,8 +4,12 @@ Against the real Kafka-protocol broker (noida-db, one broker, which accepts SASL
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -14,12 +18,14 @@ from kafka.admin import ConfigResource, ConfigResourceType
 from pydantic import SecretStr, ValidationError
 from sqlalchemy import Engine, insert
 
-from impact.eventlog import LogUnavailable, Record
+from impact.eventlog import LogUnavailable, Record, open_event_log
 from impact.eventlog.kafka import KafkaLog, LogGap, client_config
 from impact.settings import KafkaSaslMechanism, KafkaSecurityProtocol, LogBackend, Settings
 from processors.consumer import Processor
+from processors.health import serve_health
 from processors.quality import QualityGate
 from processors.store import OFFSETS
+from tests.factories import Broker, free_port
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -248,5 +254,60 @@ def test_the_processor_reports_the_gap_as_unhealthy(kafka_bootstrap: str, engine
         assert end[1] == 0
         assert processor.health.last_error is not None
         assert "partition 1: stored position 7 is past the end 0" in processor.health.last_error
+        server = serve_health(processor.health, "127.0.0.1", free_port())
+        try:
+            with pytest.raises(urllib.error.HTTPError) as answer:
+                urllib.request.urlopen(f"http://127.0.0.1:{server.server_port}/healthz", timeout=5)
+            assert answer.value.code == 503
+            body = json.loads(answer.value.read())
+            assert body["status"] == "unavailable" and "stored position 7 is past the end 0" in body["last_error"]
+        finally:
+            server.shutdown()
+            server.server_close()
+    finally:
+        log.close()
+
+
+def test_a_log_that_loses_records_under_a_running_consumer_is_reported(tmp_path: Path) -> None:
+    broker = Broker(tmp_path / "broker", free_port())
+    broker.start()
+    settings = kafka_settings(broker.bootstrap)
+    log = KafkaLog.from_settings(settings, timeout_s=5)
+    try:
+        log.append(settings.topic, records(20))
+        end = log.end_positions(settings.topic)
+        consumer = log.consumer(settings.topic, "g", start_positions=lambda partitions: dict(end))
+        try:
+            assert consumer.poll(100, 200) == []  # at the end: nothing new
+            broker.stop()
+            (tmp_path / "broker" / "kafka.json").unlink()  # the broker's disk is lost
+            broker.start()
+            KafkaLog.from_settings(settings, timeout_s=5).ensure_topics()  # an empty topic takes its place
+            gap: LogGap | None = None
+            deadline = time.monotonic() + 20
+            while gap is None and time.monotonic() < deadline:
+                try:
+                    consumer.poll(100, 200)
+                except LogGap as exc:
+                    gap = exc
+                except LogUnavailable:  # the broker is still coming back
+                    time.sleep(0.1)
+            assert gap is not None, "a consumer past the end of its partition kept polling as if healthy"
+            assert re.search(r"stored position \d+ is past the end 0", str(gap)), gap
+        finally:
+            consumer.close()
+    finally:
+        log.close()
+        broker.stop()
+
+
+@pytest.mark.xfail(reason="impact/eventlog/__init__.py open_event_log must call KafkaLog.from_settings(settings)")
+def test_open_event_log_passes_the_security_settings(kafka_bootstrap: str) -> None:
+    settings = kafka_settings(
+        kafka_bootstrap, kafka_security_protocol="SASL_PLAINTEXT", kafka_sasl_username="u", kafka_sasl_password="pw-2"
+    )
+    log = open_event_log(settings)
+    try:
+        assert isinstance(log, KafkaLog) and log.connection == client_config(settings)
     finally:
         log.close()
