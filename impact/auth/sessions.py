@@ -247,10 +247,28 @@ def share_session_cookie(app: Flask, settings: Settings) -> None:
     )
 
 
+# Production is served over HTTPS only (docs/deployment.md): the browser is told to keep to it for a year.
+# Not includeSubDomains: other hosts of the charity's domain are not this service's to promise.
+STRICT_TRANSPORT = "max-age=31536000"
+
+
+def strict_transport(app: Flask, settings: Settings) -> None:
+    """In production, every response of `app` (both web services) carries Strict-Transport-Security."""
+    if settings.env != Environment.production:
+        return
+
+    @app.after_request
+    def _strict_transport(response: Response) -> Response:
+        response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT)
+        return response
+
+
 def init_sign_in(app: Flask, engine: Engine, *, template: str, home: Callable[[SignedIn], str]) -> None:
     """Add sign-in to `app`: `/login` (GET, POST) rendered with `template`, `/logout` (POST), and the session
-    cookie shared with the other service. The app's settings are in `app.extensions["impact.settings"]`."""
+    cookie shared with the other service, and HSTS in production.
+    The app's settings are in `app.extensions["impact.settings"]`."""
     share_session_cookie(app, app.extensions["impact.settings"])
+    strict_transport(app, app.extensions["impact.settings"])
     app.extensions["impact.engine"] = engine
     manager = LoginManager()
     manager.login_view = "sign_in.login"
