@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from impact.auth.accounts import (
+    ADDRESS_TAKEN,
     MAX_EMAIL,
     MAX_NAME,
     MAX_ORG_NAME,
@@ -76,7 +77,7 @@ ORGANISATION_FIELDS = {
 }
 PASSWORD_FIELDS = {"password": "New password"}
 TOKEN_FIELDS = {"name": "Token name"}
-TAKEN = "An account with that e-mail address already exists."
+TAKEN = ADDRESS_TAKEN  # the same words whichever organisation has the address (docs/operations/security.md)
 # An id in a path: at most the largest INTEGER of the database, so a larger one is "not found" (404)
 # rather than an error from PostgreSQL.
 ID = "int(max=2147483647)"
