@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from dashboard import create_app, shell
-from impact.auth.accounts import Role
+from impact.auth.accounts import SIGN_IN_REFUSED, Role
 from impact.auth.sessions import SignedIn
 from impact.db import make_engine
 from impact.settings import Environment, Settings
@@ -158,7 +158,7 @@ def test_a_wrong_password_is_summarised_and_linked_to_the_field(
     assert response.status_code == 401
     page = response.get_data(as_text=True)
     assert "<title>Error: Sign in to the dashboard" in page
-    assert 'role="alert"' in page and '<a href="#email">The e-mail address or password is not right.</a>' in page
+    assert 'role="alert"' in page and f'<a href="#email">{SIGN_IN_REFUSED}</a>' in page
     assert 'aria-invalid="true" aria-describedby="email-error"' in page and 'id="email-error"' in page
     assert f'value="{email}"' in page
     assert visitor.get("/").status_code == 302  # not signed in
