@@ -9,11 +9,7 @@ def open_event_log(settings: Settings) -> EventLog:
     if settings.event_log == LogBackend.kafka:
         from impact.eventlog.kafka import KafkaLog
 
-        return KafkaLog(
-            settings.kafka_bootstrap,
-            topics=(settings.topic, settings.dead_letter_topic),
-            partitions=settings.kafka_partitions,
-        )
+        return KafkaLog.from_settings(settings)  # every client with the same connection and security settings
     from impact.eventlog.embedded import EmbeddedLog
 
     return EmbeddedLog(settings.log_path)

@@ -301,7 +301,6 @@ def test_a_log_that_loses_records_under_a_running_consumer_is_reported(tmp_path:
         broker.stop()
 
 
-@pytest.mark.xfail(reason="impact/eventlog/__init__.py open_event_log must call KafkaLog.from_settings(settings)")
 def test_open_event_log_passes_the_security_settings(kafka_bootstrap: str) -> None:
     settings = kafka_settings(
         kafka_bootstrap, kafka_security_protocol="SASL_PLAINTEXT", kafka_sasl_username="u", kafka_sasl_password="pw-2"
