@@ -12,7 +12,8 @@ from datetime import date
 
 import dash
 from dash import html
-from flask import Flask, Response, jsonify, url_for
+from dash.exceptions import DependencyException
+from flask import Flask, Response, jsonify, request, url_for
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     exports.register(app, engine, settings)
     participant.register(app, engine, secret_key=settings.signing_key)
     _add_health_check(app.server, engine)
+    _add_unknown_script_answer(app.server)
     _add_content_security_policy(app)
     return app
 
@@ -101,6 +103,19 @@ def _add_content_security_policy(app: dash.Dash) -> None:
     def content_security_policy(response: Response) -> Response:
         response.headers.setdefault("Content-Security-Policy", policy)
         return response
+
+
+NO_SUCH_SCRIPT = "There is no such script on this dashboard."
+
+
+def _add_unknown_script_answer(server: Flask) -> None:
+    """A 404 for a file under `_dash-component-suites/` that Dash does not serve (a stale or made-up address);
+    Dash raises an exception for it, which would otherwise be a 500 with a traceback in the log."""
+
+    @server.errorhandler(DependencyException)
+    def unknown_script(_error: DependencyException) -> Response:
+        logger.info("dashboard: no such script: %s", request.path)
+        return Response(NO_SUCH_SCRIPT, status=404, mimetype="text/plain")
 
 
 def _add_health_check(server: Flask, engine: Engine) -> None:

@@ -32,7 +32,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import Forbidden, Unauthorized
+from werkzeug.exceptions import Forbidden, RequestEntityTooLarge, Unauthorized
 
 from dashboard import participant
 from impact.auth.sessions import CAN_LOG, CAN_READ, STAFF_PAGES, SignedIn, address_of, init_sign_in
@@ -54,6 +54,14 @@ NOT_FOR_YOUR_ROLE = (
 UNAVAILABLE = "The dashboard cannot be used right now. Please try again in a few minutes."
 FORM_EXPIRED = "This form had expired or did not come from this site. Please try again."
 NOT_A_CALLBACK = "This request does not match a callback of the dashboard."
+
+# Request bodies (bytes). Nothing on the dashboard is an upload: the largest body a browser sends is the
+# callback's JSON, about 1 KB for the longest bookmark a browser keeps (see docs/operations/security.md).
+MAX_BODY_BYTES = 256 * 1024  # any route: Flask's MAX_CONTENT_LENGTH, also for routes added later
+CALLBACK_BODY_BYTES = 64 * 1024  # the callback's JSON: the page's address and three filters
+FORM_BODY_BYTES = 16 * 1024  # the sign-in, sign-out and short-code forms: a few short fields
+TOO_LARGE_FORM = "This form sent far more than its fields can hold, so it was not read. Go back and try again."
+TOO_LARGE_CALLBACK = f"The dashboard's request was larger than {CALLBACK_BODY_BYTES:,} bytes, so it was not read."
 
 
 def _signed_in_person() -> SignedIn | None:
@@ -99,6 +107,7 @@ def init_access(app: dash.Dash, engine: Engine, settings: Settings) -> None:
     server: Flask = app.server
     prefix = app.config.routes_pathname_prefix
     server.extensions["impact.settings"] = settings
+    _limit_bodies(app)  # first: before sign-in's NUL check, CSRF protection or the guard read a body
 
     # Signing in here leads to the dashboard, whoever signs in: its page says what a person whose role does not
     # read it may do, with a link to the staff pages (already signed in). Never a redirect to them: the
@@ -175,6 +184,45 @@ def init_access(app: dash.Dash, engine: Engine, settings: Settings) -> None:
             "favicon": f"{app.config.requests_pathname_prefix}_favicon.ico",
             "dashboard_url": app.config.requests_pathname_prefix,
         }
+
+
+def _limit_bodies(app: dash.Dash) -> None:
+    """A ceiling on every request body, lower on the routes that take only a short form or the callback's JSON.
+
+    A body over its route's limit is refused with a 413 before anything reads it (with no Content-Length, the
+    stream stops at the limit): a page for a form, JSON for Dash's requests.
+    """
+    server: Flask = app.server
+    prefix = app.config.routes_pathname_prefix
+    server.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    limits = {
+        prefix + "_dash-update-component": CALLBACK_BODY_BYTES,
+        "sign_in.login": FORM_BODY_BYTES,
+        "sign_in.logout": FORM_BODY_BYTES,
+        participant.ENDPOINT: FORM_BODY_BYTES,
+    }
+
+    @server.before_request
+    def limit_body() -> None:
+        limit = limits.get(request.endpoint or "", MAX_BODY_BYTES)
+        request.max_content_length = limit
+        if request.content_length is not None and request.content_length > limit:
+            raise RequestEntityTooLarge()
+        # A chunked body: read it now, at most `limit` bytes (the stream stops there), so that one cut off at the
+        # limit is a 413 rather than a truncated form answered as if it had been sent that way.
+        chunked = request.content_length is None and request.environ.get("wsgi.input_terminated")
+        if chunked and len(request.get_data(cache=True)) >= limit:
+            raise RequestEntityTooLarge()
+
+    @server.errorhandler(RequestEntityTooLarge)
+    def too_large(_error: RequestEntityTooLarge) -> ResponseReturnValue:
+        logger.info("dashboard: refused a %s-byte body to %s", request.content_length, request.path)
+        if request.path.startswith(prefix + "_"):  # Dash's own JSON routes
+            response = jsonify(status=413, message=TOO_LARGE_CALLBACK)
+            response.status_code = 413
+            return response
+        page = render_template("message.html", title="The form was too large", message=TOO_LARGE_FORM, signed_in=False)
+        return page, 413
 
 
 def _public_endpoints(app: dash.Dash) -> frozenset[str | None]:

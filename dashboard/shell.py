@@ -16,9 +16,11 @@ from datetime import date
 from typing import Any
 
 from dash import ClientsideFunction, Dash, Input, Output, ctx, dcc, html, no_update
+from flask import Response, jsonify, request
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
+from werkzeug.exceptions import BadRequest
 
 from dashboard import access, render
 from dashboard.filters import Filters, parse, parse_search
@@ -57,6 +59,15 @@ INPUTS = (
     Input("level", "value"),
 )
 CONTROLS = frozenset({"period", "area", "level"})
+NOT_THIS_CALLBACK = (
+    "The dashboard's request did not list its outputs and changed inputs as the page sends them, so it was not read."
+)
+NOT_TEXT = "The dashboard's request gave its {name} as {kind}, not as text, so it was not read."
+INPUT_NAMES = ("page address", "query string", "start date", "end date", "activity area", "level of involvement")
+
+
+class UnreadableInput(BadRequest):
+    """A callback input that no browser sends: not text (a number, a list, an object...). A 400, not a 500."""
 
 
 @dataclass(frozen=True)
@@ -256,10 +267,34 @@ def register_callbacks(app: Dash, engine: Engine, today: Callable[[], date] = da
         level: str | None,
     ) -> tuple[Any, ...]:
         org_id = access.reader().org_id  # from the session: the browser sends only the URL and the filters
+        _check_text(pathname, search, start_date, end_date, area, level)
         triggered = ctx.triggered_id if isinstance(ctx.triggered_id, str) else None
         return respond(
             engine, org_id, prefix, today(), triggered, pathname, search, (start_date, end_date, area, level)
         )
+
+    callback_endpoint = app.config.routes_pathname_prefix + "_dash-update-component"
+    outputs = [{"id": str(o.component_id), "property": o.component_property} for o in OUTPUTS]
+
+    @app.server.before_request
+    def check_frame() -> None:
+        """The parts of the callback's request that Dash reads unchecked: the outputs, and what changed.
+
+        Runs after dashboard/access.py's guard, which has checked the callback and its inputs' names.
+        """
+        if request.endpoint != callback_endpoint:
+            return
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or body.get("outputs", outputs) != outputs:
+            raise UnreadableInput(NOT_THIS_CALLBACK)
+        changed = body.get("changedPropIds", [])
+        if not isinstance(changed, list) or not all(isinstance(prop_id, str) for prop_id in changed):
+            raise UnreadableInput(NOT_THIS_CALLBACK)
+
+    @app.server.errorhandler(UnreadableInput)
+    def unreadable(error: UnreadableInput) -> tuple[Response, int]:
+        logger.info("dashboard: refused a callback: %s", error.description)
+        return jsonify(status=400, message=error.description), 400
 
     # the tab's title names the page; moving to another page moves focus to its heading; a new view is
     # announced to screen readers (assets/pages.js)
@@ -268,6 +303,14 @@ def register_callbacks(app: Dash, engine: Engine, today: Callable[[], date] = da
         Output("announcer", "children"),
         Input("page-meta", "data"),
     )
+
+
+def _check_text(*values: object) -> None:
+    """Every input is text or empty, as the browser sends it; anything else is a forged request."""
+    for name, value in zip(INPUT_NAMES, values, strict=True):
+        if value is not None and not isinstance(value, str):
+            kind = {bool: "true or false", int: "a number", float: "a number", list: "a list", dict: "an object"}
+            raise UnreadableInput(NOT_TEXT.format(name=name, kind=kind.get(type(value), "something else")))
 
 
 def callback_body(pathname: str, search: str = "", *, changed: str = "url.pathname") -> dict[str, Any]:
