@@ -51,14 +51,27 @@ from ingest.importing.columns import (
     RowError,
     template_csv,
 )
-from ingest.importing.read import MAX_COLUMNS, MAX_ROWS, MAX_UNZIPPED_BYTES, Table, detect_kind, read_table
+from ingest.importing.read import (
+    MAX_CELL_CHARS,
+    MAX_CELLS,
+    MAX_COLUMNS,
+    MAX_READ_SECONDS,
+    MAX_ROWS,
+    MAX_UNZIPPED_BYTES,
+    Table,
+    detect_kind,
+    read_table,
+)
 from ingest.importing.register import Register, load_register
 
 __all__ = [
     "COLUMNS",
     "KIND_FILES",
     "KIND_LABELS",
+    "MAX_CELLS",
+    "MAX_CELL_CHARS",
     "MAX_COLUMNS",
+    "MAX_READ_SECONDS",
     "MAX_ROWS",
     "MAX_UNZIPPED_BYTES",
     "NAMES",

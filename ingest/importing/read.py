@@ -1,11 +1,21 @@
-"""Reading a CSV or .xlsx file into a Table, bounded: at most MAX_ROWS lines after the header, MAX_COLUMNS wide."""
+"""Reading a CSV or .xlsx file into a Table, bounded.
+
+One import reads at most MAX_ROWS lines after the header, MAX_COLUMNS wide, MAX_CELLS cells in all,
+MAX_CELL_CHARS characters in a cell, for at most MAX_READ_SECONDS; a workbook is refused before it is
+parsed if its zip unpacks to more than MAX_UNZIPPED_BYTES (MAX_PART_BYTES for one part,
+MAX_SHARED_STRINGS_BYTES for its shared strings), has more than MAX_PARTS parts, a part packed more
+than MAX_RATIO times, or a part that is encrypted or packed with a method other than stored or deflated.
+docs/import.md states these limits.
+"""
 
 from __future__ import annotations
 
 import csv
 import hashlib
 import io
+import logging
 import re
+import time
 import zipfile
 from collections.abc import Generator, Iterable, Sequence
 from contextlib import closing
@@ -18,6 +28,11 @@ from ingest.importing.columns import NAMES, REQUIRED, FileProblem, Kind
 
 MAX_ROWS = 50_000
 MAX_COLUMNS = 100  # a header wider than this is refused (the widest kind has 13 columns)
+MAX_CELLS = 1_000_000  # header width x rows: 50,000 rows of the widest kind (13 columns) is 650,000
+MAX_CELL_CHARS = 32_767  # Excel's own limit for one cell
+MAX_READ_SECONDS = 30.0  # reading one file's rows stops here (a full 50,000-row workbook takes a few seconds)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -69,6 +84,15 @@ def _too_many(line_is_blank: bool, last: int) -> FileProblem:
     return FileProblem(message)
 
 
+def _refuse_long_cell(line: int, cells: Sequence[Any]) -> None:
+    for index, cell in enumerate(cells[: MAX_COLUMNS + 1]):
+        if isinstance(cell, str) and len(cell) > MAX_CELL_CHARS:
+            raise FileProblem(
+                f"Line {line:,}: the cell in column {index + 1} holds more than {MAX_CELL_CHARS:,} characters, "
+                "more than any cell may."
+            )
+
+
 def read_table(data: bytes, filename: str) -> Table:
     """Read a CSV (UTF-8 with or without BOM, else Windows-1252) or an .xlsx workbook's first sheet.
 
@@ -91,11 +115,19 @@ def read_table(data: bytes, filename: str) -> Table:
     header_line = 0
     rows: list[tuple[int, list[Any]]] = []
     strays: dict[int, int] = {}
+    cells_read = 0
+    deadline = time.monotonic() + MAX_READ_SECONDS
     with closing(lines):
         for line, cells in lines:
             last = _last_line(header_line)
             if line > last:
                 raise _too_many(_blank(cells), last)
+            if time.monotonic() > deadline:
+                raise FileProblem(
+                    f"Reading the file took more than {MAX_READ_SECONDS:g} seconds, at line {line:,}: save it as "
+                    "CSV, or split it into smaller files."
+                )
+            _refuse_long_cell(line, cells)
             if _blank(cells):
                 continue
             if header is None:
@@ -107,6 +139,12 @@ def read_table(data: bytes, filename: str) -> Table:
                     )
                 continue
             width = len(header)
+            cells_read += width
+            if cells_read > MAX_CELLS:
+                raise FileProblem(
+                    f"The file has more than {MAX_CELLS:,} cells (its rows times the {width} columns of its header): "
+                    "keep only the columns listed for its kind, or split it into several files."
+                )
             stray = next((index + 1 for index in range(width, len(cells)) if cell_text(cells[index])), None)
             if stray:
                 strays[line] = stray
@@ -141,18 +179,53 @@ def _csv_rows(data: bytes) -> tuple[Lines, str]:
     return rows(), encoding
 
 
-MAX_UNZIPPED_BYTES = 100 * 1024 * 1024  # far beyond any real 50,000-row workbook, far below a zip bomb
+MAX_UNZIPPED_BYTES = 50 * 1024 * 1024  # all of a workbook's parts unpacked; a full 50,000-row file is ~25 MB
+MAX_PART_BYTES = 40 * 1024 * 1024  # any one part unpacked
+MAX_SHARED_STRINGS_BYTES = 20 * 1024 * 1024  # xl/sharedStrings.xml, which openpyxl holds in memory whole
+MAX_PARTS = 500  # a workbook with one sheet has about a dozen
+MAX_RATIO = 200  # unpacked / packed size of a part over 1 MB; real sheets pack 5-30 times, a zip bomb ~1000
+SUPPORTED_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+UNREADABLE = "The file could not be read as an Excel workbook (.xlsx): save it again, or as CSV."
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1048576:g} MB"
 
 
 def _refuse_zip_bomb(data: bytes) -> None:
-    """A workbook is a zip: refuse one whose parts would unpack to more than MAX_UNZIPPED_BYTES."""
+    """Inspect the workbook's zip before anything is unpacked: refuse it with a sentence naming the limit.
+
+    The sizes are the ones its directory declares; zipfile never unpacks more than a part declares, so
+    they bound what parsing can cost.
+    """
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            unpacked = sum(part.file_size for part in archive.infolist())
-    except zipfile.BadZipFile as exc:
-        raise FileProblem("The file could not be read as an Excel workbook (.xlsx): save it again, or as CSV.") from exc
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
+        raise FileProblem(UNREADABLE) from exc
+    if len(parts) > MAX_PARTS:
+        raise FileProblem(f"The workbook has more than {MAX_PARTS} parts, more than any workbook needs: {_AGAIN}")
+    for part in parts:
+        if part.flag_bits & 0x1:
+            raise FileProblem("The workbook is protected with a password: save a copy without one, or as CSV.")
+        if part.compress_type not in SUPPORTED_COMPRESSION:
+            raise FileProblem(f"The workbook is packed in a way Excel does not write: {_AGAIN}")
+        if part.file_size > MAX_PART_BYTES:
+            raise FileProblem(f"A part of the workbook unpacks to more than {_mb(MAX_PART_BYTES)}: {_SPLIT}")
+        if part.filename.lower().endswith("sharedstrings.xml") and part.file_size > MAX_SHARED_STRINGS_BYTES:
+            raise FileProblem(f"The workbook's text unpacks to more than {_mb(MAX_SHARED_STRINGS_BYTES)}: {_SPLIT}")
+        if part.file_size > 1048576 and part.file_size > MAX_RATIO * max(part.compress_size, 1):
+            raise FileProblem(
+                f"A part of the workbook unpacks to more than {MAX_RATIO} times its packed size, which real "
+                f"workbooks never do: {_AGAIN}"
+            )
+    unpacked = sum(part.file_size for part in parts)
     if unpacked > MAX_UNZIPPED_BYTES:
-        raise FileProblem("The workbook unpacks to more than 100 MB: save it as CSV, or split it into smaller files.")
+        raise FileProblem(f"The workbook unpacks to more than {_mb(MAX_UNZIPPED_BYTES)}: {_SPLIT}")
+
+
+_AGAIN = "save it again from Excel, or as CSV."
+_SPLIT = "save it as CSV, or split it into smaller files."
 
 
 def _xlsx_rows(data: bytes) -> Lines:
@@ -171,7 +244,10 @@ def _xlsx_rows(data: bytes) -> Lines:
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise FileProblem("The file could not be read as an Excel workbook (.xlsx): save it again, or as CSV.") from exc
+        raise FileProblem(UNREADABLE) from exc
+    except Exception as exc:  # malformed XML in any part, a damaged packed stream, ...: a client's bad file
+        log.info("unreadable workbook: %r", exc)
+        raise FileProblem(UNREADABLE) from exc
 
     def rows() -> Lines:
         try:

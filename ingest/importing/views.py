@@ -49,6 +49,9 @@ def _page(status: int = 200, **context: Any) -> tuple[str, int]:
         kind_files=KIND_FILES,
         max_rows=importing.MAX_ROWS,
         max_bytes=get_settings().max_body_bytes,
+        max_columns=importing.MAX_COLUMNS,
+        max_cell_chars=importing.MAX_CELL_CHARS,
+        max_unzipped=importing.MAX_UNZIPPED_BYTES,
         **context,
     ), status
 
@@ -79,7 +82,11 @@ def upload() -> Any:
     kind = None if chosen == DETECT else Kind(chosen)
     engine = get_engine()
     try:
-        table = importing.read_table(upload.read(), filename)
+        data = upload.read()
+    finally:
+        upload.close()  # a large upload is spooled to a temporary file: close it as soon as it is read
+    try:
+        table = importing.read_table(data, filename)
         checked = importing.check(table, org_id=person.org_id, engine=engine, kind=kind)
     except importing.FileProblem as exc:
         return _page(422, errors={"file": f"{filename}: {exc} Nothing was imported."}, form=form)
