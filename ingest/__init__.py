@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app, jsonify, render_template
+from flask import Flask, Response, current_app, jsonify, render_template
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import Engine
 from werkzeug.exceptions import HTTPException
@@ -66,6 +66,14 @@ def create_app(
     csrf.init_app(app)
     init_sign_in(app, engine, template="login.html", home=_home)
     app.jinja_env.globals.update(CAN_LOG=CAN_LOG, CAN_READ=CAN_READ, CAN_MANAGE=CAN_MANAGE, label=label)
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        # Browsers ask for it beside every first page. Answered without the session: a 404 page would load the
+        # signed-in person, and its Set-Cookie, sent in parallel with a sign-in, could replace the new session.
+        response = Response(status=204)
+        response.headers["Cache-Control"] = "public, max-age=86400"
+        return response
 
     from ingest import admin, api, forms, pages, problems, subject_access
     from ingest.forms import feedback as forms_feedback

@@ -413,3 +413,10 @@ def test_racing_requests_with_one_event_id_never_both_win_with_different_events(
     assert codes == [202] + [409] * 7, codes
     [winner] = [n for n, a in enumerate(answers) if a.status_code == 202]
     assert [e.payload["contribution_id"] for e in stored(event_log, settings.topic)] == [f"c{winner}"]
+
+
+def test_the_favicon_is_answered_without_a_session_cookie(client: FlaskClient) -> None:
+    """Browsers fetch it in parallel with a sign-in: an answer that set the session cookie could undo the sign-in."""
+    response = client.get("/favicon.ico")
+    assert response.status_code == 204
+    assert "Set-Cookie" not in response.headers
