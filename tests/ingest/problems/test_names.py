@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -19,14 +18,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from impact.eventlog import EventLog, open_event_log
 from impact.settings import Settings
-from ingest import create_app
 from ingest.problems.names import Named, Register, limits, named, register
 from ingest.problems.queries import Stored, read
 from processors.quality import QualityGate
 from schemas.readmodels import Activity, Change, Contribution, DeadLetter, Participant
-from tests.factories import add_organisation, issue_token, process_all, sign_in
+from tests.factories import issue_token, process_all
 
 ORG, OTHER = "mind-leeds", "south-voices"
 SECRET = "Theirs Secretname"
@@ -170,33 +167,6 @@ def test_the_register_reads_the_organisations_own_records_only(engine: Engine) -
 
 
 # --- The pages ----------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def settings(log_settings: Callable[[str], Settings], engine: Engine) -> Settings:
-    url = engine.url.render_as_string(False)
-    return log_settings("embedded").model_copy(update={"database_url": url, "reference_wait_seconds": 0})
-
-
-@pytest.fixture
-def event_log(settings: Settings) -> Iterator[EventLog]:
-    log = open_event_log(settings)
-    yield log
-    log.close()
-
-
-@pytest.fixture
-def app(settings: Settings, event_log: EventLog, engine: Engine) -> Flask:
-    add_organisation(engine, ORG)
-    add_organisation(engine, OTHER)
-    return create_app(settings, event_log, test_config={"TESTING": True}, engine=engine)
-
-
-@pytest.fixture
-def staff(app: Flask) -> FlaskClient:
-    client = app.test_client()
-    sign_in(client, f"staff@{ORG}.example.org")
-    return client
 
 
 def test_an_attendance_longer_than_its_activity_names_both_and_shows_the_length(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,13 +19,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from impact.eventlog import EventLog, open_event_log
+from impact.eventlog import EventLog
 from impact.settings import Settings
-from ingest import create_app
 from processors.quality import QualityGate
 from schemas.events import WITHHELD
 from schemas.readmodels import Attendance, ChangeLink, DeadLetter, Participant
-from tests.factories import add_organisation, csrf_from, issue_token, logged, process_all, sign_in
+from tests.factories import csrf_from, issue_token, logged, process_all, sign_in
 from tests.factories import summary_fields as summary
 
 ORG, OTHER = "mind-leeds", "south-voices"
@@ -33,34 +32,6 @@ YESTERDAY = datetime.now(UTC) - timedelta(days=1)
 HOSTILE = "<script>alert('x')</script>"
 SECRET = "THEIRS-SECRET"
 LIST = "/staff/problems/"
-
-
-@pytest.fixture
-def settings(log_settings: Callable[[str], Settings], engine: Engine) -> Settings:
-    # No wait for a reference that may still arrive: an unknown participant is dead-lettered at once.
-    url = engine.url.render_as_string(False)
-    return log_settings("embedded").model_copy(update={"database_url": url, "reference_wait_seconds": 0})
-
-
-@pytest.fixture
-def event_log(settings: Settings) -> Iterator[EventLog]:
-    log = open_event_log(settings)
-    yield log
-    log.close()
-
-
-@pytest.fixture
-def app(settings: Settings, event_log: EventLog, engine: Engine) -> Flask:
-    add_organisation(engine, ORG)
-    add_organisation(engine, OTHER)
-    return create_app(settings, event_log, test_config={"TESTING": True}, engine=engine)
-
-
-@pytest.fixture
-def staff(app: Flask) -> FlaskClient:
-    client = app.test_client()
-    sign_in(client, f"staff@{ORG}.example.org")
-    return client
 
 
 @pytest.fixture
